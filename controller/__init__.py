@@ -1,0 +1,1 @@
+"""The machine: state machine, money and stock rules, store, config, lifecycle, CLI."""

@@ -1,0 +1,1 @@
+"""Real hardware behind small interfaces (see drivers.base)."""

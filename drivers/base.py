@@ -1,0 +1,255 @@
+"""The small interfaces every device implements, real or simulated.
+
+The controller only ever talks to these classes.  A real driver
+(``drivers.cctalk``, ``drivers.gpio``) and a simulated device behind the same
+bytes or pin levels (``simulators``) both sit underneath them, so the code
+that runs on the machine is the code that runs in tests.
+
+Life cycle of every device: construct without I/O, ``await start()`` opens the
+port or pins, ``await close()`` switches outputs off and releases them.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, field
+
+# --- coin acceptor ----------------------------------------------------------
+
+
+class CoinEventKind(enum.StrEnum):
+    """What a coin acceptor can report."""
+
+    CREDIT = "credit"  # a coin was accepted; value_cents is set
+    REJECTED = "rejected"  # ccTalk event 1: coin not recognised, returned
+    INHIBITED = "inhibited"  # ccTalk 2 and 128..159: coin of an inhibited type, returned
+    SENSOR = "sensor"  # ccTalk 8..15: coin too fast, sensor not ready
+    FRAUD = "fraud"  # ccTalk 16..20, 23, 36, 40: fraud indicators
+    RETURN_LEVER = "return_lever"  # ccTalk 254: coin-return mechanism opened
+    ALARM = "alarm"  # ccTalk 255 and any code not named above
+    DEVICE_RESET = "device_reset"  # the device reset (event counter 0): inhibits re-sent
+    EVENTS_LOST = "events_lost"  # more than 5 events since the last poll: some were lost
+    DEVICE_LOST = "device_lost"  # the device stopped answering
+    DEVICE_BACK = "device_back"  # the device answers again after DEVICE_LOST
+
+
+@dataclass(frozen=True, slots=True)
+class CoinEvent:
+    """One event of a coin acceptor, in the order the device saw them."""
+
+    kind: CoinEventKind
+    value_cents: int = 0
+    code: int = 0  # raw device event code (ccTalk B byte) where there is one
+    position: int = 0  # coin position (ccTalk A byte) where there is one
+
+
+@dataclass(frozen=True, slots=True)
+class CoinBatch:
+    """Events from one poll, oldest first.
+
+    ``counter`` is the device's event counter after these events (ccTalk) or
+    None (pulse acceptor, status events).  The controller stores it in the same
+    transaction as the credit the batch produced, and hands the stored value
+    back to ``CoinAcceptor.start(resume_counter=...)`` after a restart, so a coin
+    is neither lost nor credited twice.
+    """
+
+    events: tuple[CoinEvent, ...]
+    counter: int | None = None
+
+
+CoinHandler = Callable[[CoinBatch], Awaitable[None]]
+
+
+class CoinAcceptor(ABC):
+    """A coin validator that accepts or refuses coins and reports credit.
+
+    The driver runs its own poll loop (or edge callbacks) after ``start`` and
+    awaits the handler with every batch of new events.  It advances its own
+    notion of "seen" only after the handler returned: if the handler raises,
+    the same events are delivered again on the next poll.
+    """
+
+    name: str
+
+    @abstractmethod
+    def set_handler(self, handler: CoinHandler) -> None: ...
+
+    @abstractmethod
+    async def start(self, *, resume_counter: int | None = None) -> None: ...
+
+    @abstractmethod
+    async def set_accepting(self, accepting: bool) -> None:
+        """Master inhibit: False refuses every coin (the safe state)."""
+
+    @abstractmethod
+    async def set_coins_enabled(self, coins_cents: Collection[int]) -> None:
+        """Per-coin inhibit: only these values are accepted while accepting."""
+
+    @property
+    @abstractmethod
+    def known_coins_cents(self) -> frozenset[int]:
+        """The coin values this acceptor can recognise."""
+
+    @property
+    @abstractmethod
+    def accepting(self) -> bool: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+# --- hopper -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HopperStatus:
+    """What a hopper says about its last dispense.
+
+    ``counter`` is the hopper's dispense event counter (ccTalk header 166
+    byte 1), read before a payout is journaled: after a crash, a counter that
+    has not moved proves the dispense command never reached the hopper.
+    """
+
+    counter: int
+    remaining: int
+    paid: int
+    unpaid: int
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutResult:
+    """The outcome of one dispense request."""
+
+    requested: int
+    paid: int
+    fault: str | None = None  # "empty", "jam", "device_lost", ... when paid < requested
+    certain: bool = True  # False when the device was lost and paid is a lower bound
+
+    @property
+    def unpaid(self) -> int:
+        return self.requested - self.paid
+
+
+CoinPaidHook = Callable[[int], Awaitable[None]]
+
+
+class Hopper(ABC):
+    """A change hopper holding coins of one value."""
+
+    name: str
+    coin_cents: int
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def status(self) -> HopperStatus: ...
+
+    @abstractmethod
+    async def dispense(self, count: int, *, on_paid: CoinPaidHook | None = None) -> PayoutResult:
+        """Pay ``count`` coins and wait until done.
+
+        Never raises once a coin may have moved: a short pay, an empty or
+        jammed hopper, or a lost device come back as a result with ``fault``.
+        ``on_paid(total_paid_so_far)`` is awaited as coins are counted out.
+        Raises HardwareError only when it is certain nothing was paid.
+        """
+
+    @abstractmethod
+    async def emergency_stop(self) -> HopperStatus: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+# --- spiral motors ----------------------------------------------------------
+
+
+class VendOutcome(enum.StrEnum):
+    DELIVERED = "delivered"  # the drop sensor saw a product fall
+    NO_DROP = "no_drop"  # turns completed (with nudges) but nothing fell
+    JAM_HOME = "jam_home"  # the cam never left home: jammed or motor missing
+    JAM_TURN = "jam_turn"  # the cam left home but did not return in time
+
+
+@dataclass(frozen=True, slots=True)
+class VendResult:
+    slot: str
+    outcome: VendOutcome
+    turns: int = 0
+    detail: str = ""
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome is VendOutcome.DELIVERED
+
+
+class SpiralMatrix(ABC):
+    """Spiral motors in a row x column matrix, one running at a time."""
+
+    slots: tuple[str, ...]
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def vend(self, slot: str) -> VendResult:
+        """Turn one spiral until a product drops (with nudges) or it fails."""
+
+    @abstractmethod
+    async def stop_all(self) -> None:
+        """Every motor output off at once (the fault path)."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+# --- front panel ------------------------------------------------------------
+
+KeyHandler = Callable[[str], None]
+
+
+class Keypad(ABC):
+    """A matrix keypad: keys 0-9, A-D, * and #."""
+
+    @abstractmethod
+    def set_handler(self, handler: KeyHandler) -> None:
+        """Called on the event loop with each debounced key press."""
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+class Display(ABC):
+    """A character display of ``rows`` lines of ``columns`` characters."""
+
+    rows: int = 2
+    columns: int = 16
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def show(self, *lines: str) -> None:
+        """Show these lines, each cut or padded to the display width."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+@dataclass
+class Devices:
+    """Every device the machine drives."""
+
+    acceptor: CoinAcceptor
+    hoppers: dict[int, Hopper]
+    spirals: SpiralMatrix
+    keypad: Keypad
+    display: Display
+    extra_closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Simulated hardware speaking the same bytes and pin levels as the real devices."""

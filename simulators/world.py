@@ -1,0 +1,158 @@
+"""The physical state of the simulated machine.
+
+Coins in each hopper and the cashbox, products in each spiral, the delivery
+tray, the coin cup, and each simulated device's own registers (ccTalk event
+counters and buffers).  Real hardware keeps this state through a power cut;
+so does the simulated machine: every change is written atomically to a JSON
+file beside the database, and a restarted process finds the machine as it
+was left.
+
+What it does not model: coins in flight between the acceptor and a hopper,
+product weight, anything a camera would see.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class SimWorld:
+    hoppers: dict[int, int] = field(default_factory=dict)  # coin value -> coins in its hopper
+    hopper_capacity: int = 200
+    cashbox: dict[int, int] = field(default_factory=dict)  # coin value -> coins in the cashbox
+    spirals: dict[str, list[str]] = field(default_factory=dict)  # slot -> names, front first
+    tray: list[str] = field(default_factory=list)  # products in the delivery tray
+    cup: list[int] = field(default_factory=list)  # coins in the coin-return cup
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-device registers
+    path: Path | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.RLock()
+
+    # --- persistence -------------------------------------------------------
+
+    def save(self) -> None:
+        """Write the whole state atomically (write, fsync, rename)."""
+        if self.path is None:
+            return
+        with self._lock:
+            data = asdict(self)
+            data.pop("path", None)
+            text = json.dumps(data, sort_keys=True)
+            tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+
+    @classmethod
+    def load_or_create(cls, path: Path | None, *, coins: list[int], slots: list[str],
+                       hopper_fill: int = 20, hopper_capacity: int = 200) -> SimWorld:
+        """Load the saved world at ``path``, or build a new one (and save it)."""
+        if path is not None and path.exists():
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            world = cls(
+                hoppers={int(k): int(v) for k, v in raw["hoppers"].items()},
+                hopper_capacity=int(raw["hopper_capacity"]),
+                cashbox={int(k): int(v) for k, v in raw["cashbox"].items()},
+                spirals={k: list(v) for k, v in raw["spirals"].items()},
+                tray=list(raw["tray"]),
+                cup=[int(c) for c in raw["cup"]],
+                devices=dict(raw["devices"]),
+                path=path,
+            )
+            for slot in slots:
+                world.spirals.setdefault(slot, [])
+            return world
+        world = cls(
+            hoppers={c: hopper_fill for c in coins},
+            hopper_capacity=hopper_capacity,
+            cashbox={c: 0 for c in coins},
+            spirals={s: [] for s in slots},
+            path=path,
+        )
+        world.save()
+        return world
+
+    # --- physical actions ----------------------------------------------------
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    def device(self, name: str) -> dict[str, Any]:
+        """The saved registers of one device (created empty)."""
+        with self._lock:
+            return self.devices.setdefault(name, {})
+
+    def route_coin(self, coin: int) -> str:
+        """An accepted coin falls into its hopper if not full, else the cashbox."""
+        with self._lock:
+            if coin in self.hoppers and self.hoppers[coin] < self.hopper_capacity:
+                self.hoppers[coin] += 1
+                where = "hopper"
+            else:
+                self.cashbox[coin] = self.cashbox.get(coin, 0) + 1
+                where = "cashbox"
+            self.save()
+            return where
+
+    def return_coin(self, coin: int) -> None:
+        """A refused coin (or one paid out) lands in the coin cup."""
+        with self._lock:
+            self.cup.append(coin)
+            self.save()
+
+    def take_coin_from_hopper(self, coin: int) -> bool:
+        """One coin leaves the hopper into the cup; False when it is empty."""
+        with self._lock:
+            if self.hoppers.get(coin, 0) <= 0:
+                return False
+            self.hoppers[coin] -= 1
+            self.cup.append(coin)
+            self.save()
+            return True
+
+    def drop_product(self, slot: str) -> str | None:
+        """The front product of a spiral falls into the tray (None if empty)."""
+        with self._lock:
+            items = self.spirals.get(slot)
+            if not items:
+                return None
+            name = items.pop(0)
+            self.tray.append(name)
+            self.save()
+            return name
+
+    def load_spiral(self, slot: str, name: str, count: int) -> None:
+        """An operator loads a spiral with ``count`` units of ``name``."""
+        with self._lock:
+            self.spirals[slot] = [name] * count
+            self.save()
+
+    def take_tray(self) -> tuple[list[str], list[int]]:
+        """The customer empties the tray and the coin cup."""
+        with self._lock:
+            tray, cup = self.tray, self.cup
+            self.tray, self.cup = [], []
+            self.save()
+            return tray, cup
+
+    def set_hopper(self, coin: int, count: int) -> None:
+        with self._lock:
+            self.hoppers[coin] = count
+            self.save()
+
+    def empty_cashbox(self) -> dict[int, int]:
+        with self._lock:
+            taken = dict(self.cashbox)
+            self.cashbox = {c: 0 for c in self.cashbox}
+            self.save()
+            return taken
