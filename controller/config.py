@@ -1,0 +1,370 @@
+"""The one config reader: TOML through typed, bounded getters.
+
+Every key is read through a getter that names its unit and bounds; a key the
+reader did not ask for fails start-up with the key and the file named, so a
+misspelt ``max_credit_cent`` never silently falls back to a default.  With no
+file at all the result is the built-in simulated machine of DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from controller.errors import ConfigError
+from controller.money import COINS_CENTS
+
+T = TypeVar("T")
+
+
+class Section:
+    """Typed access to one TOML table, remembering which keys were read."""
+
+    def __init__(self, data: dict[str, Any], name: str, source: str) -> None:
+        self._data = data
+        self._name = name
+        self._source = source
+        self._used: set[str] = set()
+        self._children: list[Section] = []
+
+    def _where(self, key: str) -> str:
+        return f"{self._name}.{key}" if self._name else key
+
+    def _fail(self, key: str, why: str) -> ConfigError:
+        return ConfigError(f"{self._source}: [{self._name or 'top'}] {key}: {why}")
+
+    def _raw(self, key: str, default: Any, kind: type | tuple[type, ...]) -> Any:
+        self._used.add(key)
+        if key not in self._data:
+            return default
+        value = self._data[key]
+        if isinstance(value, bool) and kind is not bool:
+            raise self._fail(key, f"expected {getattr(kind, '__name__', kind)}, got a boolean")
+        if not isinstance(value, kind):
+            raise self._fail(key, f"expected {getattr(kind, '__name__', kind)}, got {value!r}")
+        return value
+
+    def get_int(self, key: str, default: int, *, minval: int | None = None,
+                maxval: int | None = None) -> int:
+        value: int = self._raw(key, default, int)
+        if minval is not None and value < minval:
+            raise self._fail(key, f"must be at least {minval}, got {value}")
+        if maxval is not None and value > maxval:
+            raise self._fail(key, f"must be at most {maxval}, got {value}")
+        return value
+
+    def get_float(self, key: str, default: float, *, minval: float | None = None,
+                  maxval: float | None = None, above: float | None = None) -> float:
+        value = float(self._raw(key, default, (int, float)))
+        if minval is not None and value < minval:
+            raise self._fail(key, f"must be at least {minval}, got {value}")
+        if maxval is not None and value > maxval:
+            raise self._fail(key, f"must be at most {maxval}, got {value}")
+        if above is not None and value <= above:
+            raise self._fail(key, f"must be above {above}, got {value}")
+        return value
+
+    def get_str(self, key: str, default: str, *, choices: tuple[str, ...] | None = None) -> str:
+        value: str = self._raw(key, default, str)
+        if choices is not None and value not in choices:
+            raise self._fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def get_optional_str(self, key: str) -> str | None:
+        value: str | None = self._raw(key, None, str)
+        return value
+
+    def get_bool(self, key: str, default: bool) -> bool:
+        value: bool = self._raw(key, default, bool)
+        return value
+
+    def get_int_list(self, key: str, default: list[int], *, length: int | None = None,
+                     minval: int = 0, maxval: int = 53) -> list[int]:
+        value = self._raw(key, default, list)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise self._fail(key, "expected a list of integers")
+        if length is not None and len(value) != length:
+            raise self._fail(key, f"expected {length} values, got {len(value)}")
+        if any(v < minval or v > maxval for v in value):
+            raise self._fail(key, f"values must be in {minval}..{maxval}")
+        return list(value)
+
+    def section(self, key: str) -> Section:
+        data = self._raw(key, {}, dict)
+        child = Section(data, self._where(key), self._source)
+        self._children.append(child)
+        return child
+
+    def sections(self, key: str) -> list[Section]:
+        data = self._raw(key, [], list)
+        out = []
+        for i, item in enumerate(data):
+            if not isinstance(item, dict):
+                raise self._fail(key, "expected an array of tables ([[...]])")
+            out.append(Section(item, f"{self._where(key)}[{i}]", self._source))
+        self._children.extend(out)
+        return out
+
+    def check_unknown(self) -> None:
+        """Fail on any key nobody asked for, here or in a child table."""
+        unknown = sorted(set(self._data) - self._used)
+        if unknown:
+            raise self._fail(unknown[0], "unknown key (misspelt?)")
+        for child in self._children:
+            child.check_unknown()
+
+
+@dataclass(frozen=True)
+class MachineConfig:
+    machine_id: str = "RPV0001"
+    model: str = "RPIVMC"
+    currency: str = "EUR"
+    currency_code: int = 978
+    max_credit_cents: int = 1000
+    deposit_claim_s: float = 30.0
+    simulated: bool = True
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    jwt_secret: str | None = None
+    access_token_s: int = 900
+    refresh_token_s: int = 7 * 24 * 3600
+    login_attempts_per_minute: int = 10
+
+
+@dataclass(frozen=True)
+class SlotsConfig:
+    rows: str = "ABCD"
+    columns: int = 6
+    capacity: int = 10
+
+    @property
+    def codes(self) -> list[str]:
+        return [f"{r}{c}" for r in self.rows for c in range(1, self.columns + 1)]
+
+
+@dataclass(frozen=True)
+class AcceptorConfig:
+    kind: str = "cctalk"
+    port: str = "/dev/serial0"
+    address: int = 2
+    poll_interval_s: float = 0.1
+    echo: str = "auto"
+    checksum: str = "simple"
+    pulse_pin: int = 17
+    inhibit_pin: int = 27
+
+
+@dataclass(frozen=True)
+class HopperConfig:
+    coin_cents: int
+    kind: str = "cctalk"
+    address: int = 3
+    capacity: int = 200
+    security: str = "serial"
+    motor_pin: int = 0
+    sensor_pin: int = 0
+    coin_timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class MotorsConfig:
+    row_pins: list[int] = field(default_factory=lambda: [5, 6, 13, 19])
+    column_pins: list[int] = field(default_factory=lambda: [12, 16, 20, 21, 26, 25])
+    cam_pin: int = 24
+    drop_pin: int = 23
+    leave_home_timeout_s: float = 1.0
+    vend_timeout_s: float = 5.0
+    drop_wait_s: float = 0.5
+    nudges: int = 3
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    hopper_fill: int = 20
+    speed: float = 1.0
+
+
+@dataclass(frozen=True)
+class Config:
+    machine: MachineConfig = field(default_factory=MachineConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    slots: SlotsConfig = field(default_factory=SlotsConfig)
+    acceptor: AcceptorConfig = field(default_factory=AcceptorConfig)
+    hoppers: tuple[HopperConfig, ...] = tuple(
+        HopperConfig(coin_cents=c, address=3 + i) for i, c in enumerate(COINS_CENTS)
+    )
+    motors: MotorsConfig = field(default_factory=MotorsConfig)
+    sim: SimConfig = field(default_factory=SimConfig)
+    source: str = "(built-in simulated machine)"
+
+    @property
+    def hopper_capacity(self) -> dict[int, int]:
+        return {h.coin_cents: h.capacity for h in self.hoppers}
+
+
+def _machine(s: Section) -> MachineConfig:
+    d = MachineConfig()
+    return MachineConfig(
+        machine_id=s.get_str("machine_id", d.machine_id),
+        model=s.get_str("model", d.model),
+        currency=s.get_str("currency", d.currency),
+        currency_code=s.get_int("currency_code", d.currency_code, minval=1, maxval=999),
+        max_credit_cents=s.get_int("max_credit_cents", d.max_credit_cents, minval=5,
+                                   maxval=100_000),
+        deposit_claim_s=s.get_float("deposit_claim_s", d.deposit_claim_s, above=0, maxval=600),
+        simulated=s.get_bool("simulated", d.simulated),
+    )
+
+
+def _api(s: Section) -> ApiConfig:
+    d = ApiConfig()
+    return ApiConfig(
+        host=s.get_str("host", d.host),
+        port=s.get_int("port", d.port, minval=0, maxval=65535),
+        jwt_secret=s.get_optional_str("jwt_secret"),
+        access_token_s=s.get_int("access_token_s", d.access_token_s, minval=10, maxval=86400),
+        refresh_token_s=s.get_int("refresh_token_s", d.refresh_token_s, minval=60,
+                                  maxval=90 * 86400),
+        login_attempts_per_minute=s.get_int("login_attempts_per_minute",
+                                            d.login_attempts_per_minute, minval=1, maxval=1000),
+    )
+
+
+def _slots(s: Section) -> SlotsConfig:
+    d = SlotsConfig()
+    rows = s.get_str("rows", d.rows)
+    if not rows or not rows.isalpha() or not rows.isupper() or len(set(rows)) != len(rows):
+        raise ConfigError(f"{s._source}: [slots] rows: distinct capital letters, got {rows!r}")
+    return SlotsConfig(
+        rows=rows,
+        columns=s.get_int("columns", d.columns, minval=1, maxval=9),
+        capacity=s.get_int("capacity", d.capacity, minval=1, maxval=100),
+    )
+
+
+def _acceptor(s: Section) -> AcceptorConfig:
+    d = AcceptorConfig()
+    return AcceptorConfig(
+        kind=s.get_str("kind", d.kind, choices=("cctalk", "pulse")),
+        port=s.get_str("port", d.port),
+        address=s.get_int("address", d.address, minval=1, maxval=255),
+        poll_interval_s=s.get_float("poll_interval_s", d.poll_interval_s, minval=0.02,
+                                    maxval=2.0),
+        echo=s.get_str("echo", d.echo, choices=("auto", "on", "off")),
+        checksum=s.get_str("checksum", d.checksum, choices=("simple", "crc16")),
+        pulse_pin=s.get_int("pulse_pin", d.pulse_pin, minval=0, maxval=53),
+        inhibit_pin=s.get_int("inhibit_pin", d.inhibit_pin, minval=0, maxval=53),
+    )
+
+
+def _hopper(s: Section, index: int) -> HopperConfig:
+    coin = s.get_int("coin_cents", 0)
+    if coin not in COINS_CENTS:
+        raise ConfigError(f"{s._source}: [hoppers[{index}]] coin_cents: must be one of "
+                          f"{', '.join(map(str, COINS_CENTS))}, got {coin}")
+    return HopperConfig(
+        coin_cents=coin,
+        kind=s.get_str("kind", "cctalk", choices=("cctalk", "pulse")),
+        address=s.get_int("address", 3 + index, minval=3, maxval=255),
+        capacity=s.get_int("capacity", 200, minval=1, maxval=5000),
+        security=s.get_str("security", "serial", choices=("serial", "zero")),
+        motor_pin=s.get_int("motor_pin", 0, minval=0, maxval=53),
+        sensor_pin=s.get_int("sensor_pin", 0, minval=0, maxval=53),
+        coin_timeout_s=s.get_float("coin_timeout_s", 5.0, minval=0.5, maxval=10.0),
+    )
+
+
+def _motors(s: Section, slots: SlotsConfig) -> MotorsConfig:
+    d = MotorsConfig()
+    return MotorsConfig(
+        row_pins=s.get_int_list("row_pins", d.row_pins[: len(slots.rows)], length=len(slots.rows)),
+        column_pins=s.get_int_list("column_pins", d.column_pins[: slots.columns],
+                                   length=slots.columns),
+        cam_pin=s.get_int("cam_pin", d.cam_pin, minval=0, maxval=53),
+        drop_pin=s.get_int("drop_pin", d.drop_pin, minval=0, maxval=53),
+        leave_home_timeout_s=s.get_float("leave_home_timeout_s", d.leave_home_timeout_s,
+                                         above=0, maxval=5),
+        vend_timeout_s=s.get_float("vend_timeout_s", d.vend_timeout_s, above=0, maxval=30),
+        drop_wait_s=s.get_float("drop_wait_s", d.drop_wait_s, above=0, maxval=5),
+        nudges=s.get_int("nudges", d.nudges, minval=0, maxval=5),
+    )
+
+
+def _sim(s: Section) -> SimConfig:
+    d = SimConfig()
+    return SimConfig(
+        hopper_fill=s.get_int("hopper_fill", d.hopper_fill, minval=0, maxval=5000),
+        speed=s.get_float("speed", d.speed, above=0, maxval=100),
+    )
+
+
+def parse(data: dict[str, Any], source: str) -> Config:
+    top = Section(data, "", source)
+    machine = _machine(top.section("machine"))
+    slots = _slots(top.section("slots"))
+    hopper_sections = top.sections("hoppers")
+    hoppers = (tuple(_hopper(h, i) for i, h in enumerate(hopper_sections))
+               if "hoppers" in data else Config().hoppers)
+    if len({h.coin_cents for h in hoppers}) != len(hoppers):
+        raise ConfigError(f"{source}: [hoppers] two hoppers for the same coin")
+    config = Config(
+        machine=machine,
+        api=_api(top.section("api")),
+        slots=slots,
+        acceptor=_acceptor(top.section("acceptor")),
+        hoppers=hoppers,
+        motors=_motors(top.section("motors"), slots),
+        sim=_sim(top.section("sim")),
+        source=source,
+    )
+    top.check_unknown()
+    return config
+
+
+def load(path: str | Path | None) -> Config:
+    """Read ``path`` (TOML), or return the built-in simulated machine for None."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return parse(data, str(p))
+
+
+def describe(config: Config) -> list[str]:
+    """What the config would drive, one line per device (for check-config)."""
+    m = config.machine
+    mode = "simulated hardware" if m.simulated else "real hardware"
+    a = config.acceptor
+    lines = [
+        f"config: {config.source}",
+        f"machine {m.machine_id} ({m.model}), {mode}, currency {m.currency} ({m.currency_code})",
+        f"max credit {m.max_credit_cents} cents, deposit claim {m.deposit_claim_s:g} s",
+        f"api on {config.api.host}:{config.api.port}",
+        f"slots {config.slots.codes[0]}..{config.slots.codes[-1]} "
+        f"({len(config.slots.codes)} spirals, capacity {config.slots.capacity})",
+    ]
+    if a.kind == "cctalk":
+        lines.append(f"coin acceptor: ccTalk at address {a.address} on {a.port} "
+                     f"(echo {a.echo}, {a.checksum} checksum, poll every {a.poll_interval_s:g} s)")
+    else:
+        lines.append(f"coin acceptor: pulse on GPIO{a.pulse_pin}, inhibit GPIO{a.inhibit_pin}")
+    for h in config.hoppers:
+        where = (f"ccTalk address {h.address} ({h.security} security)" if h.kind == "cctalk"
+                 else f"pulse motor GPIO{h.motor_pin}, sensor GPIO{h.sensor_pin}")
+        lines.append(f"hopper {h.coin_cents}c: {where}, capacity {h.capacity}")
+    mo = config.motors
+    lines.append(f"spiral motors: rows on GPIO{mo.row_pins}, columns on GPIO{mo.column_pins}, "
+                 f"cam GPIO{mo.cam_pin}, drop sensor GPIO{mo.drop_pin}, "
+                 f"{mo.vend_timeout_s:g} s per vend, {mo.nudges} nudges")
+    return lines

@@ -1,0 +1,193 @@
+"""The store: one SQLite connection owned by one thread, awaited from asyncio.
+
+The event loop never touches the disk: every call is a function run on the
+owner thread (a single-worker executor), and every multi-row change runs
+inside one ``BEGIN IMMEDIATE`` transaction there.  SQLite is opened in WAL
+mode with ``synchronous=FULL`` so a committed transaction survives a power
+cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlite_utils
+
+from controller.errors import StoreError
+from controller.store.schema import COUNTER_NAMES, MIGRATIONS, SCHEMA_VERSION
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def _connect(path: Path | str) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply every migration past ``user_version``; return the new version."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"database schema {version} is newer than this program ({SCHEMA_VERSION})")
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[number - 1]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION
+
+
+def seed(conn: sqlite3.Connection, *, slots: Iterable[tuple[str, int]],
+         hoppers: dict[int, int], hopper_fill: int) -> None:
+    """First-start content: slots, coin rows, counters (idempotent).
+
+    ``hopper_fill`` coins per hopper are entered as an operator refill so the
+    ledger identities hold from the first coin on.
+    """
+    now = time.time()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for position, (code, capacity) in enumerate(slots):
+            conn.execute(
+                "INSERT INTO slots (code, position, capacity) VALUES (?, ?, ?) "
+                "ON CONFLICT(code) DO UPDATE SET capacity = excluded.capacity, "
+                "position = excluded.position",
+                (code, position, capacity),
+            )
+            conn.execute("INSERT OR IGNORE INTO slot_counters (slot) VALUES (?)", (code,))
+        for name in COUNTER_NAMES:
+            conn.execute("INSERT OR IGNORE INTO counters (name) VALUES (?)", (name,))
+        seeded = conn.execute("SELECT value FROM meta WHERE key = 'seeded'").fetchone()
+        for coin in (5, 10, 20, 50, 100):
+            capacity = hoppers.get(coin, 0)
+            conn.execute(
+                "INSERT INTO coins (coin, capacity) VALUES (?, ?) "
+                "ON CONFLICT(coin) DO UPDATE SET capacity = excluded.capacity",
+                (coin, capacity),
+            )
+        if seeded is None:
+            fill_value = 0
+            for coin, capacity in hoppers.items():
+                count = min(hopper_fill, capacity)
+                conn.execute("UPDATE coins SET payout = ? WHERE coin = ?", (count, coin))
+                fill_value += coin * count
+            for name in ("adjustments", "refills"):
+                conn.execute(
+                    "UPDATE counters SET lifetime = lifetime + ?, interim = interim + ? "
+                    "WHERE name = ?", (fill_value, fill_value, name))
+            conn.execute("INSERT INTO meta (key, value) VALUES ('seeded', ?)", (str(now),))
+            conn.execute(
+                "INSERT INTO events (ts, kind, data) VALUES (?, 'machine_initialised', ?)",
+                (now, json.dumps({"hopper_fill": hopper_fill, "value": fill_value})),
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def open_db(path: Path | str) -> sqlite_utils.Database:
+    """A migrated sqlite-utils Database for synchronous use (CLI, recovery tools)."""
+    conn = _connect(path)
+    migrate(conn)
+    return sqlite_utils.Database(conn)
+
+
+class Store:
+    """The one writer.  Construct without I/O; ``await start()``; ``await close()``."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._executor: ThreadPoolExecutor | None = None
+        self._db: sqlite_utils.Database | None = None
+        self._thread_id: int | None = None
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self._db = await self._submit(self._open)
+
+    def _open(self) -> sqlite_utils.Database:
+        self._thread_id = threading.get_ident()
+        return open_db(self.path)
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        db, self._db = self._db, None
+        if db is not None:
+            await self._submit(db.conn.close)
+        self._executor.shutdown(wait=True)
+        self._executor = None
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        if self._db is None:
+            raise StoreError("store is not open")
+        return self._db
+
+    async def _submit(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            raise StoreError("store is not started")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    async def run(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        """Run ``fn(db)`` on the owner thread (reads, single statements)."""
+        return await self._submit(fn, self.db)
+
+    async def tx(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        """Run ``fn(db)`` on the owner thread inside one write transaction."""
+        return await self._submit(transaction, self.db, fn)
+
+    def in_owner_thread(self) -> bool:
+        return threading.get_ident() == self._thread_id
+
+
+def transaction(db: sqlite_utils.Database, fn: Callable[[sqlite_utils.Database], T]) -> T:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception."""
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(db)
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+    return result
+
+
+def append_event(db: sqlite_utils.Database, kind: str, **data: Any) -> int:
+    """Append to the event log (inside the caller's transaction)."""
+    cur = db.conn.execute(
+        "INSERT INTO events (ts, kind, data) VALUES (?, ?, ?)",
+        (time.time(), kind, json.dumps(data, sort_keys=True)),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def bump(db: sqlite_utils.Database, name: str, amount: int) -> None:
+    """Add to one audit counter, lifetime and interim (inside a transaction)."""
+    db.conn.execute(
+        "UPDATE counters SET lifetime = lifetime + ?, interim = interim + ? WHERE name = ?",
+        (amount, amount, name),
+    )

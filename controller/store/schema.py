@@ -1,0 +1,131 @@
+"""The schema, as ordered migrations; ``PRAGMA user_version`` is the version.
+
+A migration is a list of SQL statements applied in one transaction with the
+version bump.  Never edit a migration that has shipped: add the next one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[list[str]] = [
+    # 1: the whole first schema
+    [
+        """CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('buyer', 'seller', 'operator')),
+            deposit INTEGER NOT NULL DEFAULT 0 CHECK (deposit >= 0),
+            created_at REAL NOT NULL
+        )""",
+        """CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            refresh_jti TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            revoked_at REAL,
+            revoked_reason TEXT
+        )""",
+        "CREATE INDEX sessions_user ON sessions(user_id)",
+        """CREATE TABLE slots (
+            code TEXT PRIMARY KEY,
+            position INTEGER NOT NULL UNIQUE,
+            capacity INTEGER NOT NULL CHECK (capacity > 0),
+            status TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'out_of_order', 'check')),
+            status_reason TEXT
+        )""",
+        """CREATE TABLE products (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            cost INTEGER NOT NULL CHECK (cost > 0 AND cost % 5 = 0),
+            amount_available INTEGER NOT NULL CHECK (amount_available >= 0),
+            seller_id INTEGER NOT NULL REFERENCES users(id),
+            slot TEXT NOT NULL UNIQUE REFERENCES slots(code)
+        )""",
+        """CREATE TABLE coins (
+            coin INTEGER PRIMARY KEY CHECK (coin IN (5, 10, 20, 50, 100)),
+            payout INTEGER NOT NULL DEFAULT 0 CHECK (payout >= 0),
+            capacity INTEGER NOT NULL DEFAULT 0 CHECK (capacity >= 0),
+            cashbox INTEGER NOT NULL DEFAULT 0 CHECK (cashbox >= 0)
+        )""",
+        """CREATE TABLE panel (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            credit INTEGER NOT NULL DEFAULT 0 CHECK (credit >= 0)
+        )""",
+        "INSERT INTO panel (id, credit) VALUES (1, 0)",
+        """CREATE TABLE vends (
+            id INTEGER PRIMARY KEY,
+            holder TEXT NOT NULL,
+            product_id INTEGER,
+            product_name TEXT NOT NULL,
+            slot TEXT NOT NULL,
+            price INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed', 'unknown')),
+            outcome TEXT,
+            created_at REAL NOT NULL,
+            settled_at REAL
+        )""",
+        "CREATE INDEX vends_open ON vends(status) WHERE status = 'pending'",
+        """CREATE TABLE payouts (
+            id INTEGER PRIMARY KEY,
+            holder TEXT NOT NULL,
+            amount INTEGER NOT NULL CHECK (amount > 0),
+            plan TEXT NOT NULL,
+            paid TEXT NOT NULL DEFAULT '{}',
+            counters TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL CHECK (status IN ('pending', 'settled')),
+            reason TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            settled_at REAL
+        )""",
+        "CREATE INDEX payouts_open ON payouts(status) WHERE status = 'pending'",
+        """CREATE TABLE device_state (
+            device TEXT PRIMARY KEY,
+            counter INTEGER,
+            data TEXT NOT NULL DEFAULT '{}'
+        )""",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts REAL NOT NULL,
+            kind TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}'
+        )""",
+        """CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+           BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
+        """CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+           BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
+        """CREATE TABLE counters (
+            name TEXT PRIMARY KEY,
+            lifetime INTEGER NOT NULL DEFAULT 0,
+            interim INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE slot_counters (
+            slot TEXT PRIMARY KEY,
+            vends INTEGER NOT NULL DEFAULT 0,
+            value INTEGER NOT NULL DEFAULT 0,
+            interim_vends INTEGER NOT NULL DEFAULT 0,
+            interim_value INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            interim_failed INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )""",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+COUNTER_NAMES: tuple[str, ...] = (
+    "cash_in",  # value of every coin accepted
+    "cash_to_cashbox",  # ... of which went to the cashbox
+    "cash_to_hoppers",  # ... of which went to a hopper
+    "change_paid",  # value of coins paid out by the hoppers
+    "cash_collected",  # value taken out of the cashbox by an operator
+    "adjustments",  # hopper refills (+) and removals (-) by an operator
+    "refills",  # value of coins added to hoppers by an operator
+    "sales_value",  # value of paid vends
+    "sales_count",  # number of paid vends
+    "failed_vends",  # vends that delivered nothing
+)
