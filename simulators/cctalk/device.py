@@ -1,0 +1,157 @@
+"""The common part of every simulated ccTalk device.
+
+A ``SimCctalkDevice`` answers decoded request frames the way a physical device
+on the bus would: it keeps its registers in the saved world (so a restarted
+process finds them as a real device would keep them), logs every frame and
+physical event with a monotonic timestamp, and misbehaves on request through
+``inject(fault)`` until ``clear()``.
+
+Generic faults: ``silent`` (no replies), ``bad_checksum`` (replies with a
+corrupt last byte), ``slow`` (replies after ``slow_delay_s``), ``nak``,
+``busy``, ``garbage`` (replies with the bytes in ``garbage`` or random bytes),
+and ``reset`` (a one-shot power reset: registers back to power-up values).
+
+Not modelled: the bus timing of single bytes, collisions between devices,
+the 630 ms power-up silence after a reset.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Any, ClassVar
+
+from drivers.cctalk.frame import ChecksumMode, Frame, Header, encode
+from simulators.world import SimWorld
+
+log = logging.getLogger(__name__)
+
+Reply = tuple[int, bytes]
+LogEntry = tuple[float, str, str]
+
+
+class SimCctalkDevice:
+    """Base class: fault handling, logging, persisted registers."""
+
+    category: ClassVar[str] = "Unknown"
+    FAULTS: ClassVar[frozenset[str]] = frozenset(
+        {"silent", "bad_checksum", "slow", "nak", "busy", "garbage", "reset"})
+
+    def __init__(self, world: SimWorld, *, address: int, name: str,
+                 reply_delay_s: float = 0.002, slow_delay_s: float = 0.5) -> None:
+        if not 2 <= address <= 255:
+            raise ValueError(f"device address {address} must be 2..255")
+        self.world = world
+        self.address = address
+        self.name = name
+        self.reply_delay_s = reply_delay_s
+        self.slow_delay_s = slow_delay_s
+        self.faults: set[str] = set()
+        self.garbage: bytes | None = None
+        self.log: list[LogEntry] = []
+        self._rng = random.Random(address)
+        self.registers: dict[str, Any] = world.device(f"cctalk:{name}")
+        if not self.registers:
+            self.registers.update(self.power_up_registers())
+            self.save()
+
+    # --- to override ------------------------------------------------------------
+
+    def power_up_registers(self) -> dict[str, Any]:
+        """The registers of a device fresh from the factory or a reset."""
+        return {}
+
+    def answer(self, header: int, data: bytes) -> Reply | None:
+        """The reply to one request; None for an unknown header (answered NAK)."""
+        if header == Header.SIMPLE_POLL:
+            return Header.ACK, b""
+        if header == Header.EQUIPMENT_CATEGORY:
+            return Header.ACK, self.category.encode("ascii")
+        return None
+
+    def on_refused(self, header: int, data: bytes) -> None:
+        """A request answered NAK or BUSY by fault injection (hopper counters move)."""
+
+    async def start(self) -> None:
+        """Resume whatever the physical device was doing (e.g. a payout)."""
+
+    async def close(self) -> None:
+        """Stop background activity."""
+
+    # --- faults -----------------------------------------------------------------
+
+    def inject(self, fault: str) -> None:
+        """Misbehave until ``clear()``; ``reset`` acts once; ``clear`` clears."""
+        if fault == "clear":
+            self.clear()
+            return
+        if fault not in self.FAULTS:
+            raise ValueError(f"{self.name}: unknown fault {fault!r}; known {sorted(self.FAULTS)}")
+        self.record("fault", fault)
+        if fault == "reset":
+            self.power_reset()
+            return
+        self.faults.add(fault)
+        self.on_fault(fault)
+
+    def clear(self) -> None:
+        self.record("fault", "clear")
+        self.faults.clear()
+        self.on_clear()
+
+    def on_fault(self, fault: str) -> None:
+        """Hook for faults with a physical side (a jammed coin)."""
+
+    def on_clear(self) -> None:
+        """Hook run when faults are cleared."""
+
+    def power_reset(self) -> None:
+        """The device resets: registers back to power-up values."""
+        with self.world.lock:
+            self.registers.clear()
+            self.registers.update(self.power_up_registers())
+            self.save()
+        self.record("event", "reset")
+
+    # --- the bus side -----------------------------------------------------------
+
+    def reply_for(self, frame: Frame, raw: bytes,
+                  checksum: ChecksumMode) -> tuple[float, bytes] | None:
+        """(delay, reply bytes) for a frame addressed to this device, or None."""
+        self.record("rx", raw.hex(" "))
+        if "silent" in self.faults:
+            return None
+        reply = self._reply(frame)
+        host = frame.src if frame.src is not None else 1
+        out = encode(host, self.address, reply[0], reply[1], checksum)
+        if "garbage" in self.faults:
+            out = self.garbage if self.garbage is not None else self._random_bytes()
+        if "bad_checksum" in self.faults:
+            out = out[:-1] + bytes(((out[-1] + 1) & 0xFF,))
+        delay = self.slow_delay_s if "slow" in self.faults else self.reply_delay_s
+        self.record("tx", out.hex(" "))
+        return delay, out
+
+    def _reply(self, frame: Frame) -> Reply:
+        if "nak" in self.faults or "busy" in self.faults:
+            self.on_refused(frame.header, frame.data)
+            return (Header.NAK if "nak" in self.faults else Header.BUSY), b""
+        reply = self.answer(frame.header, frame.data)
+        return reply if reply is not None else (Header.NAK, b"")
+
+    def _random_bytes(self) -> bytes:
+        return bytes(self._rng.randrange(256) for _ in range(self._rng.randrange(1, 20)))
+
+    # --- helpers ---------------------------------------------------------------
+
+    def record(self, direction: str, what: str) -> None:
+        self.log.append((time.monotonic(), direction, what))
+        log.debug("%s %s %s", self.name, direction, what)
+
+    def save(self) -> None:
+        self.world.save()
+
+    def entries(self, direction: str) -> list[str]:
+        """The logged texts of one direction ("rx", "tx", "event", "fault")."""
+        return [what for _, d, what in self.log if d == direction]

@@ -1,0 +1,218 @@
+"""A simulated ccTalk payout hopper, byte-exact on the bus.
+
+It answers serial number (242), test hopper (163), enable (164), dispense
+(167), status (166) and emergency stop (172).  Every dispense command moves
+the dispense counter, also one it refuses (NAK: not enabled, wrong security
+bytes, still paying).  Coins leave ``world.hoppers[coin]`` one by one every
+``coin_interval_s`` into the coin cup.  A hopper that cannot pay a coin stops
+after ``stall_timeout_s`` with ``unpaid`` set and a test flag, and clears
+``unpaid`` again ``unpaid_clear_s`` later.  Registers live in the saved world,
+and a payout interrupted by a process restart resumes, as the physical hopper
+would keep running.
+
+Extra faults: ``empty`` (no coin comes out: payout timeout flag), ``jam``
+(jams after ``jam_after`` coins: max-current flag), ``short_pay`` (the last
+coin of a dispense is not paid, no flag), ``late_coin`` (one coin still exits
+after an emergency stop).  Not modelled: encrypted dispense, motor reverse,
+the real hopper's multi-second timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, ClassVar, Literal
+
+from drivers.cctalk.frame import Header
+from drivers.cctalk.hopper import (
+    ENABLE_KEY,
+    FLAG_MAX_CURRENT,
+    FLAG_PAYOUT_DISABLED,
+    FLAG_PAYOUT_TIMEOUT,
+)
+from simulators.cctalk.device import Reply, SimCctalkDevice
+from simulators.world import SimWorld
+
+Security = Literal["serial", "zero"]
+FLAG_POWER_UP = 0x40
+
+
+def default_serial(address: int) -> bytes:
+    """Serial numbers distinct per address; address 3 gets DF D7 0A."""
+    return (0x0AD7DF + address - 3).to_bytes(3, "little")
+
+
+class SimCctalkHopper(SimCctalkDevice):
+    """A hopper of ``coin_cents`` coins at ``address``."""
+
+    category: ClassVar[str] = "Payout"
+    FAULTS: ClassVar[frozenset[str]] = SimCctalkDevice.FAULTS | {
+        "empty", "jam", "short_pay", "late_coin"}
+
+    def __init__(self, world: SimWorld, *, address: int, coin_cents: int,
+                 security: Security = "serial", serial_number: bytes | None = None,
+                 coin_interval_s: float = 0.015, stall_timeout_s: float = 0.05,
+                 unpaid_clear_s: float = 2.0, late_coin_s: float = 0.01, jam_after: int = 1,
+                 name: str | None = None, reply_delay_s: float = 0.002,
+                 slow_delay_s: float = 0.5) -> None:
+        self.coin_cents = coin_cents
+        self.security: Security = security
+        self.serial_number = serial_number or default_serial(address)
+        self.coin_interval_s = coin_interval_s
+        self.stall_timeout_s = stall_timeout_s
+        self.unpaid_clear_s = unpaid_clear_s
+        self.late_coin_s = late_coin_s
+        self.jam_after = jam_after
+        self._task: asyncio.Task[None] | None = None
+        self._clear_unpaid: asyncio.TimerHandle | None = None
+        super().__init__(world, address=address, name=name or f"hopper:{coin_cents}",
+                         reply_delay_s=reply_delay_s, slow_delay_s=slow_delay_s)
+
+    def power_up_registers(self) -> dict[str, Any]:
+        return {"counter": 0, "remaining": 0, "paid": 0, "unpaid": 0,
+                "enabled": False, "flags": FLAG_POWER_UP}
+
+    # --- registers ----------------------------------------------------------------
+
+    def reg(self, key: str) -> int:
+        return int(self.registers[key])
+
+    def _update(self, **values: Any) -> None:
+        with self.world.lock:
+            self.registers.update(values)
+            self.save()
+
+    def status_bytes(self) -> bytes:
+        return bytes(self.reg(k) for k in ("counter", "remaining", "paid", "unpaid"))
+
+    # --- life cycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.reg("remaining") > 0:
+            self.record("event", "resuming an interrupted payout")
+            self._start_payout()
+
+    async def close(self) -> None:
+        if self._clear_unpaid is not None:
+            self._clear_unpaid.cancel()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def power_reset(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        super().power_reset()
+
+    # --- the bus side -------------------------------------------------------------
+
+    def answer(self, header: int, data: bytes) -> Reply | None:
+        if header == Header.SERIAL_NUMBER and not data:
+            return Header.ACK, self.serial_number
+        if header == Header.HOPPER_STATUS and not data:
+            return Header.ACK, self.status_bytes()
+        if header == Header.TEST_HOPPER and not data:
+            disabled = 0 if self.registers["enabled"] else FLAG_PAYOUT_DISABLED
+            return Header.ACK, bytes((self.reg("flags") | disabled,))
+        if header == Header.ENABLE_HOPPER and len(data) == 1:
+            self._update(enabled=data[0] == ENABLE_KEY)
+            return Header.ACK, b""
+        if header == Header.DISPENSE_COINS:
+            return self._dispense(data)
+        if header == Header.EMERGENCY_STOP and not data:
+            return Header.ACK, bytes((self._emergency_stop(),))
+        if header == Header.RESET_DEVICE and not data:
+            self.power_reset()
+            return Header.ACK, b""
+        return super().answer(header, data)
+
+    def on_refused(self, header: int, data: bytes) -> None:
+        if header == Header.DISPENSE_COINS:
+            self._bump_counter()
+
+    def _bump_counter(self) -> int:
+        counter = self.reg("counter")
+        counter = 1 if counter >= 255 else counter + 1
+        self._update(counter=counter)
+        return counter
+
+    def _security_ok(self, key: bytes) -> bool:
+        expected = self.serial_number if self.security == "serial" else bytes(8)
+        return key == expected
+
+    def _dispense(self, data: bytes) -> Reply:
+        counter = self._bump_counter()
+        if not data or not self._security_ok(data[:-1]):
+            self.record("event", "dispense refused: security bytes")
+            return Header.NAK, b""
+        if not self.registers["enabled"] or self.reg("remaining") > 0:
+            self.record("event", "dispense refused: disabled or busy")
+            return Header.NAK, b""
+        if self._clear_unpaid is not None:
+            self._clear_unpaid.cancel()
+        self._update(remaining=data[-1], paid=0, unpaid=0, flags=0)
+        self.record("event", f"dispense {data[-1]} (counter {counter})")
+        if data[-1]:
+            self._start_payout()
+        return Header.ACK, bytes((counter,))
+
+    def _emergency_stop(self) -> int:
+        not_paid = self.reg("remaining")
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._update(remaining=0, unpaid=self.reg("unpaid") + not_paid, enabled=False)
+        self.record("event", f"emergency stop, {not_paid} not paid")
+        if not_paid and "late_coin" in self.faults:
+            asyncio.get_running_loop().call_later(self.late_coin_s, self._late_coin)
+        self._schedule_unpaid_clear()
+        return not_paid
+
+    def _late_coin(self) -> None:
+        if self.world.take_coin_from_hopper(self.coin_cents):
+            self._update(paid=self.reg("paid") + 1, unpaid=max(0, self.reg("unpaid") - 1))
+            self.record("event", "late coin after emergency stop")
+
+    # --- the motor ----------------------------------------------------------------
+
+    def _start_payout(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._pay(), name=f"{self.name}-pay")
+
+    async def _pay(self) -> None:
+        while self.reg("remaining") > 0:
+            await asyncio.sleep(self.coin_interval_s)
+            if "jam" in self.faults and self.reg("paid") >= self.jam_after:
+                await self._stall(FLAG_MAX_CURRENT)
+                return
+            if "short_pay" in self.faults and self.reg("remaining") == 1:
+                self._stop_short(0)
+                return
+            if "empty" in self.faults or not self.world.take_coin_from_hopper(self.coin_cents):
+                await self._stall(FLAG_PAYOUT_TIMEOUT)
+                return
+            self._update(remaining=self.reg("remaining") - 1, paid=self.reg("paid") + 1)
+            self.record("event", f"paid coin {self.reg('paid')}")
+        self._task = None
+
+    async def _stall(self, flag: int) -> None:
+        await asyncio.sleep(self.stall_timeout_s)
+        self._stop_short(flag)
+
+    def _stop_short(self, flag: int) -> None:
+        remaining = self.reg("remaining")
+        self._update(remaining=0, unpaid=remaining, flags=self.reg("flags") | flag)
+        self.record("event", f"stopped short, {remaining} unpaid, flags {flag:#04x}")
+        self._task = None
+        self._schedule_unpaid_clear()
+
+    def _schedule_unpaid_clear(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._clear_unpaid = loop.call_later(self.unpaid_clear_s, self._forget_unpaid)
+
+    def _forget_unpaid(self) -> None:
+        """Real hoppers clear ``unpaid`` after a while; the host must keep its own record."""
+        self._update(unpaid=0)
+        self.record("event", "unpaid cleared")
