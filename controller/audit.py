@@ -1,0 +1,122 @@
+"""The EVA-DTS (DEX) audit report, built from the store's counters.
+
+Lines ``TAG*field*...`` end with CRLF inside ``DXS ... ST ... G85 SE DXE``.
+``G85`` is the CRC-16/ARC of every byte from ``ST`` through the line before
+``G85``; ``SE`` counts the lines from ``ST`` to ``SE``.  Lifetime counters
+never reset; interim ones reset only on an audited cashbox collection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+CRLF = "\r\n"
+
+
+def crc16_arc(data: bytes) -> int:
+    """CRC-16/ARC: poly 0xA001 (reflected 0x8005), init 0."""
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+@dataclass(frozen=True)
+class Pair:
+    lifetime: int
+    interim: int
+
+
+@dataclass(frozen=True)
+class SelectionAudit:
+    selection: str  # "11" for A1: row number then column
+    price: int
+    vends: Pair
+    value: Pair
+
+
+@dataclass(frozen=True)
+class AuditData:
+    machine_id: str
+    model: str
+    software_version: str
+    currency: str
+    currency_code: int
+    sales_value: Pair
+    sales_count: Pair
+    cash_in: Pair
+    cash_to_cashbox: Pair
+    cash_to_hoppers: Pair
+    change_paid: Pair
+    refills: Pair
+    failed_vends: Pair
+    selections: Sequence[SelectionAudit] = field(default_factory=list)
+    acceptor_model: str = "CCTALK-ACC"
+    asset_number: str = ""
+
+
+def selection_number(slot: str, rows: str) -> str:
+    return f"{rows.index(slot[0]) + 1}{slot[1:]}"
+
+
+def render(a: AuditData) -> str:
+    """The DEX text, CRLF line ends, with a correct G85 and SE."""
+    body = [
+        "ST*001*0001",
+        f"ID1*{a.machine_id}*{a.model}*1***{a.asset_number}",
+        f"ID4*2*{a.currency_code}*{a.currency}",
+        f"CB1*{a.machine_id}*{a.model}*{a.software_version}",
+        f"VA1*{a.sales_value.lifetime}*{a.sales_count.lifetime}"
+        f"*{a.sales_value.interim}*{a.sales_count.interim}",
+        f"CA1*0*{a.acceptor_model}*1",
+        f"CA2*{a.sales_value.lifetime}*{a.sales_count.lifetime}"
+        f"*{a.sales_value.interim}*{a.sales_count.interim}",
+        f"CA3*{a.cash_in.lifetime}*{a.cash_to_cashbox.lifetime}*{a.cash_to_hoppers.lifetime}*0"
+        f"*{a.cash_in.interim}*{a.cash_to_cashbox.interim}*{a.cash_to_hoppers.interim}*0",
+        f"CA4*{a.change_paid.lifetime}*0*{a.change_paid.interim}*0",
+        f"CA10*{a.refills.lifetime}*{a.refills.interim}",
+    ]
+    for s in a.selections:
+        body.append(f"PA1*{s.selection}*{s.price}")
+        body.append(f"PA2*{s.vends.lifetime}*{s.value.lifetime}*{s.vends.interim}*{s.value.interim}")
+    body.append(f"EA2*EJL*{a.failed_vends.lifetime}*{a.failed_vends.interim}")
+    crc = crc16_arc("".join(line + CRLF for line in body).encode("ascii"))
+    body.append(f"G85*{crc:04X}")
+    body.append(f"SE*{len(body) + 1}*0001")
+    lines = [f"DXS*{a.machine_id}*VA*V1/1*1", *body, "DXE*1*1"]
+    return "".join(line + CRLF for line in lines)
+
+
+def collect(db: sqlite_utils.Database, *, machine_id: str, model: str, software_version: str,
+            currency: str, currency_code: int, rows: str, asset_number: str = "") -> AuditData:
+    """Read the counters into an AuditData."""
+    c = {r[0]: Pair(int(r[1]), int(r[2]))
+         for r in db.conn.execute("SELECT name, lifetime, interim FROM counters")}
+    zero = Pair(0, 0)
+    selections = []
+    for row in db.conn.execute(
+        "SELECT sc.slot, p.cost, sc.vends, sc.value, sc.interim_vends, sc.interim_value "
+        "FROM slot_counters sc JOIN slots s ON s.code = sc.slot "
+        "LEFT JOIN products p ON p.slot = sc.slot "
+        "WHERE p.id IS NOT NULL OR sc.vends > 0 ORDER BY s.position"
+    ):
+        selections.append(SelectionAudit(
+            selection=selection_number(row[0], rows),
+            price=int(row[1] or 0),
+            vends=Pair(int(row[2]), int(row[4])),
+            value=Pair(int(row[3]), int(row[5])),
+        ))
+    return AuditData(
+        machine_id=machine_id, model=model, software_version=software_version,
+        currency=currency, currency_code=currency_code,
+        sales_value=c.get("sales_value", zero), sales_count=c.get("sales_count", zero),
+        cash_in=c.get("cash_in", zero), cash_to_cashbox=c.get("cash_to_cashbox", zero),
+        cash_to_hoppers=c.get("cash_to_hoppers", zero), change_paid=c.get("change_paid", zero),
+        refills=c.get("refills", zero), failed_vends=c.get("failed_vends", zero),
+        selections=selections, asset_number=asset_number,
+    )

@@ -1,0 +1,163 @@
+"""Products and the slots they sit in: the stock rules, as synchronous db functions.
+
+Run inside ``store.tx`` (writes) or ``store.run`` (reads).  The API only
+checks JSON types; every rule about who may change a product, which slot it
+may take and how many units fit lives here, so the front panel, the CLI and
+the API agree.  Physical stock loading (the simulated spiral) is the
+machine's job, told through ``Machine.stock_changed`` after the commit.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+import sqlite_utils
+
+from controller.errors import Forbidden, NoFreeSlot, NotFound, SlotTaken, ValidationError
+from controller.money import is_int, validate_price
+
+PRODUCT_NAME_MAX_CHARS = 64
+MAX_COST_CENTS = 100_000
+"""The highest price a product may have (1000.00): guards against typos."""
+
+_SELECT = ("SELECT p.id, p.name, p.cost, p.amount_available, p.seller_id, p.slot "
+           "FROM products p JOIN slots s ON s.code = p.slot")
+
+
+def product_json(row: Any) -> dict[str, Any]:
+    """The public shape of a product."""
+    return {"id": row["id"], "productName": row["name"], "cost": row["cost"],
+            "amountAvailable": row["amount_available"], "sellerId": row["seller_id"],
+            "slot": row["slot"]}
+
+
+# --- validation ----------------------------------------------------------------
+
+
+def validate_product_name(name: object) -> str:
+    if (not isinstance(name, str) or not name.strip()
+            or len(name) > PRODUCT_NAME_MAX_CHARS
+            or any(unicodedata.category(ch) == "Cc" for ch in name)):
+        raise ValidationError(
+            f"productName must be 1-{PRODUCT_NAME_MAX_CHARS} characters, not blank",
+            fields={"productName": f"1-{PRODUCT_NAME_MAX_CHARS} characters, not blank"})
+    return name
+
+
+def validate_cost(cost: object) -> int:
+    value = validate_price(cost)
+    if value > MAX_COST_CENTS:
+        raise ValidationError(f"cost must be at most {MAX_COST_CENTS}",
+                              fields={"cost": f"at most {MAX_COST_CENTS}"})
+    return value
+
+
+def _validate_amount(amount: object, capacity: int) -> int:
+    if not is_int(amount) or not 0 <= amount <= capacity:  # type: ignore[operator]
+        raise ValidationError(f"amountAvailable must be an integer from 0 to {capacity} "
+                              "(the slot's capacity)",
+                              fields={"amountAvailable": f"0..{capacity}"})
+    assert isinstance(amount, int)
+    return amount
+
+
+def _slot_capacity(db: sqlite_utils.Database, code: object) -> tuple[str, int]:
+    if not isinstance(code, str):
+        raise ValidationError("slot must be a slot code like A1", fields={"slot": "unknown slot"})
+    row = db.conn.execute("SELECT code, capacity FROM slots WHERE code = ?",
+                          (code.upper(),)).fetchone()
+    if row is None:
+        raise ValidationError(f"no slot {code!r}", fields={"slot": "unknown slot"})
+    return str(row["code"]), int(row["capacity"])
+
+
+def _claim_slot(db: sqlite_utils.Database, code: object, product_id: int | None) -> tuple[str, int]:
+    """A named slot that is free (or already this product's), else ``slot_taken``."""
+    slot, capacity = _slot_capacity(db, code)
+    holder = db.conn.execute("SELECT id FROM products WHERE slot = ?", (slot,)).fetchone()
+    if holder is not None and holder["id"] != product_id:
+        raise SlotTaken(f"slot {slot} already holds a product", fields={"slot": "taken"})
+    return slot, capacity
+
+
+def _first_free_slot(db: sqlite_utils.Database) -> tuple[str, int]:
+    row = db.conn.execute(
+        "SELECT code, capacity FROM slots WHERE code NOT IN (SELECT slot FROM products) "
+        "ORDER BY position LIMIT 1").fetchone()
+    if row is None:
+        raise NoFreeSlot()
+    return str(row["code"]), int(row["capacity"])
+
+
+# --- reads -------------------------------------------------------------------------
+
+
+def list_products(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every product, in slot order (the order on the machine's front)."""
+    rows = db.conn.execute(f"{_SELECT} ORDER BY s.position").fetchall()
+    return [product_json(r) for r in rows]
+
+
+def get_product(db: sqlite_utils.Database, product_id: int) -> dict[str, Any]:
+    row = db.conn.execute(f"{_SELECT} WHERE p.id = ?", (product_id,)).fetchone()
+    if row is None:
+        raise NotFound("no such product")
+    return product_json(row)
+
+
+# --- writes --------------------------------------------------------------------------
+
+
+def _require_seller(user: dict[str, Any]) -> None:
+    if user.get("role") != "seller":
+        raise Forbidden("only sellers manage products")
+
+
+def _owned(db: sqlite_utils.Database, user: dict[str, Any], product_id: int) -> dict[str, Any]:
+    _require_seller(user)
+    product = get_product(db, product_id)
+    if product["sellerId"] != user["id"]:
+        raise Forbidden("this product belongs to another seller")
+    return product
+
+
+def create_product(db: sqlite_utils.Database, user: dict[str, Any],
+                   data: dict[str, Any]) -> dict[str, Any]:
+    """Add a product for a seller: ``{productName, cost, amountAvailable, slot?}``."""
+    _require_seller(user)
+    name = validate_product_name(data.get("productName"))
+    cost = validate_cost(data.get("cost"))
+    if data.get("slot") is None:
+        slot, capacity = _first_free_slot(db)
+    else:
+        slot, capacity = _claim_slot(db, data["slot"], None)
+    amount = _validate_amount(data.get("amountAvailable"), capacity)
+    cur = db.conn.execute(
+        "INSERT INTO products (name, cost, amount_available, seller_id, slot) "
+        "VALUES (?, ?, ?, ?, ?)", (name, cost, amount, user["id"], slot))
+    return get_product(db, int(cur.lastrowid or 0))
+
+
+def update_product(db: sqlite_utils.Database, user: dict[str, Any], product_id: int,
+                   changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Change any of name, cost, amount, slot; return the product (before, after)."""
+    before = _owned(db, user, product_id)
+    name = (validate_product_name(changes["productName"]) if "productName" in changes
+            else before["productName"])
+    cost = validate_cost(changes["cost"]) if "cost" in changes else before["cost"]
+    slot, capacity = _claim_slot(db, changes.get("slot", before["slot"]), product_id)
+    amount = _validate_amount(changes.get("amountAvailable", before["amountAvailable"]),
+                              capacity)
+    db.conn.execute(
+        "UPDATE products SET name = ?, cost = ?, amount_available = ?, slot = ? WHERE id = ?",
+        (name, cost, amount, slot, product_id))
+    return before, get_product(db, product_id)
+
+
+def delete_product(db: sqlite_utils.Database, user: dict[str, Any],
+                   product_id: int) -> dict[str, Any]:
+    """Remove an owned product; return it as it was."""
+    product = _owned(db, user, product_id)
+    db.conn.execute("DELETE FROM products WHERE id = ?", (product_id,))
+    return product

@@ -1,0 +1,329 @@
+"""The money and goods flows: coins in, vend, payout, buy, reset, deposit.
+
+One rulebook for the front panel and the API: both call these methods.  Each
+physical action holds the mechanism lock (the machine does one thing at a
+time), is journaled before the hardware is told (controller.journal), runs
+as a supervised task so a dropped HTTP client cannot cancel a motor half-way,
+and reports back to the FSM with triggers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from controller import journal, money
+from controller.config import Config
+from controller.errors import (
+    CreditLimit,
+    DepositTimeout,
+    HardwareError,
+    MachineBusy,
+    OutOfService,
+    OutOfStock,
+    ValidationError,
+)
+from controller.fsm import READY, MachineModel, State
+from controller.journal import PANEL, VendTicket, user_holder
+from controller.store import Store
+from controller.store.db import append_event
+from drivers.base import CoinBatch, CoinEventKind, Devices, VendOutcome, VendResult
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class DepositClaim:
+    """An API buyer waiting for a coin of one value to be inserted."""
+
+    user_id: int
+    coin: int
+    done: asyncio.Future[int] = field(default_factory=lambda: asyncio.get_running_loop()
+                                      .create_future())
+
+
+@dataclass(frozen=True)
+class SaleResult:
+    product: dict[str, Any]
+    delivered: int
+    failure: VendResult | None
+    change: list[int]
+    unpaid: int
+    credit: int
+
+
+class SalesMixin:
+    """Flows of the Machine; the attributes below are set by Machine."""
+
+    config: Config
+    store: Store
+    devices: Devices
+    model: MachineModel
+    _mechanism: asyncio.Lock
+    _claims: list[DepositClaim]
+    _coin_waiters: list[asyncio.Future[None]]
+
+    # provided by Machine
+    def spawn(self, coro: Awaitable[T], name: str) -> asyncio.Task[T]:
+        raise NotImplementedError
+
+    async def fault(self, reason: str, *, device: str = "machine") -> None:
+        raise NotImplementedError
+
+    def acceptor_dirty(self) -> None:
+        raise NotImplementedError
+
+    def panel_refresh(self) -> None:
+        raise NotImplementedError
+
+    async def _fire(self, trigger: str) -> None:
+        await self.model.fire(trigger)
+
+    async def _refresh_credit(self) -> None:
+        credit = await self.store.run(lambda db: journal.get_credit(db, PANEL))
+        self.model.panel_credit_cents = credit
+        if self.model.state in READY:
+            await self._fire("credit_changed")
+        self.acceptor_dirty()
+        self.panel_refresh()
+
+    # --- coins in -----------------------------------------------------------
+
+    async def on_coins(self, batch: CoinBatch) -> None:
+        """The acceptor's handler: credit every coin once, with its counter."""
+        device = self.devices.acceptor.name
+        holders: list[tuple[str, int]] = []
+        credited: list[DepositClaim] = []
+
+        def apply(db: Any) -> None:
+            claims = list(self._claims)
+            for event in batch.events:
+                if event.kind is CoinEventKind.CREDIT:
+                    claim = next((c for c in claims if c.coin == event.value_cents
+                                  and not c.done.done()), None)
+                    holder = user_holder(claim.user_id) if claim else PANEL
+                    if claim is not None:
+                        claims.remove(claim)
+                        credited.append(claim)
+                    journal.credit_coin(db, event.value_cents, holder)
+                    holders.append((holder, event.value_cents))
+                else:
+                    append_event(db, f"acceptor_{event.kind.value}", code=event.code,
+                                         position=event.position)
+            if batch.counter is not None:
+                journal.set_device_counter(db, device, batch.counter)
+
+        await self.store.tx(apply)
+        for claim in credited:
+            deposit = await self.store.run(
+                lambda db, c=claim: journal.get_credit(db, user_holder(c.user_id)))  # type: ignore[misc]
+            if not claim.done.done():
+                claim.done.set_result(deposit)
+        for waiter in self._coin_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._coin_waiters.clear()
+        await self._acceptor_status_events(batch)
+        if holders:
+            await self._refresh_credit()
+
+    async def _acceptor_status_events(self, batch: CoinBatch) -> None:
+        for event in batch.events:
+            if event.kind is CoinEventKind.DEVICE_LOST:
+                await self.fault("coin acceptor not answering: check its cable and power",
+                                 device="acceptor")
+            elif event.kind is CoinEventKind.EVENTS_LOST:
+                log.warning("coin acceptor lost events (more than 5 between polls)")
+
+    # --- the mechanism ------------------------------------------------------
+
+    def _require_in_service(self) -> None:
+        if self.model.state in (State.OUT_OF_SERVICE, State.SERVICE, State.BOOTING):
+            raise OutOfService(f"the machine is {self.model.state.value.replace('_', ' ')}")
+
+    async def _exclusive(self, coro_fn: Callable[[], Awaitable[T]], name: str,
+                         *, wait: bool = False) -> T:
+        """Run one physical action under the mechanism lock, as a supervised task."""
+        self._require_in_service()
+        if not wait and (self._mechanism.locked() or not self.model.is_ready()):
+            raise MachineBusy("the machine is busy with another action")
+
+        async def locked() -> T:
+            async with self._mechanism:
+                self._require_in_service()
+                return await coro_fn()
+
+        return await asyncio.shield(self.spawn(locked(), name))
+
+    async def _vend_one(self, ticket: VendTicket) -> VendResult:
+        """Turn the spiral for a journaled vend and settle it."""
+        if self.model.state is not State.VENDING:
+            await self._fire("start_vend")
+        self.panel_refresh()
+        try:
+            result = await self.devices.spirals.vend(ticket.slot)
+        except HardwareError as exc:
+            result = VendResult(ticket.slot, VendOutcome.JAM_TURN, detail=str(exc))
+        await self.store.tx(lambda db: journal.settle_vend(db, ticket, result.outcome.value,
+                                                           result.delivered))
+        if not result.delivered:
+            log.warning("vend of %s failed: %s", ticket.slot, result.outcome.value)
+        return result
+
+    async def _sell_locked(self, holder: str, product_id: int, amount: int,
+                           pay_change: bool) -> SaleResult:
+        product = await self.store.run(
+            lambda db: journal.check_purchase(db, holder, product_id, amount))
+        delivered, failure = 0, None
+        try:
+            for _ in range(amount):
+                ticket = await self.store.tx(
+                    lambda db: journal.reserve_vend(db, holder, product_id))
+                result = await self._vend_one(ticket)
+                if not result.delivered:
+                    failure = result
+                    break
+                delivered += 1
+            change: list[int] = []
+            unpaid = 0
+            if pay_change and delivered:
+                change, unpaid = await self._pay_locked(holder, "change")
+        finally:
+            if self.model.state in (State.VENDING, State.PAYING):
+                self.model.panel_credit_cents = await self.store.run(
+                    lambda db: journal.get_credit(db, PANEL))
+                await self._fire("finished")
+            self.acceptor_dirty()
+            self.panel_refresh()
+        after = await self.store.run(lambda db: journal.product_row(db, product["id"]))
+        credit = await self.store.run(lambda db: journal.get_credit(db, holder))
+        return SaleResult(journal.product_json(after), delivered, failure, change, unpaid,
+                          credit)
+
+    async def _pay_locked(self, holder: str, reason: str) -> tuple[list[int], int]:
+        """Pay the holder's whole credit through the hoppers (journaled)."""
+        ticket = await self.store.tx(lambda db: journal.open_payout(db, holder, reason))
+        if ticket is None:
+            return [], 0
+        if self.model.state is not State.PAYING:
+            await self._fire("start_payout")
+        self.panel_refresh()
+        failed: str | None = None
+        for coin in sorted(ticket.plan, reverse=True):
+            failed = await self._dispense(ticket.payout_id, coin, ticket.plan[coin])
+            if failed:
+                await self.fault(failed, device=f"hopper:{coin}")
+                break
+        coins, unpaid = await self.store.tx(lambda db: journal.settle_payout(db,
+                                                                             ticket.payout_id))
+        return coins, unpaid
+
+    async def _dispense(self, payout_id: int, coin: int, count: int) -> str | None:
+        """Pay ``count`` coins from one hopper; a fault reason when it paid short."""
+        hopper = self.devices.hoppers[coin]
+        try:
+            status = await hopper.status()
+        except HardwareError as exc:
+            return f"hopper {coin}c not answering ({exc}): check it"
+        await self.store.tx(lambda db: journal.record_hopper_counter(db, payout_id, coin,
+                                                                     status.counter))
+
+        async def on_paid(total: int) -> None:
+            await self.store.tx(lambda db: journal.record_coins_paid(db, payout_id, coin, total))
+
+        try:
+            result = await hopper.dispense(count, on_paid=on_paid)
+        except HardwareError as exc:
+            return f"hopper {coin}c refused to pay ({exc}): check it"
+        await on_paid(result.paid)
+        if result.paid >= count:
+            return None
+        reason = f"hopper {coin}c {result.fault or 'short pay'}: paid {result.paid} of {count}"
+        await self.store.tx(lambda db: journal.set_hopper_fault(db, coin, reason))
+        return reason + "; refill or clear it, then leave service mode"
+
+    # --- entry points -------------------------------------------------------
+
+    async def sell(self, holder: str, product_id: int, amount: int, *,
+                   pay_change: bool = True) -> SaleResult:
+        """Vend ``amount`` units for ``holder``; charges only delivered units."""
+        if amount < 1:
+            raise ValidationError("amount must be at least 1", fields={"amount": "below 1"})
+        return await self._exclusive(
+            lambda: self._sell_locked(holder, product_id, amount, pay_change), "sell")
+
+    async def buy(self, user_id: int, product_id: int, amount: int) -> dict[str, Any]:
+        """``POST /buy``: vend physically, pay the change, deposit to 0."""
+        result = await self.sell(user_holder(user_id), product_id, amount)
+        if result.delivered == 0:
+            what = result.failure.outcome.value if result.failure else "failed"
+            raise OutOfStock(f"slot {result.product['slot']} failed to vend ({what}); nothing "
+                             "was charged and the deposit is kept")
+        return {"totalSpent": result.delivered * int(result.product["cost"]),
+                "product": result.product, "amount": result.delivered,
+                "change": result.change, "deposit": result.credit}
+
+    async def pay_back(self, holder: str, reason: str) -> tuple[list[int], int]:
+        """Pay a holder's whole credit back (coin return, reset)."""
+
+        async def run() -> tuple[list[int], int]:
+            try:
+                return await self._pay_locked(holder, reason)
+            finally:
+                if self.model.state is State.PAYING:
+                    self.model.panel_credit_cents = await self.store.run(
+                        lambda db: journal.get_credit(db, PANEL))
+                    await self._fire("finished")
+                self.acceptor_dirty()
+                self.panel_refresh()
+
+        return await self._exclusive(run, f"payout:{reason}")
+
+    async def reset(self, user_id: int) -> list[int]:
+        """``POST /reset``: the deposit back through the hoppers."""
+        coins, _unpaid = await self.pay_back(user_holder(user_id), "reset")
+        return coins
+
+    async def deposit(self, user_id: int, coin: int) -> int:
+        """``POST /deposit``: claim the next coin of this value inserted at the machine."""
+        money.validate_coin(coin)
+        self._require_in_service()
+        holder = user_holder(user_id)
+
+        def check(db: Any) -> None:
+            credit = journal.get_credit(db, holder)
+            if not money.coin_acceptable(
+                coin, credit, max_credit=self.config.machine.max_credit_cents,
+                payout=journal.payout_inventory(db), capacity=journal.hopper_capacity(db),
+            ):
+                raise_credit_limit(credit, coin, self.config.machine.max_credit_cents)
+
+        await self.store.run(check)
+        claim = DepositClaim(user_id, coin)
+        self._claims.append(claim)
+        self.acceptor_dirty()
+        try:
+            await self.claim_arrives(claim)
+            return await asyncio.wait_for(asyncio.shield(claim.done),
+                                          self.config.machine.deposit_claim_s)
+        except TimeoutError:
+            raise DepositTimeout(f"no {coin} coin was inserted within "
+                                 f"{self.config.machine.deposit_claim_s:g} s") from None
+        finally:
+            self._claims.remove(claim)
+            self.acceptor_dirty()
+
+    async def claim_arrives(self, claim: DepositClaim) -> None:
+        """Hardware: the buyer walks to the machine.  The simulated machine inserts it."""
+
+
+def raise_credit_limit(credit: int, coin: int, max_credit: int) -> None:
+    if credit + coin > max_credit:
+        raise CreditLimit(f"a {coin} coin would take the credit past the limit of "
+                          f"{money.format_cents(max_credit)}")
+    raise CreditLimit(f"a {coin} coin cannot be accepted: the credit could not be paid back "
+                      "from the coins held")
