@@ -1,0 +1,119 @@
+"""4x4 matrix keypad on GPIO, scanned and debounced in code.
+
+Rows are outputs, driven low one at a time (active low, all high when idle);
+columns are inputs with the Pi's pull-ups, so a pressed key pulls its column
+low while its row is selected.  The scan runs every ``scan_interval_s`` on the
+event loop (a scan is a few microsecond pin reads).  A key counts as pressed
+after ``debounce_scans`` consecutive scans read it pressed, and as released
+after as many scans read it released: one event per press, no repeats while
+it is held.  The handler is called on the event loop.
+
+What it does not model: ghosting when three keys are held at once (no
+diodes: a phantom fourth key may read pressed), key repeat, long presses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from gpiozero.pins import Factory
+
+from controller.errors import ConfigError
+from drivers.base import KeyHandler, Keypad
+from drivers.gpio.lines import InputLine, OutputLine
+
+log = logging.getLogger(__name__)
+
+DEFAULT_KEYS = ("123A", "456B", "789C", "*0#D")
+
+
+class MatrixKeypad(Keypad):
+    """Rows driven, columns read, debounced key presses to a handler."""
+
+    def __init__(self, *, row_pins: Sequence[int], column_pins: Sequence[int],
+                 keys: Sequence[str] = DEFAULT_KEYS, pin_factory: Factory | None = None,
+                 scan_interval_s: float = 0.01, debounce_scans: int = 2) -> None:
+        if len(keys) != len(row_pins) or any(len(k) != len(column_pins) for k in keys):
+            raise ConfigError("keys must have one string per row, one character per column")
+        if scan_interval_s <= 0 or debounce_scans < 1:
+            raise ConfigError("scan_interval_s must be positive and debounce_scans >= 1")
+        self.keys = tuple(keys)
+        self.scan_interval_s = scan_interval_s
+        self.debounce_scans = debounce_scans
+        self._rows = [OutputLine(p, name=f"keypad row {i}", active_high=False,
+                                 pin_factory=pin_factory) for i, p in enumerate(row_pins)]
+        self._columns = [InputLine(p, name=f"keypad column {i}", pin_factory=pin_factory)
+                         for i, p in enumerate(column_pins)]
+        self._handler: KeyHandler | None = None
+        self._streak: dict[str, int] = {}  # + scans read pressed, - scans read released
+        self._down: set[str] = set()  # keys reported and not yet released
+        self._task: asyncio.Task[None] | None = None
+
+    def set_handler(self, handler: KeyHandler) -> None:
+        self._handler = handler
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            for row in self._rows:
+                row.open(loop)
+            for column in self._columns:
+                column.open(loop)
+        except BaseException:
+            await self.close()
+            raise
+        self._task = asyncio.create_task(self._scan_forever(), name="keypad scan")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for row in self._rows:
+            row.close()
+        for column in self._columns:
+            column.close()
+
+    async def _scan_forever(self) -> None:
+        while True:
+            self._debounce(self.scan())
+            await asyncio.sleep(self.scan_interval_s)
+
+    def scan(self) -> set[str]:
+        """The keys that read pressed right now (one pass over the rows)."""
+        pressed: set[str] = set()
+        for row, labels in zip(self._rows, self.keys, strict=True):
+            row.on()
+            try:
+                pressed.update(label for column, label in zip(self._columns, labels, strict=True)
+                               if column.is_active)
+            finally:
+                row.off()
+        return pressed
+
+    def _debounce(self, pressed: set[str]) -> None:
+        for key in pressed | set(self._streak):
+            streak = self._streak.get(key, 0)
+            if key in pressed:
+                streak = streak + 1 if streak > 0 else 1
+            else:
+                streak = streak - 1 if streak < 0 else -1
+            self._streak[key] = streak
+            if streak >= self.debounce_scans and key not in self._down:
+                self._down.add(key)
+                self._emit(key)
+            elif streak <= -self.debounce_scans:
+                self._down.discard(key)
+                del self._streak[key]
+
+    def _emit(self, key: str) -> None:
+        if self._handler is None:
+            return
+        try:
+            self._handler(key)
+        except Exception:  # a failing handler must not stop the scan
+            log.exception("key handler failed for %r", key)

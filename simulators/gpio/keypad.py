@@ -1,0 +1,86 @@
+"""Simulated 4x4 matrix keypad on mock pins.
+
+Holds the column of a pressed key low whenever the driver drives that key's
+row low, answering synchronously when the row pin changes (before the driver
+reads its columns).  ``press(keys)`` presses each key for ``hold_s`` and waits
+``gap_s`` after it, long enough for a debounce of a few scans.
+
+What it does not model: contact bounce, ghosting, several keys at once
+(``hold`` and ``release`` allow it, with ideal diodes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+from gpiozero.pins.mock import MockFactory
+
+from simulators.gpio.pins import SimLog, SimPin, sim_pin
+
+DEFAULT_KEYS = ("123A", "456B", "789C", "*0#D")
+
+
+class SimKeypad:
+    """Key switches between row and column pins."""
+
+    def __init__(self, factory: MockFactory, *, row_pins: Sequence[int],
+                 column_pins: Sequence[int], keys: Sequence[str] = DEFAULT_KEYS,
+                 hold_s: float = 0.06, gap_s: float = 0.06) -> None:
+        self.log = SimLog()
+        self.hold_s = hold_s
+        self.gap_s = gap_s
+        self._rows = [sim_pin(factory, p) for p in row_pins]
+        self._columns = [sim_pin(factory, p) for p in column_pins]
+        self._where = {label: (r, c) for r, labels in enumerate(keys)
+                       for c, label in enumerate(labels)}
+        self._held: set[tuple[int, int]] = set()
+        self._lock = threading.Lock()
+
+    async def start(self) -> None:
+        for pin in self._rows:
+            pin.add_listener(self._on_row)
+        self._update()
+
+    async def close(self) -> None:
+        for pin in self._rows:
+            pin.remove_listener(self._on_row)
+        with self._lock:
+            self._held.clear()
+        self._update()
+
+    async def press(self, keys: str) -> None:
+        """Press and release each key in turn."""
+        for key in keys:
+            self.hold(key)
+            await asyncio.sleep(self.hold_s)
+            self.release(key)
+            await asyncio.sleep(self.gap_s)
+
+    def hold(self, key: str) -> None:
+        with self._lock:
+            self._held.add(self._position(key))
+        self.log.add("down", key)
+        self._update()
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self._held.discard(self._position(key))
+        self.log.add("up", key)
+        self._update()
+
+    def _position(self, key: str) -> tuple[int, int]:
+        if key not in self._where:
+            raise ValueError(f"no key {key!r} on this keypad")
+        return self._where[key]
+
+    def _on_row(self, _pin: SimPin) -> None:
+        self._update()
+
+    def _update(self) -> None:
+        with self._lock:
+            selected = {r for r, pin in enumerate(self._rows) if pin.output_level is False}
+            low = {c for r, c in self._held if r in selected}
+        for c, pin in enumerate(self._columns):
+            pin.drive(False if c in low else None)  # None: the pull-up holds it high

@@ -1,0 +1,81 @@
+"""MatrixKeypad against SimKeypad on mock pins."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import pytest_asyncio
+from gpiozero.pins.mock import MockFactory
+
+from drivers.gpio.keypad import MatrixKeypad
+from simulators.gpio.keypad import SimKeypad
+from simulators.gpio.pins import sim_factory_context
+
+ROWS, COLUMNS = (17, 27, 22, 10), (9, 11, 0, 1)
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+def pins() -> Iterator[MockFactory]:
+    with sim_factory_context() as factory:
+        yield factory
+
+
+@pytest_asyncio.fixture
+async def panel(pins: MockFactory) -> AsyncIterator[tuple[MatrixKeypad, SimKeypad, list[str]]]:
+    keypad = MatrixKeypad(row_pins=ROWS, column_pins=COLUMNS, pin_factory=pins,
+                          scan_interval_s=0.005)
+    sim = SimKeypad(pins, row_pins=ROWS, column_pins=COLUMNS, hold_s=0.04, gap_s=0.03)
+    keys: list[str] = []
+    keypad.set_handler(keys.append)
+    await sim.start()
+    await keypad.start()
+    try:
+        yield keypad, sim, keys
+    finally:
+        await keypad.close()
+        await sim.close()
+
+
+async def test_sequence_gives_each_key_once(
+        panel: tuple[MatrixKeypad, SimKeypad, list[str]]) -> None:
+    _, sim, keys = panel
+    await sim.press("A1*")
+    assert keys == ["A", "1", "*"]
+
+
+async def test_every_key_reads_back(panel: tuple[MatrixKeypad, SimKeypad, list[str]]) -> None:
+    _, sim, keys = panel
+    await sim.press("0123456789ABCD*#")
+    assert "".join(keys) == "0123456789ABCD*#"
+
+
+async def test_held_key_does_not_repeat(
+        panel: tuple[MatrixKeypad, SimKeypad, list[str]]) -> None:
+    _, sim, keys = panel
+    sim.hold("5")
+    await asyncio.sleep(0.15)
+    sim.release("5")
+    await asyncio.sleep(0.05)
+    assert keys == ["5"]
+
+
+async def test_a_blip_shorter_than_the_debounce_is_ignored(
+        panel: tuple[MatrixKeypad, SimKeypad, list[str]]) -> None:
+    keypad, sim, keys = panel
+    sim.hold("7")
+    keypad._debounce(keypad.scan())  # one scan sees it, then it is gone
+    sim.release("7")
+    await asyncio.sleep(0.05)
+    assert keys == []
+
+
+async def test_rows_idle_high_when_closed(pins: MockFactory) -> None:
+    keypad = MatrixKeypad(row_pins=ROWS, column_pins=COLUMNS, pin_factory=pins)
+    await keypad.start()
+    assert keypad.scan() == set()
+    assert all(pins.pin(r).state for r in ROWS)  # rows are active low: idle high
+    await keypad.close()
