@@ -1,0 +1,53 @@
+"""``create_app(machine)``: the one factory of the API, used by ``vending run`` and tests.
+
+The app does not own the machine: whoever made the machine starts and stops
+it.  The app's own start-up (loading or creating the token secret) runs in a
+``cleanup_ctx``, so nothing touches the disk while the app is constructed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from api import (
+    openapi,
+    routes_machine,
+    routes_meta,
+    routes_money,
+    routes_products,
+    routes_sessions,
+    routes_sim,
+    routes_users,
+)
+from api.auth import AuthState
+from api.errors import json_errors
+from api.facade import MachineFacade
+from api.routing import AUTH_KEY, DOCUMENT_KEY, MACHINE_KEY, Route, wrap
+from api.validation import MAX_BODY_BYTES
+
+
+def all_routes() -> list[Route]:
+    """Every route of the API, in the order of the document."""
+    return [*routes_users.ROUTES, *routes_sessions.ROUTES, *routes_products.ROUTES,
+            *routes_money.ROUTES, *routes_machine.ROUTES, *routes_sim.ROUTES,
+            *routes_meta.ROUTES]
+
+
+async def _auth_ctx(app: web.Application) -> AsyncIterator[None]:
+    await app[AUTH_KEY].start(app[MACHINE_KEY].state_dir)
+    yield
+
+
+def create_app(machine: MachineFacade) -> web.Application:
+    """The aiohttp application serving the JSON API for ``machine``."""
+    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
+    routes = all_routes()
+    app[MACHINE_KEY] = machine
+    app[AUTH_KEY] = AuthState(machine.config.api)
+    app[DOCUMENT_KEY] = openapi.build(routes)
+    for route in routes:
+        app.router.add_route(route.method, route.path, wrap(route))
+    app.cleanup_ctx.append(_auth_ctx)
+    return app

@@ -1,0 +1,63 @@
+"""Maintenance for operators: ``/machine`` and below."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api.routing import OPERATOR, Call, Param, Route, reply
+from api.schemas import array, ref
+from api.validation import Body, Field
+from controller.money import COINS_CENTS
+
+HOPPER_FILL = Body({"payout": Field("integer", minimum=0, maximum=100_000,
+                                    description="coins in the hopper after the refill")})
+SERVICE = Body({"enabled": Field("boolean")})
+COIN_PARAM = {"coin": Param(Field("integer", enum=COINS_CENTS))}
+EVENTS_QUERY = {
+    "after": Param(Field("integer", minimum=0, maximum=2**53), default=0),
+    "limit": Param(Field("integer", minimum=1, maximum=1000), default=100),
+}
+
+
+async def machine_state(call: Call) -> web.StreamResponse:
+    return reply(await call.machine.state_json())
+
+
+async def set_hopper(call: Call) -> web.StreamResponse:
+    return reply(await call.machine.set_hopper(call.params["coin"], call.body["payout"]))
+
+
+async def collect_cashbox(call: Call) -> web.StreamResponse:
+    return reply({"collected": await call.machine.collect_cashbox()})
+
+
+async def set_service(call: Call) -> web.StreamResponse:
+    return reply(await call.machine.set_service(call.body["enabled"]))
+
+
+async def events(call: Call) -> web.StreamResponse:
+    return reply(await call.machine.events(call.params["after"], call.params["limit"]))
+
+
+async def audit(call: Call) -> web.StreamResponse:
+    return web.Response(text=await call.machine.audit_text(), content_type="text/plain")
+
+
+ROUTES = [
+    Route("GET", "/machine", machine_state,
+          "Machine state: FSM state, faults, panel credit, coin inventory, slots",
+          roles=OPERATOR, response=ref("MachineState"), tag="machine"),
+    Route("PUT", "/machine/coins/{coin}", set_hopper,
+          "Set a hopper's coin count after a refill or removal", roles=OPERATOR,
+          body=HOPPER_FILL, path_params=COIN_PARAM, response=ref("Inventory"),
+          errors=(409, 503), tag="machine"),
+    Route("POST", "/machine/cashbox/collect", collect_cashbox, "Empty the cashbox",
+          roles=OPERATOR, response=ref("Collected"), errors=(409, 503), tag="machine"),
+    Route("POST", "/machine/service", set_service, "Enter or leave service mode",
+          roles=OPERATOR, body=SERVICE, response=ref("MachineState"), errors=(409, 503),
+          tag="machine"),
+    Route("GET", "/machine/events", events, "The event log, oldest first, after an id",
+          roles=OPERATOR, query=EVENTS_QUERY, response=array(ref("Event")), tag="machine"),
+    Route("GET", "/machine/audit", audit, "The EVA-DTS (DEX) audit report", roles=OPERATOR,
+          text=True, tag="machine"),
+]

@@ -1,0 +1,83 @@
+"""Products: ``/product`` and ``/product/{id}``.  The rules are in ``controller.catalog``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from aiohttp import web
+
+from api.routing import SELLER, Call, Param, Route, no_content, reply
+from api.schemas import array, ref
+from api.validation import Body, Field
+from controller import catalog
+from controller.errors import NotFound
+
+NAME = Field("string", min_length=1, max_length=catalog.PRODUCT_NAME_MAX_CHARS,
+             pattern=r"^[^\u0000-\u001f\u007f-\u009f]*$", check=catalog.validate_product_name,
+             description="shown on the machine; not blank, no control characters")
+COST = Field("integer", minimum=5, maximum=catalog.MAX_COST_CENTS, multiple_of=5,
+             check=catalog.validate_cost, description="price in cents, a multiple of 5")
+AMOUNT = Field("integer", minimum=0, maximum=1000,
+               description="units in the slot, at most the slot's capacity")
+SLOT = Field("string", pattern=r"^[A-Za-z][1-9]$", nullable=True,
+             description="slot code like A1; left out or null: the first free slot")
+
+NEW_PRODUCT = Body({"productName": NAME, "cost": COST, "amountAvailable": AMOUNT,
+                    "slot": replace(SLOT, required=False)})
+PRODUCT_CHANGES = Body({
+    "productName": replace(NAME, required=False),
+    "cost": replace(COST, required=False),
+    "amountAvailable": replace(AMOUNT, required=False),
+    "slot": replace(SLOT, required=False, nullable=False),
+}, min_fields=1)
+PRODUCT_ID = {"id": Param(Field("integer", minimum=1, maximum=2**53), bad=NotFound)}
+
+
+async def list_products(call: Call) -> web.StreamResponse:
+    return reply(await call.machine.store.run(catalog.list_products))
+
+
+async def read_product(call: Call) -> web.StreamResponse:
+    product_id = call.params["id"]
+    return reply(await call.machine.store.run(lambda db: catalog.get_product(db, product_id)))
+
+
+async def create_product(call: Call) -> web.StreamResponse:
+    user, body = call.me, call.body
+    product = await call.machine.store.tx(lambda db: catalog.create_product(db, user, body))
+    await call.machine.stock_changed(product, product["slot"])
+    return reply(product, 201)
+
+
+async def update_product(call: Call) -> web.StreamResponse:
+    user, body, product_id = call.me, call.body, call.params["id"]
+    before, after = await call.machine.store.tx(
+        lambda db: catalog.update_product(db, user, product_id, body))
+    if before["slot"] != after["slot"]:
+        await call.machine.stock_changed(None, before["slot"])
+    await call.machine.stock_changed(after, after["slot"])
+    return reply(after)
+
+
+async def delete_product(call: Call) -> web.StreamResponse:
+    user, product_id = call.me, call.params["id"]
+    product = await call.machine.store.tx(
+        lambda db: catalog.delete_product(db, user, product_id))
+    await call.machine.stock_changed(None, product["slot"])
+    return no_content()
+
+
+ROUTES = [
+    Route("GET", "/product", list_products, "Every product, in slot order",
+          response=array(ref("Product")), tag="products"),
+    Route("GET", "/product/{id}", read_product, "One product", path_params=PRODUCT_ID,
+          response=ref("Product"), errors=(404,), tag="products"),
+    Route("POST", "/product", create_product, "Add a product (sellers)", roles=SELLER,
+          body=NEW_PRODUCT, status=201, response=ref("Product"), errors=(409,),
+          tag="products"),
+    Route("PUT", "/product/{id}", update_product, "Change a product (its seller)",
+          roles=SELLER, body=PRODUCT_CHANGES, path_params=PRODUCT_ID, response=ref("Product"),
+          errors=(404, 409), tag="products"),
+    Route("DELETE", "/product/{id}", delete_product, "Remove a product (its seller)",
+          roles=SELLER, path_params=PRODUCT_ID, status=204, errors=(404,), tag="products"),
+]

@@ -1,0 +1,54 @@
+"""Hands on the simulated machine: ``/sim/...`` (404 on real hardware)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api.routing import Call, Route, reply
+from api.schemas import ref
+from api.validation import Body, Field
+from controller.money import COINS_CENTS
+
+SIM_COIN = Body({"coin": Field("integer", enum=COINS_CENTS)})
+KEYS = Body({"keys": Field("string", min_length=1, max_length=32, pattern=r"^[0-9A-D*#]+$",
+                           description="keypad keys, e.g. A1; * is coin return")})
+FAULT = Body({
+    "device": Field("string", min_length=1, max_length=32,
+                    description="slot:A1, hopper:50 or acceptor"),
+    "fault": Field("string", enum=("jam", "no_drop", "empty", "silent", "bad_checksum",
+                                   "reset", "clear")),
+})
+
+
+async def insert_coin(call: Call) -> web.StreamResponse:
+    return reply(await call.machine.sim.insert_coin(call.body["coin"]))
+
+
+async def press(call: Call) -> web.StreamResponse:
+    return reply(await call.machine.sim.press(call.body["keys"]))
+
+
+async def sim_state(call: Call) -> web.StreamResponse:
+    return reply(call.machine.sim.state())
+
+
+async def take_tray(call: Call) -> web.StreamResponse:
+    return reply(await call.machine.sim.take_tray())
+
+
+async def inject_fault(call: Call) -> web.StreamResponse:
+    return reply(await call.machine.sim.inject_fault(call.body["device"], call.body["fault"]))
+
+
+ROUTES = [
+    Route("POST", "/sim/coin", insert_coin, "Drop a coin into the simulated acceptor",
+          body=SIM_COIN, response=ref("SimAnswer"), sim_only=True, tag="sim"),
+    Route("POST", "/sim/press", press, "Press keys on the simulated keypad", body=KEYS,
+          response=ref("SimAnswer"), sim_only=True, tag="sim"),
+    Route("GET", "/sim/state", sim_state, "Display, delivery tray, coin cup and state",
+          response=ref("SimState"), sim_only=True, tag="sim"),
+    Route("POST", "/sim/tray/take", take_tray, "Empty the delivery tray and the coin cup",
+          response=ref("SimTray"), sim_only=True, tag="sim"),
+    Route("POST", "/sim/fault", inject_fault, "Inject or clear a device fault", body=FAULT,
+          response=ref("SimAnswer"), sim_only=True, tag="sim"),
+]
