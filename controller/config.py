@@ -156,8 +156,8 @@ class AcceptorConfig:
     poll_interval_s: float = 0.1
     echo: str = "auto"
     checksum: str = "simple"
-    pulse_pin: int = 17
-    inhibit_pin: int = 27
+    pulse_pin: int = 14
+    inhibit_pin: int = 15
 
 
 @dataclass(frozen=True)
@@ -174,14 +174,27 @@ class HopperConfig:
 
 @dataclass(frozen=True)
 class MotorsConfig:
-    row_pins: list[int] = field(default_factory=lambda: [5, 6, 13, 19])
-    column_pins: list[int] = field(default_factory=lambda: [12, 16, 20, 21, 26, 25])
-    cam_pin: int = 24
-    drop_pin: int = 23
+    row_pins: list[int] = field(default_factory=lambda: [5, 6, 12, 13])
+    column_pins: list[int] = field(default_factory=lambda: [16, 19, 20, 21, 26, 4])
+    cam_pin: int = 3
+    drop_pin: int = 2
     leave_home_timeout_s: float = 1.0
     vend_timeout_s: float = 5.0
     drop_wait_s: float = 0.5
     nudges: int = 3
+
+
+@dataclass(frozen=True)
+class KeypadConfig:
+    row_pins: list[int] = field(default_factory=lambda: [17, 27, 22, 10])
+    column_pins: list[int] = field(default_factory=lambda: [9, 11, 0, 1])
+
+
+@dataclass(frozen=True)
+class LcdConfig:
+    rs_pin: int = 7
+    e_pin: int = 8
+    data_pins: list[int] = field(default_factory=lambda: [25, 24, 23, 18])
 
 
 @dataclass(frozen=True)
@@ -200,6 +213,8 @@ class Config:
         HopperConfig(coin_cents=c, address=3 + i) for i, c in enumerate(COINS_CENTS)
     )
     motors: MotorsConfig = field(default_factory=MotorsConfig)
+    keypad: KeypadConfig = field(default_factory=KeypadConfig)
+    lcd: LcdConfig = field(default_factory=LcdConfig)
     sim: SimConfig = field(default_factory=SimConfig)
     source: str = "(built-in simulated machine)"
 
@@ -296,6 +311,19 @@ def _motors(s: Section, slots: SlotsConfig) -> MotorsConfig:
     )
 
 
+def _keypad(s: Section) -> KeypadConfig:
+    d = KeypadConfig()
+    return KeypadConfig(row_pins=s.get_int_list("row_pins", d.row_pins, length=4),
+                        column_pins=s.get_int_list("column_pins", d.column_pins, length=4))
+
+
+def _lcd(s: Section) -> LcdConfig:
+    d = LcdConfig()
+    return LcdConfig(rs_pin=s.get_int("rs_pin", d.rs_pin, minval=0, maxval=53),
+                     e_pin=s.get_int("e_pin", d.e_pin, minval=0, maxval=53),
+                     data_pins=s.get_int_list("data_pins", d.data_pins, length=4))
+
+
 def _sim(s: Section) -> SimConfig:
     d = SimConfig()
     return SimConfig(
@@ -320,6 +348,8 @@ def parse(data: dict[str, Any], source: str) -> Config:
         acceptor=_acceptor(top.section("acceptor")),
         hoppers=hoppers,
         motors=_motors(top.section("motors"), slots),
+        keypad=_keypad(top.section("keypad")),
+        lcd=_lcd(top.section("lcd")),
         sim=_sim(top.section("sim")),
         source=source,
     )
@@ -367,4 +397,8 @@ def describe(config: Config) -> list[str]:
     lines.append(f"spiral motors: rows on GPIO{mo.row_pins}, columns on GPIO{mo.column_pins}, "
                  f"cam GPIO{mo.cam_pin}, drop sensor GPIO{mo.drop_pin}, "
                  f"{mo.vend_timeout_s:g} s per vend, {mo.nudges} nudges")
+    lines.append(f"keypad: rows GPIO{config.keypad.row_pins}, "
+                 f"columns GPIO{config.keypad.column_pins}")
+    lines.append(f"LCD 16x2: RS GPIO{config.lcd.rs_pin}, E GPIO{config.lcd.e_pin}, "
+                 f"D4..D7 GPIO{config.lcd.data_pins}")
     return lines

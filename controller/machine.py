@@ -86,6 +86,7 @@ class Machine(SalesMixin):
         if self._sim_hooks is not None:
             self._started.append(self._sim_hooks.close)
         d = self.devices
+        self._started.extend(d.extra_closers)
         d.acceptor.set_handler(self.on_coins)
         await d.spirals.start()
         self._started.append(d.spirals.close)

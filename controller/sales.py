@@ -118,6 +118,8 @@ class SalesMixin:
                 journal.set_device_counter(db, device, batch.counter)
 
         await self.store.tx(apply)
+        if holders:
+            await self._refresh_credit()
         for claim in credited:
             deposit = await self.store.run(
                 lambda db, c=claim: journal.get_credit(db, user_holder(c.user_id)))  # type: ignore[misc]
@@ -128,8 +130,6 @@ class SalesMixin:
                 waiter.set_result(None)
         self._coin_waiters.clear()
         await self._acceptor_status_events(batch)
-        if holders:
-            await self._refresh_credit()
 
     async def _acceptor_status_events(self, batch: CoinBatch) -> None:
         for event in batch.events:

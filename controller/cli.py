@@ -1,0 +1,162 @@
+"""The ``vending`` command: run the machine, add users, audit, check a config.
+
+Every subcommand takes ``--config FILE`` and ``--db PATH``.  With no config
+file the built-in simulated machine is used; its database defaults to
+``state/vending.db`` under the current directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from controller import config as config_mod
+from controller.errors import ConfigError, VendingError
+
+DEFAULT_DB = Path("state") / "vending.db"
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="TOML config (default: built-in sim)")
+    common.add_argument("--db", metavar="PATH", help=f"SQLite database (default: {DEFAULT_DB})")
+    parser = argparse.ArgumentParser(prog="vending", description=__doc__, parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", parents=[common], help="start the machine and the API")
+    run.add_argument("--sim", action="store_true", help="simulated hardware even with a config")
+    run.add_argument("--host", help="API address (default from config: 127.0.0.1)")
+    run.add_argument("--port", type=int, help="API port (default from config: 8080)")
+    run.add_argument("--log-level", default="INFO", help="DEBUG shows ccTalk byte traces")
+    user = sub.add_parser("user", parents=[common], help="manage users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", parents=[common], help="create a user")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=("operator", "seller", "buyer"))
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from standard input (else prompt)")
+    aud = sub.add_parser("audit", parents=[common], help="print the EVA-DTS audit report")
+    aud.add_argument("--verify", action="store_true", help="check the ledger identities")
+    check = sub.add_parser("check-config", parents=[common], help="validate a config file")
+    check.add_argument("file")
+    return parser
+
+
+def _load(args: argparse.Namespace) -> config_mod.Config:
+    return config_mod.load(args.config)
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    return Path(args.db) if args.db else DEFAULT_DB
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "user":
+            return _user_add(args)
+        if args.command == "audit":
+            return _audit(args)
+        if args.command == "check-config":
+            cfg = config_mod.load(args.file)
+            print("\n".join(config_mod.describe(cfg)))
+            print("config OK")
+            return 0
+    except ConfigError as exc:
+        print(f"vending: config error: {exc.message}", file=sys.stderr)
+        return 2
+    except VendingError as exc:
+        print(f"vending: {exc.message}", file=sys.stderr)
+        return 1
+    return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    cfg = _load(args)
+    if args.sim:
+        cfg = replace(cfg, machine=replace(cfg.machine, simulated=True))
+    api = cfg.api
+    cfg = replace(cfg, api=replace(api, host=args.host or api.host,
+                                   port=api.port if args.port is None else args.port))
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+    from controller.app import serve
+
+    asyncio.run(serve(cfg, _db_path(args), _stop_signals))
+    return 0
+
+
+def _stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ConfigError("the passwords differ")
+    return first
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from controller import accounts
+    from controller.store import open_db
+    from controller.store.db import transaction
+
+    password = _read_password(args)
+    path = _db_path(args)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = open_db(path)
+    try:
+        user = transaction(db, lambda d: accounts.create_user_cli(d, args.name, args.role,
+                                                                    password))
+    finally:
+        db.conn.close()
+    print(f"created {user['role']} {user['username']} (id {user['id']})")
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from controller import audit
+    from controller.ledger import read_ledger, verify_lines
+    from controller.machine import VERSION
+    from controller.store import open_db
+
+    cfg = _load(args)
+    path = _db_path(args)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such database")
+    db = open_db(path)
+    try:
+        data = audit.collect(db, machine_id=cfg.machine.machine_id, model=cfg.machine.model,
+                             software_version=VERSION, currency=cfg.machine.currency,
+                             currency_code=cfg.machine.currency_code, rows=cfg.slots.rows)
+        ledger = read_ledger(db)
+    finally:
+        db.conn.close()
+    sys.stdout.write(audit.render(data))
+    if args.verify:
+        for line in verify_lines(ledger):
+            print(line, file=sys.stderr)
+        if not ledger.balanced:
+            print("vending: ledger identities do NOT hold", file=sys.stderr)
+            return 1
+        print("ledger identities hold", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
