@@ -1,0 +1,239 @@
+"""Tokens, sessions, rotation, reuse detection, throttling and the secret file."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from api.auth import ACTIVE_SESSION_MESSAGE, SECRET_FILE
+from api.routing import AUTH_KEY
+from tests.api.conftest import PASSWORD, Account, error_of, make_account
+
+pytestmark = pytest.mark.asyncio
+
+
+def _secret(app: web.Application) -> str:
+    return app[AUTH_KEY].tokens._secret
+
+
+def _claims(token: str) -> dict[str, Any]:
+    return dict(jwt.decode(token, options={"verify_signature": False}))
+
+
+async def _status_with(client: TestClient[Any, Any], token: str) -> tuple[int, str]:
+    r = await client.get("/user", headers={"Authorization": f"Bearer {token}"})
+    code = (await error_of(r))["code"] if r.status != 200 else ""
+    return r.status, code
+
+
+async def _login(client: TestClient[Any, Any], username: str,
+                 password: str = PASSWORD) -> Any:
+    return await client.post("/login", json={"username": username, "password": password})
+
+
+# --- bad tokens -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["", "Bearer", "Bearer ", "Basic abc", "Token x.y.z",
+                                    "Bearer not.a.jwt"])
+async def test_missing_or_malformed_header(client: TestClient[Any, Any], header: str) -> None:
+    r = await client.get("/user", headers={"Authorization": header} if header else {})
+    assert r.status == 401
+    assert (await error_of(r))["code"] == "unauthorized"
+
+
+async def test_tampered_token(client: TestClient[Any, Any], buyer: Account,
+                              seller: Account) -> None:
+    head, payload, sig = buyer.access.split(".")
+    claims = _claims(buyer.access) | {"sub": str(seller.id)}
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    assert await _status_with(client, f"{head}.{forged}.{sig}") == (401, "unauthorized")
+    flipped = sig[:-2] + ("A" if sig[-2] != "A" else "B") + sig[-1]
+    assert (await _status_with(client, f"{head}.{payload}.{flipped}"))[0] == 401
+
+
+async def test_token_signed_with_another_key(client: TestClient[Any, Any],
+                                             buyer: Account) -> None:
+    token = jwt.encode(_claims(buyer.access), "another key " * 4, algorithm="HS256")
+    assert await _status_with(client, token) == (401, "unauthorized")
+
+
+async def test_alg_none_is_refused(client: TestClient[Any, Any], buyer: Account) -> None:
+    token = jwt.encode(_claims(buyer.access), None, algorithm="none")
+    assert await _status_with(client, token) == (401, "unauthorized")
+
+
+async def test_other_hmac_algorithm_is_refused(client: TestClient[Any, Any], app: web.Application,
+                                               buyer: Account) -> None:
+    token = jwt.encode(_claims(buyer.access), _secret(app), algorithm="HS512")
+    assert await _status_with(client, token) == (401, "unauthorized")
+
+
+async def test_expired_token(client: TestClient[Any, Any], app: web.Application,
+                             buyer: Account) -> None:
+    past = int(time.time()) - 3600
+    token = jwt.encode(_claims(buyer.access) | {"iat": past - 900, "exp": past}, _secret(app),
+                       algorithm="HS256")
+    r = await client.get("/user", headers={"Authorization": f"Bearer {token}"})
+    assert r.status == 401
+    assert "expired" in (await error_of(r))["message"]
+
+
+@pytest.mark.parametrize("drop", ["exp", "iat", "sub", "sid", "typ"])
+async def test_every_claim_is_required(client: TestClient[Any, Any], app: web.Application,
+                                       buyer: Account, drop: str) -> None:
+    claims = _claims(buyer.access)
+    del claims[drop]
+    token = jwt.encode(claims, _secret(app), algorithm="HS256")
+    assert await _status_with(client, token) == (401, "unauthorized")
+
+
+async def test_refresh_token_is_not_an_access_token(client: TestClient[Any, Any],
+                                                    buyer: Account) -> None:
+    assert await _status_with(client, buyer.refresh) == (401, "unauthorized")
+    r = await client.post("/refresh", json={"refreshToken": buyer.access})
+    assert r.status == 401
+
+
+async def test_token_of_a_deleted_user(client: TestClient[Any, Any], buyer: Account) -> None:
+    r = await client.delete("/user", headers=buyer.auth)
+    assert r.status == 204
+    assert await _status_with(client, buyer.access) == (401, "unauthorized")
+
+
+# --- login and sessions -------------------------------------------------------------
+
+
+async def test_login_answer_and_active_session_message(client: TestClient[Any, Any],
+                                                       app: web.Application) -> None:
+    account = await make_account(app, "buyer", "Alice")
+    r = await _login(client, "alice")  # names ignore case
+    assert r.status == 200
+    body = await r.json()
+    assert body["tokenType"] == "Bearer" and body["expiresIn"] == 900
+    assert body["activeSessions"] == 1
+    assert body["message"] == ACTIVE_SESSION_MESSAGE
+    claims = _claims(body["accessToken"])
+    assert claims["sub"] == str(account.id) and claims["typ"] == "access"
+    assert claims["exp"] - claims["iat"] == 900
+    refresh = _claims(body["refreshToken"])
+    assert refresh["typ"] == "refresh" and refresh["jti"] and refresh["sid"] == claims["sid"]
+    assert refresh["exp"] - refresh["iat"] == pytest.approx(7 * 24 * 3600, abs=2)
+    assert await _status_with(client, body["accessToken"]) == (200, "")
+
+
+async def test_first_login_has_no_message(client: TestClient[Any, Any]) -> None:
+    r = await client.post("/user", json={"username": "bob", "password": "password1",
+                                         "role": "seller"})
+    assert r.status == 201
+    r = await _login(client, "bob", "password1")
+    body = await r.json()
+    assert body["activeSessions"] == 0 and "message" not in body
+
+
+async def test_wrong_password_and_unknown_user_look_alike(client: TestClient[Any, Any],
+                                                          buyer: Account) -> None:
+    wrong = await _login(client, buyer.username, "wrong password")
+    unknown = await _login(client, "nobody_here", "wrong password")
+    assert wrong.status == unknown.status == 401
+    assert (await error_of(wrong)) == (await error_of(unknown))
+
+
+async def test_logout_revokes_the_access_token_at_once(client: TestClient[Any, Any],
+                                                       buyer: Account) -> None:
+    r = await client.post("/logout", headers=buyer.auth)
+    assert r.status == 204
+    assert await _status_with(client, buyer.access) == (401, "unauthorized")
+    r = await client.post("/refresh", json={"refreshToken": buyer.refresh})
+    assert r.status == 401
+
+
+async def test_logout_all_counts_and_ends_every_session(client: TestClient[Any, Any],
+                                                        buyer: Account) -> None:
+    second = (await (await _login(client, buyer.username)).json())["accessToken"]
+    third = (await (await _login(client, buyer.username)).json())["accessToken"]
+    r = await client.post("/logout/all", headers=buyer.auth)
+    assert r.status == 200
+    assert await r.json() == {"terminated": 3}
+    for token in (buyer.access, second, third):
+        assert await _status_with(client, token) == (401, "unauthorized")
+    r = await _login(client, buyer.username)
+    assert (await r.json())["activeSessions"] == 0
+
+
+async def test_refresh_rotates_and_reuse_revokes_the_session(client: TestClient[Any, Any],
+                                                             buyer: Account) -> None:
+    r = await client.post("/refresh", json={"refreshToken": buyer.refresh})
+    assert r.status == 200
+    pair = await r.json()
+    assert pair["refreshToken"] != buyer.refresh
+    assert _claims(pair["refreshToken"])["sid"] == _claims(buyer.refresh)["sid"]
+    assert await _status_with(client, pair["accessToken"]) == (200, "")
+    # the old refresh token comes back: someone else has it, the family ends
+    r = await client.post("/refresh", json={"refreshToken": buyer.refresh})
+    assert r.status == 401
+    for token in (pair["accessToken"], buyer.access):
+        assert await _status_with(client, token) == (401, "unauthorized")
+    r = await client.post("/refresh", json={"refreshToken": pair["refreshToken"]})
+    assert r.status == 401
+
+
+async def test_reuse_leaves_other_sessions_alone(client: TestClient[Any, Any],
+                                                 app: web.Application, buyer: Account) -> None:
+    other = await make_account(app, "buyer")
+    await client.post("/refresh", json={"refreshToken": buyer.refresh})
+    await client.post("/refresh", json={"refreshToken": buyer.refresh})
+    assert await _status_with(client, other.access) == (200, "")
+
+
+async def test_password_change_ends_the_other_sessions(client: TestClient[Any, Any],
+                                                       buyer: Account) -> None:
+    other = (await (await _login(client, buyer.username)).json())["accessToken"]
+    r = await client.put("/user", json={"password": "a new password"}, headers=buyer.auth)
+    assert r.status == 200
+    assert await _status_with(client, buyer.access) == (200, "")
+    assert await _status_with(client, other) == (401, "unauthorized")
+    assert (await _login(client, buyer.username, "a new password")).status == 200
+
+
+# --- throttling -------------------------------------------------------------------------
+
+
+async def test_failed_logins_are_throttled_per_username(client: TestClient[Any, Any],
+                                                        app: web.Application,
+                                                        buyer: Account) -> None:
+    app[AUTH_KEY].throttle.per_minute = 3
+    for _ in range(3):
+        assert (await _login(client, buyer.username, "wrong password")).status == 401
+    r = await _login(client, buyer.username.upper())  # even the right password now
+    assert r.status == 429
+    assert (await error_of(r))["code"] == "too_many_attempts"
+
+
+async def test_failed_logins_are_throttled_per_address(client: TestClient[Any, Any],
+                                                       app: web.Application) -> None:
+    app[AUTH_KEY].throttle.per_minute = 3
+    for n in range(3):
+        assert (await _login(client, f"nobody{n}", "wrong password")).status == 401
+    r = await _login(client, "somebody_else", "wrong password")
+    assert r.status == 429
+
+
+async def test_successful_logins_are_not_counted(client: TestClient[Any, Any],
+                                                 app: web.Application, buyer: Account) -> None:
+    app[AUTH_KEY].throttle.per_minute = 2
+    for _ in range(3):
+        assert (await _login(client, buyer.username)).status == 200
+
+
+async def test_app_start_creates_the_secret(client: TestClient[Any, Any],
+                                            tmp_path: Path) -> None:
+    assert (tmp_path / SECRET_FILE).exists()
