@@ -216,8 +216,20 @@ class CctalkHopper(Hopper):
             if loop.time() - last_progress > self.dispense_timeout_s:
                 return await self._stop_stuck(count, paid, base, on_paid)
         if paid < count:
+            paid = await self._late_coins(count, paid, base, on_paid)
+        if paid < count:
             return PayoutResult(count, paid, fault=await self._diagnose())
         return PayoutResult(count, paid)
+
+    async def _late_coins(self, count: int, paid: int, base: int,
+                          on_paid: CoinPaidHook | None) -> int:
+        """A coin in flight can still exit after the motor stopped: look once more."""
+        await asyncio.sleep(self.late_coin_window_s)
+        status = await self._status_or_none()
+        if status is not None and status.paid > paid:
+            paid = min(status.paid, count)
+            await self._report(on_paid, base + paid)
+        return paid
 
     async def _stop_stuck(self, count: int, paid: int, base: int,
                           on_paid: CoinPaidHook | None) -> PayoutResult:

@@ -117,11 +117,12 @@ class SimCctalkAcceptor(SimCctalkDevice):
         self.record("event", f"{result} {coin_cents} (event {code})")
         return result
 
-    def inject_event(self, code: int) -> None:
-        """Buffer an A = 0 event (reject, fraud, return lever, alarm ...)."""
-        if not 1 <= code <= 255:
-            raise ValueError("event codes are 1..255")
-        self._push(0, code)
+    def inject_event(self, code: int, *, position: int = 0) -> None:
+        """Buffer an event: A = 0 with code B (reject, fraud, return lever,
+        alarm ...), or a credit at ``position`` with sorter path ``code``."""
+        if not 0 <= code <= 255 or not 0 <= position <= 255:
+            raise ValueError("event bytes are 0..255")
+        self._push(position, code)
 
     def on_fault(self, fault: str) -> None:
         if fault == "jam":

@@ -10,6 +10,8 @@ Generic faults: ``silent`` (no replies), ``bad_checksum`` (replies with a
 corrupt last byte), ``slow`` (replies after ``slow_delay_s``), ``nak``,
 ``busy``, ``garbage`` (replies with the bytes in ``garbage`` or random bytes),
 and ``reset`` (a one-shot power reset: registers back to power-up values).
+``lose_requests`` / ``lose_replies`` (header -> count) drop single frames on
+the wire, to test what the host does when a request or its reply is lost.
 
 Not modelled: the bus timing of single bytes, collisions between devices,
 the 630 ms power-up silence after a reset.
@@ -49,6 +51,8 @@ class SimCctalkDevice:
         self.slow_delay_s = slow_delay_s
         self.faults: set[str] = set()
         self.garbage: bytes | None = None
+        self.lose_requests: dict[int, int] = {}  # header -> requests lost on the wire
+        self.lose_replies: dict[int, int] = {}  # header -> replies lost on the wire
         self.log: list[LogEntry] = []
         self._rng = random.Random(address)
         self.registers: dict[str, Any] = world.device(f"cctalk:{name}")
@@ -119,10 +123,16 @@ class SimCctalkDevice:
     def reply_for(self, frame: Frame, raw: bytes,
                   checksum: ChecksumMode) -> tuple[float, bytes] | None:
         """(delay, reply bytes) for a frame addressed to this device, or None."""
+        if self._lose(self.lose_requests, frame.header):
+            self.record("lost", raw.hex(" "))
+            return None
         self.record("rx", raw.hex(" "))
         if "silent" in self.faults:
             return None
         reply = self._reply(frame)
+        if self._lose(self.lose_replies, frame.header):
+            self.record("lost", f"reply to header {frame.header}")
+            return None
         host = frame.src if frame.src is not None else 1
         out = encode(host, self.address, reply[0], reply[1], checksum)
         if "garbage" in self.faults:
@@ -139,6 +149,13 @@ class SimCctalkDevice:
             return (Header.NAK if "nak" in self.faults else Header.BUSY), b""
         reply = self.answer(frame.header, frame.data)
         return reply if reply is not None else (Header.NAK, b"")
+
+    @staticmethod
+    def _lose(losses: dict[int, int], header: int) -> bool:
+        if losses.get(header, 0) <= 0:
+            return False
+        losses[header] -= 1
+        return True
 
     def _random_bytes(self) -> bytes:
         return bytes(self._rng.randrange(256) for _ in range(self._rng.randrange(1, 20)))

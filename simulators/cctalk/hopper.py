@@ -34,7 +34,6 @@ from simulators.cctalk.device import Reply, SimCctalkDevice
 from simulators.world import SimWorld
 
 Security = Literal["serial", "zero"]
-FLAG_POWER_UP = 0x40
 
 
 def default_serial(address: int) -> bytes:
@@ -70,7 +69,7 @@ class SimCctalkHopper(SimCctalkDevice):
 
     def power_up_registers(self) -> dict[str, Any]:
         return {"counter": 0, "remaining": 0, "paid": 0, "unpaid": 0,
-                "enabled": False, "flags": FLAG_POWER_UP}
+                "enabled": False, "flags": 0}
 
     # --- registers ----------------------------------------------------------------
 
@@ -190,12 +189,21 @@ class SimCctalkHopper(SimCctalkDevice):
             if "short_pay" in self.faults and self.reg("remaining") == 1:
                 self._stop_short(0)
                 return
-            if "empty" in self.faults or not self.world.take_coin_from_hopper(self.coin_cents):
+            if "empty" in self.faults or not self._pay_one_coin():
                 await self._stall(FLAG_PAYOUT_TIMEOUT)
                 return
-            self._update(remaining=self.reg("remaining") - 1, paid=self.reg("paid") + 1)
             self.record("event", f"paid coin {self.reg('paid')}")
         self._task = None
+
+    def _pay_one_coin(self) -> bool:
+        """One coin from the world's hopper to the cup and the registers, one save."""
+        with self.world.lock:
+            before = self.reg("remaining"), self.reg("paid")
+            self.registers.update(remaining=before[0] - 1, paid=before[1] + 1)
+            if self.world.take_coin_from_hopper(self.coin_cents):  # saves both
+                return True
+            self.registers.update(remaining=before[0], paid=before[1])
+            return False
 
     async def _stall(self, flag: int) -> None:
         await asyncio.sleep(self.stall_timeout_s)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+import asyncio
+import os
+import tty
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import pytest_asyncio
@@ -18,8 +20,9 @@ CCTALK_TIMEOUT_S = 0.03
 
 
 @pytest.fixture
-def cctalk_world(tmp_path: Path) -> SimWorld:
-    return SimWorld.load_or_create(tmp_path / "world.json", coins=CCTALK_COINS, slots=["A1"])
+def cctalk_world() -> SimWorld:
+    """An unsaved world (no fsync per coin); restart tests build their own saved one."""
+    return SimWorld.load_or_create(None, coins=CCTALK_COINS, slots=["A1"])
 
 
 @pytest_asyncio.fixture
@@ -61,3 +64,47 @@ class CctalkBatches:
 @pytest.fixture
 def cctalk_batches() -> CctalkBatches:
     return CctalkBatches()
+
+
+CctalkUntil = Callable[..., Awaitable[None]]
+CctalkRaw = Callable[..., Awaitable[bytes]]
+
+
+async def _until(predicate: Callable[[], object], timeout_s: float = 2.0) -> None:
+    """Wait until ``predicate()`` is true, polling every few milliseconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.003)
+
+
+@pytest.fixture
+def cctalk_until() -> CctalkUntil:
+    return _until
+
+
+async def _raw_exchange(port: str, request: bytes, reply_len: int,
+                        timeout_s: float = 1.0) -> bytes:
+    """Write raw bytes to a tty and read ``reply_len`` bytes back (no driver involved)."""
+    fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    try:
+        tty.setraw(fd)
+        os.write(fd, request)
+        got = b""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while len(got) < reply_len and loop.time() < deadline:
+            try:
+                got += os.read(fd, reply_len - len(got))
+            except BlockingIOError:
+                await asyncio.sleep(0.002)
+        return got
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def cctalk_raw() -> CctalkRaw:
+    return _raw_exchange
