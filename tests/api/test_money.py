@@ -1,0 +1,119 @@
+"""``/deposit``, ``/buy``, ``/reset`` through the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.api.conftest import Account, error_of
+
+pytestmark = pytest.mark.asyncio
+
+
+async def _product(client: TestClient[Any, Any], seller: Account, cost: int = 65,
+                   amount: int = 5) -> dict[str, Any]:
+    r = await client.post("/product", json={"productName": "Chips", "cost": cost,
+                                            "amountAvailable": amount}, headers=seller.auth)
+    assert r.status == 201
+    product: dict[str, Any] = await r.json()
+    return product
+
+
+async def _deposit(client: TestClient[Any, Any], buyer: Account, *coins: int) -> int:
+    total = 0
+    for coin in coins:
+        r = await client.post("/deposit", json={"coin": coin}, headers=buyer.auth)
+        assert r.status == 200, await r.text()
+        total = (await r.json())["deposit"]
+    return total
+
+
+async def test_deposit_adds_up(client: TestClient[Any, Any], buyer: Account) -> None:
+    assert await _deposit(client, buyer, 5, 10, 20, 50, 100) == 185
+    r = await client.get("/user", headers=buyer.auth)
+    assert (await r.json())["deposit"] == 185
+
+
+async def test_buy_with_change(client: TestClient[Any, Any], buyer: Account,
+                               seller: Account) -> None:
+    product = await _product(client, seller)
+    await _deposit(client, buyer, 100, 100)
+    r = await client.post("/buy", json={"productId": product["id"], "amount": 2},
+                          headers=buyer.auth)
+    assert r.status == 200, await r.text()
+    body = await r.json()
+    assert body["totalSpent"] == 130 and body["amount"] == 2
+    assert body["change"] == [50, 20] and body["deposit"] == 0
+    assert body["product"]["id"] == product["id"]
+    assert body["product"]["amountAvailable"] == 3
+    r = await client.get("/user", headers=buyer.auth)
+    assert (await r.json())["deposit"] == 0
+
+
+async def test_buy_errors(client: TestClient[Any, Any], buyer: Account,
+                          seller: Account) -> None:
+    product = await _product(client, seller, amount=2)
+    await _deposit(client, buyer, 50)
+    cases = [({"productId": product["id"], "amount": 1}, 409, "insufficient_funds"),
+             ({"productId": product["id"], "amount": 3}, 409, "out_of_stock"),
+             ({"productId": 999, "amount": 1}, 404, "not_found")]
+    for body, status, code in cases:
+        r = await client.post("/buy", json=body, headers=buyer.auth)
+        assert (r.status, (await error_of(r))["code"]) == (status, code), body
+    r = await client.get("/user", headers=buyer.auth)
+    assert (await r.json())["deposit"] == 50
+
+
+async def test_reset_pays_back(client: TestClient[Any, Any], buyer: Account) -> None:
+    await _deposit(client, buyer, 100, 20, 5)
+    r = await client.post("/reset", headers=buyer.auth)
+    assert r.status == 200
+    assert await r.json() == {"deposit": 0, "change": [100, 20, 5]}
+    r = await client.post("/reset", headers=buyer.auth)
+    assert await r.json() == {"deposit": 0, "change": []}
+
+
+async def test_credit_limit(client: TestClient[Any, Any], buyer: Account) -> None:
+    await _deposit(client, buyer, *[100] * 10)
+    r = await client.post("/deposit", json={"coin": 5}, headers=buyer.auth)
+    assert (r.status, (await error_of(r))["code"]) == (409, "credit_limit")
+
+
+async def test_cannot_make_change(client: TestClient[Any, Any], operator: Account,
+                                  buyer: Account, seller: Account) -> None:
+    for coin in (5, 10, 20, 50, 100):
+        r = await client.put(f"/machine/coins/{coin}", json={"payout": 0},
+                             headers=operator.auth)
+        assert r.status == 200
+    product = await _product(client, seller, cost=65)
+    await _deposit(client, buyer, 100)
+    r = await client.post("/buy", json={"productId": product["id"], "amount": 1},
+                          headers=buyer.auth)
+    assert r.status == 409
+    assert (await error_of(r))["code"] in ("cannot_make_change", "credit_limit")
+
+
+async def test_hopper_coin_must_be_a_coin(client: TestClient[Any, Any],
+                                          operator: Account) -> None:
+    r = await client.put("/machine/coins/7", json={"payout": 1}, headers=operator.auth)
+    assert r.status == 400
+    assert "coin" in (await error_of(r))["fields"]
+
+
+async def test_events_query_is_checked(client: TestClient[Any, Any],
+                                       operator: Account) -> None:
+    r = await client.get("/machine/events?after=0&limit=5", headers=operator.auth)
+    assert r.status == 200
+    assert isinstance(await r.json(), list)
+    for query in ("limit=0", "limit=abc", "after=-1", "limit=5000"):
+        r = await client.get(f"/machine/events?{query}", headers=operator.auth)
+        assert r.status == 400, query
+
+
+async def test_audit_is_text(client: TestClient[Any, Any], operator: Account) -> None:
+    r = await client.get("/machine/audit", headers=operator.auth)
+    assert r.status == 200
+    assert r.content_type == "text/plain"
+    assert "DXS" in await r.text()
