@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 from gpiozero.pins import Factory
 
-from controller.errors import ConfigError
+from controller.errors import ConfigError, HardwareError
 from drivers.base import Display
 from drivers.gpio.lines import OutputLine
 
@@ -94,6 +94,8 @@ class Hd44780Display(Display):
         wanted = [to_rom(text)[: self.columns].ljust(self.columns)
                   for text in (*lines, *[""] * self.rows)[: self.rows]]
         async with self._lock:
+            if not self._shown:
+                raise HardwareError("display not started")
             for row, text in enumerate(wanted):
                 self._write_row(row, text)
                 await asyncio.sleep(0)  # let other tasks run between lines

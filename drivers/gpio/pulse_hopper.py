@@ -3,12 +3,14 @@
 The motor pays coins continuously while its output is on; an optical exit
 sensor gives a short pulse (about 30 ms, active low with the Pi's pull-up)
 per coin.  ``dispense(count)`` holds the motor on until ``count`` coins were
-seen (the motor is switched off in the edge handler itself, so a slow
-``on_paid`` hook cannot make it overpay), or until no coin came for
-``coin_timeout_s``, or until the maximum on-time timer fired.  A coin in
-flight can still exit after the motor stops, so coins are counted for
-``late_coin_s`` more and included in ``paid`` (which can then exceed the
-request: the result says what really left the hopper).
+seen, until no coin came for ``coin_timeout_s``, or until the maximum on-time
+timer fired.  The edge handler itself switches the motor off as soon as the
+last coin breaks the beam (and on again if that pulse turns out too short or
+too long to be a coin), so neither the pulse length nor a slow ``on_paid``
+hook makes it overpay.  A coin in flight can still exit after the motor
+stops, so coins are counted for ``late_coin_s`` more and included in
+``paid`` (which can then exceed the request: the result says what really
+left the hopper).
 
 Faults: ``"empty"`` no coin at all came out, ``"jam"`` coins came out and
 then stopped, ``"max_on_time"`` the motor's own timer switched it off,
@@ -165,6 +167,8 @@ class PulseHopper(Hopper):
     def _on_exit_edge(self, active: bool, t: float) -> None:
         if active:
             self._pulse_started = t
+            if self._running and self._paid + 1 >= self._requested:
+                self._motor.off()  # the last coin is in the beam: stop now, not after the pulse
             return
         started, self._pulse_started = self._pulse_started, None
         if started is None:
@@ -172,6 +176,7 @@ class PulseHopper(Hopper):
         width_s = t - started
         if not self.exit_pulse_min_s <= width_s <= self.exit_pulse_max_s:
             log.warning("%s: exit pulse of %.1f ms ignored", self.name, width_s * 1000)
+            self._resume_after_glitch()
             return
         if not self._counting:
             self.stray_coins += 1
@@ -179,5 +184,10 @@ class PulseHopper(Hopper):
             return
         self._paid += 1
         if self._paid >= self._requested:
-            self._motor.off()  # stop here, not after the hook: no overpay
+            self._motor.off()
         self._progress.set()
+
+    def _resume_after_glitch(self) -> None:
+        # The motor was stopped for what turned out to be noise, not the last coin.
+        if self._running and self._stop_reason is None and self._paid < self._requested:
+            self._motor.on()

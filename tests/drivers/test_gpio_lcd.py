@@ -8,6 +8,7 @@ import pytest
 import pytest_asyncio
 from gpiozero.pins.mock import MockFactory
 
+from controller.errors import HardwareError
 from drivers.gpio.lcd import Hd44780Display, to_rom
 from simulators.gpio.lcd import SimLcd
 from simulators.gpio.pins import sim_factory_context
@@ -87,3 +88,9 @@ async def test_restart_half_way_through_a_byte_resyncs(
 
 async def test_to_rom() -> None:
     assert to_rom("ok ~\\ é") == "ok ?? ?"
+
+
+async def test_show_before_start_is_refused(pins: MockFactory) -> None:
+    display = Hd44780Display(rs_pin=RS, e_pin=E, data_pins=DATA, pin_factory=pins)
+    with pytest.raises(HardwareError):
+        await display.show("HELLO")

@@ -147,3 +147,18 @@ async def test_cancelled_dispense_switches_motor_off(rig: Rig) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not rig.motor_on
+
+
+async def test_glitch_on_the_exit_sensor_is_not_a_coin(rig: Rig) -> None:
+    rig.sim.inject("jam")
+    task = asyncio.create_task(rig.hopper.dispense(1))
+    await asyncio.sleep(0.03)
+    exit_pin = sim_pin(rig.factory, EXIT)
+    exit_pin.drive(False)  # a glitch of microseconds
+    exit_pin.drive(True)
+    await asyncio.sleep(0.01)
+    assert rig.motor_on  # stopped for the would-be last coin, running again
+    rig.sim.inject("clear")
+    result = await task
+    assert (result.paid, result.fault) == (1, None)
+    assert rig.world.cup == [20]
