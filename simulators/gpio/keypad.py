@@ -27,15 +27,19 @@ class SimKeypad:
 
     def __init__(self, factory: MockFactory, *, row_pins: Sequence[int],
                  column_pins: Sequence[int], keys: Sequence[str] = DEFAULT_KEYS,
-                 hold_s: float = 0.06, gap_s: float = 0.06) -> None:
+                 hold_s: float = 0.06, gap_s: float = 0.06, min_scans: int = 3,
+                 max_wait_s: float = 1.0) -> None:
         self.log = SimLog()
         self.hold_s = hold_s
         self.gap_s = gap_s
+        self.min_scans = min_scans
+        self.max_wait_s = max_wait_s
         self._rows = [sim_pin(factory, p) for p in row_pins]
         self._columns = [sim_pin(factory, p) for p in column_pins]
         self._where = {label: (r, c) for r, labels in enumerate(keys)
                        for c, label in enumerate(labels)}
         self._held: set[tuple[int, int]] = set()
+        self._scans = [0] * len(self._rows)  # times each row was selected
         self._lock = threading.Lock()
 
     async def start(self) -> None:
@@ -51,12 +55,27 @@ class SimKeypad:
         self._update()
 
     async def press(self, keys: str) -> None:
-        """Press and release each key in turn."""
+        """Press and release each key in turn.
+
+        Each key is held for ``hold_s`` and then until its row was scanned
+        ``min_scans`` times, and left alone as long after the release, so a
+        loaded machine that scans late still sees every press once (a real
+        finger stays down for dozens of scans).
+        """
         for key in keys:
+            row = self._position(key)[0]
             self.hold(key)
-            await asyncio.sleep(self.hold_s)
+            await self._wait_scans(row, self.hold_s)
             self.release(key)
-            await asyncio.sleep(self.gap_s)
+            await self._wait_scans(row, self.gap_s)
+
+    async def _wait_scans(self, row: int, at_least_s: float) -> None:
+        start = self._scans[row]
+        await asyncio.sleep(at_least_s)
+        waited = 0.0
+        while self._scans[row] - start < self.min_scans and waited < self.max_wait_s:
+            await asyncio.sleep(0.005)  # the scanner runs elsewhere: nothing to wait on
+            waited += 0.005
 
     def hold(self, key: str) -> None:
         with self._lock:
@@ -75,7 +94,9 @@ class SimKeypad:
             raise ValueError(f"no key {key!r} on this keypad")
         return self._where[key]
 
-    def _on_row(self, _pin: SimPin) -> None:
+    def _on_row(self, pin: SimPin) -> None:
+        if pin.output_level is False:
+            self._scans[self._rows.index(pin)] += 1
         self._update()
 
     def _update(self) -> None:
