@@ -75,7 +75,7 @@ def _operation(route: Route) -> dict[str, Any]:
         op["parameters"] = params
     if route.body is not None:
         schema = route.body.json_schema()
-        op["requestBody"] = {"required": bool(schema.get("required")),
+        op["requestBody"] = {"required": bool(schema.get("required") or route.body.min_fields),
                              "content": {"application/json": {"schema": schema}}}
     return op
 

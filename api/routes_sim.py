@@ -13,7 +13,7 @@ SIM_COIN = Body({"coin": Field("integer", enum=COINS_CENTS)})
 KEYS = Body({"keys": Field("string", min_length=1, max_length=32, pattern=r"^[0-9A-D*#]+$",
                            description="keypad keys, e.g. A1; * is coin return")})
 FAULT = Body({
-    "device": Field("string", min_length=1, max_length=32,
+    "device": Field("string", pattern=r"^(acceptor|slot:[A-Z][1-9]|hopper:(5|10|20|50|100))$",
                     description="slot:A1, hopper:50 or acceptor"),
     "fault": Field("string", enum=("jam", "no_drop", "empty", "silent", "bad_checksum",
                                    "reset", "clear")),

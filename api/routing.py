@@ -105,6 +105,11 @@ def _path_params(route: Route, request: web.Request) -> dict[str, int]:
 
 
 def _query_params(route: Route, request: web.Request) -> dict[str, int]:
+    if route.query:
+        unknown = sorted(set(request.query) - set(route.query))
+        if unknown:
+            raise ValidationError(f"unknown query parameter {unknown[0]!r}",
+                                  fields=dict.fromkeys(unknown, "unknown query parameter"))
     return {name: parse_query_int(request, name, param.default,
                                   minimum=param.field.minimum or 0,
                                   maximum=param.field.maximum or 2**31)

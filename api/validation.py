@@ -197,7 +197,7 @@ def parse_query_int(request: web.Request, name: str, default: int, *, minimum: i
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not re.fullmatch(r"\d{1,12}", raw) or not minimum <= int(raw) <= maximum:
+    if not re.fullmatch(r"\d{1,16}", raw) or not minimum <= int(raw) <= maximum:
         raise ValidationError(f"{name} must be an integer from {minimum} to {maximum}",
                               fields={name: f"{minimum}..{maximum}"})
     return int(raw)

@@ -199,6 +199,6 @@ async def test_sim_routes_are_not_found_on_hardware(tmp_path: Any) -> None:
 
 
 async def test_unknown_fault_device_is_a_validation_error(client: TestClient[Any, Any]) -> None:
-    r = await client.post("/sim/fault", json={"device": "toaster", "fault": "jam"})
+    r = await client.post("/sim/fault", json={"device": "slot:Z9x", "fault": "jam"})
     assert r.status == 400
     assert (await error_of(r))["code"] == "validation_error"
