@@ -72,6 +72,7 @@ class CctalkLink:
         self._rx_event = asyncio.Event()
         self._lock = asyncio.Lock()
         self._broken: str | None = None
+        self._last_rx = 0.0
 
     # --- life cycle --------------------------------------------------------
 
@@ -154,12 +155,15 @@ class CctalkLink:
         log.debug("ccTalk tx %s", frame.hex(" "))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.reply_timeout_s + self._wire_time_s(len(frame))
+        # a long reply may still be arriving at the deadline: wait for its bytes,
+        # but never past the time the longest possible frame would take
+        hard_limit = deadline + self._wire_time_s(2 * (len(frame) + 260))
         echo_pending = self._echo_seen is True
         while True:
             raw = self._reader.next_frame()
             if raw is None:
-                deadline = max(deadline, loop.time() + self._wire_time_s(self._reader.missing()))
-                await self._wait_rx(deadline, address)
+                tail = self._last_rx + self._wire_time_s(self._reader.missing()) + 0.01
+                await self._wait_rx(min(hard_limit, max(deadline, tail)), address)
                 continue
             log.debug("ccTalk rx %s", raw.hex(" "))
             if raw == frame:
@@ -232,6 +236,7 @@ class CctalkLink:
             self._mark_broken("end of file")
             return
         self._reader.feed(data)
+        self._last_rx = asyncio.get_running_loop().time()
         self._rx_event.set()
 
     def _mark_broken(self, why: str) -> None:

@@ -10,8 +10,9 @@ Generic faults: ``silent`` (no replies), ``bad_checksum`` (replies with a
 corrupt last byte), ``slow`` (replies after ``slow_delay_s``), ``nak``,
 ``busy``, ``garbage`` (replies with the bytes in ``garbage`` or random bytes),
 and ``reset`` (a one-shot power reset: registers back to power-up values).
-``lose_requests`` / ``lose_replies`` (header -> count) drop single frames on
-the wire, to test what the host does when a request or its reply is lost.
+``lose_requests`` / ``lose_replies`` / ``corrupt_replies`` (header -> count)
+drop or corrupt single frames on the wire, to test what the host does when a
+request or its reply is lost or damaged.
 
 Not modelled: the bus timing of single bytes, collisions between devices,
 the 630 ms power-up silence after a reset.
@@ -53,6 +54,7 @@ class SimCctalkDevice:
         self.garbage: bytes | None = None
         self.lose_requests: dict[int, int] = {}  # header -> requests lost on the wire
         self.lose_replies: dict[int, int] = {}  # header -> replies lost on the wire
+        self.corrupt_replies: dict[int, int] = {}  # header -> replies with a bad checksum
         self.log: list[LogEntry] = []
         self._rng = random.Random(address)
         self.registers: dict[str, Any] = world.device(f"cctalk:{name}")
@@ -137,7 +139,7 @@ class SimCctalkDevice:
         out = encode(host, self.address, reply[0], reply[1], checksum)
         if "garbage" in self.faults:
             out = self.garbage if self.garbage is not None else self._random_bytes()
-        if "bad_checksum" in self.faults:
+        if "bad_checksum" in self.faults or self._lose(self.corrupt_replies, frame.header):
             out = out[:-1] + bytes(((out[-1] + 1) & 0xFF,))
         delay = self.slow_delay_s if "slow" in self.faults else self.reply_delay_s
         self.record("tx", out.hex(" "))
