@@ -171,11 +171,12 @@ class CctalkHopper(Hopper):
             status = await self._status_or_none()
             if status is None:
                 return None
-            paying = status.remaining > 0 or status.paid > 0
             if isinstance(last, DeviceNak):
-                if status.counter != before and paying:
+                # a verified NAK is the hopper's answer: refused, though its counter
+                # moved; follow it only if it pays all the same
+                if status.counter != before and status.remaining > 0:
                     return status.counter
-                raise _NothingPaid(last)  # refused (its counter may have moved anyway)
+                raise _NothingPaid(last)
             if status.counter != before:
                 return status.counter  # it arrived; only the reply was lost
             log.warning("%s: dispense not received (%s); sending it again", self.name, last)
