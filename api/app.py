@@ -26,14 +26,15 @@ from api.errors import json_errors
 from api.facade import MachineFacade
 from api.routing import AUTH_KEY, DOCUMENT_KEY, MACHINE_KEY, Route, wrap
 from api.validation import MAX_BODY_BYTES
-from controller.config import SlotsConfig
+from controller.config import Config
 
 
-def all_routes(slots: SlotsConfig | None = None) -> list[Route]:
-    """Every route of the API, in the order of the document, for a machine's slots."""
+def all_routes(config: Config | None = None) -> list[Route]:
+    """Every route of the API, in the order of the document, fitted to a machine's config."""
+    config = config or Config()
     return [*routes_users.ROUTES, *routes_sessions.ROUTES,
-            *routes_products.routes(slots or SlotsConfig()),
-            *routes_money.ROUTES, *routes_machine.ROUTES, *routes_sim.ROUTES,
+            *routes_products.routes(config.slots),
+            *routes_money.ROUTES, *routes_machine.routes(config), *routes_sim.ROUTES,
             *routes_meta.ROUTES]
 
 
@@ -45,7 +46,7 @@ async def _auth_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(machine: MachineFacade) -> web.Application:
     """The aiohttp application serving the JSON API for ``machine``."""
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
-    routes = all_routes(machine.config.slots)
+    routes = all_routes(machine.config)
     app[MACHINE_KEY] = machine
     app[AUTH_KEY] = AuthState(machine.config.api)
     app[DOCUMENT_KEY] = openapi.build(routes)

@@ -7,10 +7,9 @@ from aiohttp import web
 from api.routing import OPERATOR, Call, Param, Route, reply
 from api.schemas import array, ref
 from api.validation import Body, Field
+from controller.config import Config
 from controller.money import COINS_CENTS
 
-HOPPER_FILL = Body({"payout": Field("integer", minimum=0, maximum=100_000,
-                                    description="coins in the hopper after the refill")})
 SERVICE = Body({"enabled": Field("boolean")})
 COIN_PARAM = {"coin": Param(Field("integer", enum=COINS_CENTS))}
 EVENTS_QUERY = {
@@ -43,21 +42,26 @@ async def audit(call: Call) -> web.StreamResponse:
     return web.Response(text=await call.machine.audit_text(), content_type="text/plain")
 
 
-ROUTES = [
-    Route("GET", "/machine", machine_state,
-          "Machine state: FSM state, faults, panel credit, coin inventory, slots",
-          roles=OPERATOR, response=ref("MachineState"), tag="machine"),
-    Route("PUT", "/machine/coins/{coin}", set_hopper,
-          "Set a hopper's coin count after a refill or removal", roles=OPERATOR,
-          body=HOPPER_FILL, path_params=COIN_PARAM, response=ref("Inventory"),
-          errors=(409, 503), tag="machine"),
-    Route("POST", "/machine/cashbox/collect", collect_cashbox, "Empty the cashbox",
-          roles=OPERATOR, response=ref("Collected"), errors=(409, 503), tag="machine"),
-    Route("POST", "/machine/service", set_service, "Enter or leave service mode",
-          roles=OPERATOR, body=SERVICE, response=ref("MachineState"), errors=(409, 503),
-          tag="machine"),
-    Route("GET", "/machine/events", events, "The event log, oldest first, after an id",
-          roles=OPERATOR, query=EVENTS_QUERY, response=array(ref("Event")), tag="machine"),
-    Route("GET", "/machine/audit", audit, "The EVA-DTS (DEX) audit report", roles=OPERATOR,
-          text=True, tag="machine"),
-]
+def routes(config: Config) -> list[Route]:
+    """The maintenance routes; a hopper holds at most its configured capacity."""
+    capacity = max(config.hopper_capacity.values(), default=0)
+    hopper_fill = Body({"payout": Field("integer", minimum=0, maximum=capacity,
+                                        description="coins in the hopper after the refill")})
+    return [
+        Route("GET", "/machine", machine_state,
+              "Machine state: FSM state, faults, panel credit, coin inventory, slots",
+              roles=OPERATOR, response=ref("MachineState"), tag="machine"),
+        Route("PUT", "/machine/coins/{coin}", set_hopper,
+              "Set a hopper's coin count after a refill or removal", roles=OPERATOR,
+              body=hopper_fill, path_params=COIN_PARAM, response=ref("Inventory"),
+              errors=(409, 503), tag="machine"),
+        Route("POST", "/machine/cashbox/collect", collect_cashbox, "Empty the cashbox",
+              roles=OPERATOR, response=ref("Collected"), errors=(409, 503), tag="machine"),
+        Route("POST", "/machine/service", set_service, "Enter or leave service mode",
+              roles=OPERATOR, body=SERVICE, response=ref("MachineState"), errors=(409, 503),
+              tag="machine"),
+        Route("GET", "/machine/events", events, "The event log, oldest first, after an id",
+              roles=OPERATOR, query=EVENTS_QUERY, response=array(ref("Event")), tag="machine"),
+        Route("GET", "/machine/audit", audit, "The EVA-DTS (DEX) audit report", roles=OPERATOR,
+              text=True, tag="machine"),
+    ]

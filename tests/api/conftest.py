@@ -10,6 +10,7 @@ login itself pay for scrypt.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +47,36 @@ class Account:
         return {"Authorization": f"Bearer {self.access}"}
 
 
+REAL_MACHINE = os.environ.get("VENDING_API_MACHINE") == "real"
+"""``VENDING_API_MACHINE=real``: run these tests against the real simulated Machine."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if REAL_MACHINE:
+        skip = pytest.mark.skip(reason="pulls a hook of the test double")
+        for item in items:
+            if item.get_closest_marker("double_only"):
+                item.add_marker(skip)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "double_only: needs the FakeMachine test double")
+
+
 @pytest_asyncio.fixture
-async def machine(tmp_path: Path) -> AsyncIterator[FakeMachine]:
+async def machine(tmp_path: Path) -> AsyncIterator[Any]:
+    """The machine behind the app: the test double, or the real simulated one."""
+    if REAL_MACHINE:
+        from controller.app import build_machine
+        from controller.config import Config
+
+        real: Any = build_machine(Config(), tmp_path / "vending.db")
+        await real.start()
+        try:
+            yield real
+        finally:
+            await real.close()
+        return
     fake = FakeMachine(tmp_path)
     await fake.start()
     try:

@@ -166,6 +166,7 @@ async def test_sign_up_limits(client: TestClient[Any, Any], body: dict[str, Any]
     assert error["code"] == "validation_error" and error["fields"]
 
 
+@pytest.mark.double_only
 @pytest.mark.parametrize(("flag", "path", "body", "status", "code"), [
     ("busy", "/deposit", {"coin": 5}, 409, "machine_busy"),
     ("out_of_service", "/deposit", {"coin": 5}, 503, "out_of_service"),

@@ -74,6 +74,10 @@ def _has_float(value: Any) -> bool:
     return False
 
 
+LOOSE_BODIES = {("POST", "/sim/fault")}
+"""Which device takes which fault is the simulator's call: valid-looking input may be refused."""
+
+
 def _run_operation(operation: Any, mode: schemathesis.GenerationMode, base_url: str,
                    headers: Callable[[], dict[str, str]], session: requests.Session) -> None:
     """A bounded number of generated calls to one operation, each checked against the document."""
@@ -84,7 +88,8 @@ def _run_operation(operation: Any, mode: schemathesis.GenerationMode, base_url: 
     def check(case: Any) -> None:
         # JSON Schema counts 5.0 as an integer; the API contract does not, so a
         # schema-valid float may rightly be refused.
-        excluded = [positive_data_acceptance] if _has_float(case.body) else []
+        loose = (case.method.upper(), case.path) in LOOSE_BODIES
+        excluded = [positive_data_acceptance] if loose or _has_float(case.body) else []
         case.call_and_validate(base_url=base_url, session=session, headers=headers(),
                                excluded_checks=excluded, timeout=10)
 
@@ -99,7 +104,7 @@ def _fuzz(document: dict[str, Any], base_url: str,
     failures: list[str] = []
     session = requests.Session()
     for result in schema.get_all_operations():
-        operation = result.ok()
+        operation = result.ok()  # type: ignore[union-attr]
         role = roles[(operation.method.upper(), operation.path)]
 
         def headers(role: str | None = role) -> dict[str, str]:

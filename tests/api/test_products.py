@@ -87,6 +87,7 @@ async def test_update_by_owner(client: TestClient[Any, Any], seller: Account) ->
     assert (await r.json())["slot"] == "D6"
 
 
+@pytest.mark.double_only
 async def test_update_tells_the_machine_about_both_slots(client: TestClient[Any, Any],
                                                          app: web.Application,
                                                          seller: Account) -> None:
