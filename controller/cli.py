@@ -114,15 +114,13 @@ def _read_password(args: argparse.Namespace) -> str:
 def _user_add(args: argparse.Namespace) -> int:
     from controller import accounts
     from controller.store import open_db
-    from controller.store.db import transaction
 
     password = _read_password(args)
     path = _db_path(args)
     path.parent.mkdir(parents=True, exist_ok=True)
     db = open_db(path)
     try:
-        user = transaction(db, lambda d: accounts.create_user_cli(d, args.name, args.role,
-                                                                    password))
+        user = accounts.create_user_cli(db, args.name, args.role, password)
     finally:
         db.conn.close()
     print(f"created {user['role']} {user['username']} (id {user['id']})")

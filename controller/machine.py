@@ -108,6 +108,8 @@ class Machine(SalesMixin):
             await self.model.fire("fault")
         else:
             await self.model.fire("booted")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.acceptor_synced(), CLOSE_STEP_S)
         for problem in problems:
             log.warning("recovery: %s", problem)
 

@@ -161,6 +161,9 @@ class SimControl:
             raise ValidationError("coin must be a positive integer", fields={"coin": "invalid"})
         bus = self._sim.bus
         assert bus is not None and bus.acceptor is not None
+        with contextlib.suppress(TimeoutError):
+            # A customer waits for the machine to take coins again after a sale.
+            await asyncio.wait_for(self._machine.acceptor_synced(), 2.0)
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._machine._coin_waiters.append(waiter)
         result = bus.acceptor.insert(coin)
