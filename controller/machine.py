@@ -407,7 +407,8 @@ def _save_faults(db: Any, faults: dict[str, str], device: str, reason: str) -> N
 
 
 def _clear_slot_checks(db: Any) -> int:
-    """Leaving service mode: the operator has checked every flagged slot."""
+    """Leaving service mode: the operator has checked every flagged slot and hopper."""
+    db.conn.execute("DELETE FROM meta WHERE key = 'hopper_faults'")
     cur = db.conn.execute("UPDATE slots SET status = 'ok', status_reason = NULL "
                           "WHERE status != 'ok'")
     return int(cur.rowcount)
