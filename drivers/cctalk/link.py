@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import termios
 import time
 from typing import Literal
 
@@ -51,13 +52,16 @@ class CctalkLink:
 
     def __init__(self, port: str, *, baudrate: int = 9600, echo: EchoMode = "auto",
                  checksum: ChecksumMode = "simple", reply_timeout_s: float = 0.1,
-                 retries: int = 3, host_address: int = 1) -> None:
+                 retries: int = 3, host_address: int = 1,
+                 inter_byte_timeout_s: float = 0.05) -> None:
         if echo not in ("auto", "on", "off"):
             raise ValueError(f"echo must be auto, on or off, not {echo!r}")
         if checksum not in ("simple", "crc16"):
             raise ValueError(f"checksum must be simple or crc16, not {checksum!r}")
         if reply_timeout_s <= 0 or retries < 0 or not 1 <= host_address <= 255:
             raise ValueError("reply_timeout_s > 0, retries >= 0, host_address 1..255")
+        if inter_byte_timeout_s <= 0:
+            raise ValueError("inter_byte_timeout_s must be > 0")
         self.port = port
         self.baudrate = baudrate
         self.echo: EchoMode = echo
@@ -65,6 +69,7 @@ class CctalkLink:
         self.reply_timeout_s = reply_timeout_s
         self.retries = retries
         self.host_address = host_address
+        self.inter_byte_timeout_s = inter_byte_timeout_s
         self._echo_seen: bool | None = None if echo == "auto" else echo == "on"
         self._serial: serial.Serial | None = None
         self._fd = -1
@@ -102,6 +107,18 @@ class CctalkLink:
                 ser.close()
             self._fd = -1
 
+    async def _reopen(self) -> None:
+        """Try the port again after it failed (a USB adapter plugged back in)."""
+        ser, self._serial = self._serial, None
+        if ser is not None:
+            with contextlib.suppress(Exception):
+                ser.close()
+        try:
+            await self.start()
+        except (OSError, serial.SerialException) as exc:
+            self._serial = None
+            raise DeviceLost(f"ccTalk port {self.port} cannot be opened: {exc}") from exc
+
     @property
     def echo_detected(self) -> bool | None:
         """Whether the bus echoes requests (None while ``auto`` has not seen a reply)."""
@@ -125,6 +142,8 @@ class CctalkLink:
         frame = encode(address, self.host_address, header, data, self.checksum)
         last_error: HardwareError | None = None
         async with self._lock:
+            if self._broken:
+                await self._reopen()
             for attempt in range(1, attempts + 1):
                 try:
                     reply = await self._transaction(address, frame, reply_len)
@@ -155,14 +174,14 @@ class CctalkLink:
         log.debug("ccTalk tx %s", frame.hex(" "))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.reply_timeout_s + self._wire_time_s(len(frame))
-        # a long reply may still be arriving at the deadline: wait for its bytes,
-        # but never past the time the longest possible frame would take
+        # a long reply may still be arriving at the deadline: keep waiting while
+        # bytes keep coming, never past the time the longest frame would take
         hard_limit = deadline + self._wire_time_s(2 * (len(frame) + 260))
         echo_pending = self._echo_seen is True
         while True:
             raw = self._reader.next_frame()
             if raw is None:
-                tail = self._last_rx + self._wire_time_s(self._reader.missing()) + 0.01
+                tail = self._last_rx + self.inter_byte_timeout_s if self._reader.pending else 0.0
                 await self._wait_rx(min(hard_limit, max(deadline, tail)), address)
                 continue
             log.debug("ccTalk rx %s", raw.hex(" "))
@@ -213,8 +232,11 @@ class CctalkLink:
 
     def _flush_input(self) -> None:
         ser = self._ser()
-        with contextlib.suppress(OSError, serial.SerialException):
+        try:
             ser.reset_input_buffer()
+        except (OSError, termios.error, serial.SerialException) as exc:
+            self._mark_broken(str(exc))
+            raise DeviceLost(f"ccTalk port {self.port} failed: {exc}") from exc
         self._drain_fd()
         self._reader.clear()
 
@@ -232,12 +254,21 @@ class CctalkLink:
         except OSError as exc:
             self._mark_broken(str(exc))
             return
-        if not data:
-            self._mark_broken("end of file")
+        if not data and not self._port_alive():
+            self._mark_broken("the port hung up")
             return
         self._reader.feed(data)
         self._last_rx = asyncio.get_running_loop().time()
         self._rx_event.set()
+
+    def _port_alive(self) -> bool:
+        """An empty read is normal on a raw tty (VMIN 0, or input just flushed);
+        on a hung-up port (adapter unplugged) every tty ioctl fails."""
+        try:
+            termios.tcgetattr(self._fd)
+        except (OSError, termios.error):
+            return False
+        return True
 
     def _mark_broken(self, why: str) -> None:
         self._broken = why

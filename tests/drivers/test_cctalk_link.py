@@ -187,3 +187,19 @@ async def test_bad_arguments() -> None:
         CctalkLink("/dev/null", echo="maybe")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         CctalkLink("/dev/null", retries=-1)
+
+
+async def test_port_gone_is_device_lost(cctalk_world: SimWorld) -> None:
+    bus = build_cctalk_bus(cctalk_world)
+    await bus.start()
+    link = CctalkLink(bus.port, reply_timeout_s=TIMEOUT_S, retries=0)
+    await link.start()
+    try:
+        assert await link.request(2, Header.SIMPLE_POLL) == b""
+        await bus.close()  # the adapter is unplugged
+        with pytest.raises(DeviceLost):
+            await link.request(2, Header.SIMPLE_POLL)
+        with pytest.raises(DeviceLost):
+            await link.request(2, Header.SIMPLE_POLL)
+    finally:
+        await link.close()
