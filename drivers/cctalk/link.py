@@ -7,7 +7,11 @@ addressed to the host, sent by the device asked), retries a bounded number of
 times on a timeout or a corrupt reply, and maps NAK and BUSY to exceptions.
 
 The port is opened with pyserial in non-blocking mode and read through the
-event loop's ``add_reader``, so nothing here blocks the loop.
+event loop's ``add_reader``, so nothing here blocks the loop.  A reply is
+complete when its length byte says so; a partial frame is abandoned after
+``inter_byte_timeout_s`` of silence.  A port that hangs up (adapter
+unplugged) makes requests fail with DeviceLost, and the next request tries
+to open it again.
 
 Not modelled: multi-drop address clash resolution, encryption, baud rate
 switching, and broadcast requests (a broadcast has no single reply).
