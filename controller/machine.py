@@ -152,9 +152,11 @@ class Machine(SalesMixin):
         if task.cancelled():
             return
         exc = task.exception()
-        if (exc is not None and not isinstance(exc, VendingError)) or (isinstance(
-                exc, VendingError) and exc.status >= 500 and not isinstance(exc, OutOfService)):
-            log.error("task %s failed: %r", task.get_name(), exc)
+        if exc is None or (isinstance(exc, VendingError) and (
+                exc.status < 500 or isinstance(exc, OutOfService))):
+            return
+        log.error("task %s failed: %r", task.get_name(), exc)
+        if task.get_name() != "fault":  # a failing fault path must not call itself forever
             self.spawn(self.fault(f"internal error in {task.get_name()}: {exc!r}"), "fault")
 
     # --- state, acceptor, faults ------------------------------------------
