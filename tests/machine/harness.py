@@ -21,6 +21,7 @@ from controller.config import Config
 from controller.ledger import read_ledger
 from controller.machine import Machine
 
+
 def sim_config(**machine: Any) -> Config:
     cfg = Config()
     return replace(cfg, machine=replace(cfg.machine, **machine)) if machine else cfg
