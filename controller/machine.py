@@ -100,6 +100,10 @@ class Machine(SalesMixin):
         counter = await self.store.run(lambda db: journal.device_counter(db, d.acceptor.name))
         await d.acceptor.start(resume_counter=counter)
         self._started.append(d.acceptor.close)
+        baseline = d.acceptor.event_counter
+        if counter is None and baseline is not None:
+            await self.store.tx(lambda db: journal.set_device_counter(db, d.acceptor.name,
+                                                                      baseline))
         self.spawn(self._acceptor_loop(), "acceptor-sync")
         self.model.panel_credit_cents = await self.store.run(
             lambda db: journal.get_credit(db, journal.PANEL))
@@ -129,7 +133,10 @@ class Machine(SalesMixin):
         """Stop everything in reverse order; each step isolated and bounded."""
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _done, stuck = await asyncio.wait(list(self._tasks), timeout=CLOSE_STEP_S)
+            for task in stuck:
+                log.error("task %s did not stop when cancelled", task.get_name())
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.devices.spirals.stop_all(), CLOSE_STEP_S)
         while self._started:

@@ -97,6 +97,16 @@ class CoinAcceptor(ABC):
     @abstractmethod
     def accepting(self) -> bool: ...
 
+    @property
+    def event_counter(self) -> int | None:
+        """The device event counter the handler has taken events up to (None: no counter).
+
+        After a first start with no stored counter the controller stores this
+        baseline at once, so a coin inserted before the first credit is
+        journaled is still found after a restart.
+        """
+        return None
+
     @abstractmethod
     async def close(self) -> None: ...
 

@@ -120,6 +120,10 @@ class CctalkCoinAcceptor(CoinAcceptor):
         """The event counter of the last batch the handler took."""
         return self._last_counter
 
+    @property
+    def event_counter(self) -> int | None:
+        return self._last_counter
+
     async def close(self) -> None:
         """Stop polling and inhibit every coin (best effort, bounded)."""
         self._started = False

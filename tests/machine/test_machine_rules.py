@@ -1,0 +1,111 @@
+"""Rules of the machine that need more than a scenario: timing and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import pytest
+
+from controller import journal
+from controller.fsm import State
+from tests.machine.harness import (
+    CutSwitch,
+    PowerCut,
+    Tally,
+    check_conservation,
+    pull_the_plug,
+    run_steps,
+    settle,
+    start_machine,
+    stock,
+)
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
+
+
+async def test_a_coin_arriving_mid_vend_never_stops_the_motor(tmp_path: Path) -> None:
+    machine = await start_machine(tmp_path / "v.db")
+    try:
+        tally = Tally(stocked={"A1": 2})
+        product = await stock(machine, "A1", "Cola", 65, 2)
+        await run_steps(machine, [("coin", 100)], tally)
+        sale = asyncio.create_task(machine.sell(journal.PANEL, product, 1))
+        while machine.model.state is not State.VENDING:
+            await asyncio.sleep(0.005)
+        # a coin already in the validator when the inhibit went on: credited mid-turn
+        sim = machine.sim._sim
+        sim.world.route_coin(50)
+        sim.bus.acceptor.inject_event(1, position=4)
+        tally.inserted += 50
+        result = await sale
+        assert result.delivered and result.failure is None
+        log = sim.gpio.sim_spirals.log
+        assert not log.entries("violation")
+        assert any("A1" in e.detail for e in log.entries("drop")) or sim.world.tray == ["Cola"]
+        await settle(machine)
+        assert sim.world.tray == ["Cola"]
+        # the change paid is the whole credit after the sale, the mid-vend coin included
+        assert sum(sim.world.cup) == 150 - 65
+        await check_conservation(machine, tally)
+    finally:
+        await machine.close()
+
+
+@pytest.mark.parametrize("first_coin", [True, False], ids=["first_coin", "later_coin"])
+@pytest.mark.parametrize("after_commit", [False, True], ids=["before_commit", "after_commit"])
+async def test_a_coin_buffered_across_a_power_cut_is_credited_once(
+        after_commit: bool, first_coin: bool, tmp_path: Path) -> None:
+    path = tmp_path / "v.db"
+    machine = await start_machine(path)
+    tally = Tally()
+    await run_steps(machine, [] if first_coin else [("coin", 20)], tally)
+    switch = CutSwitch(machine, at=1, after_commit=after_commit)
+    with contextlib.suppress(PowerCut):  # the acceptor takes it; the cut comes at its credit
+        await machine.sim.insert_coin(50)
+    tally.inserted += 50
+    for _ in range(100):
+        if switch.cut:
+            break
+        await asyncio.sleep(0.01)
+    assert switch.cut
+    await pull_the_plug(machine)
+    machine = await start_machine(path)
+    try:
+        await asyncio.sleep(0.3)  # a few acceptor polls
+        credit = await machine.store.run(lambda db: journal.get_credit(db, journal.PANEL))
+        assert credit == tally.inserted
+        await check_conservation(machine, tally)
+    finally:
+        await machine.close()
+
+
+async def test_acceptor_is_inhibited_outside_idle_and_credit(tmp_path: Path) -> None:
+    machine = await start_machine(tmp_path / "v.db")
+    try:
+        acceptor = machine.devices.acceptor
+        assert acceptor.accepting
+        await machine.set_service(True)
+        await machine.acceptor_synced()
+        assert not acceptor.accepting
+        result = await machine.sim.insert_coin(50)
+        assert result["result"] == "inhibited" and result["credit"] == 0
+        await machine.set_service(False)
+        await machine.acceptor_synced()
+        assert acceptor.accepting
+    finally:
+        await machine.close()
+
+
+async def test_credit_survives_a_clean_restart(tmp_path: Path) -> None:
+    path = tmp_path / "v.db"
+    machine = await start_machine(path)
+    await run_steps(machine, [("coin", 50), ("coin", 20)], Tally())
+    await machine.close()
+    machine = await start_machine(path)
+    try:
+        assert machine.model.state is State.CREDIT
+        assert machine.sim.state()["display"][0] == "CREDIT 0.70"
+    finally:
+        await machine.close()
