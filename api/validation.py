@@ -88,7 +88,7 @@ class Field:
             if value is not None:
                 schema[key] = value
         if self.enum is not None:
-            schema["enum"] = list(self.enum)
+            schema["enum"] = [*self.enum, None] if self.nullable else list(self.enum)
         return schema
 
 

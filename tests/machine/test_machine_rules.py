@@ -32,8 +32,11 @@ async def test_a_coin_arriving_mid_vend_never_stops_the_motor(tmp_path: Path) ->
         product = await stock(machine, "A1", "Cola", 65, 2)
         await run_steps(machine, [("coin", 100)], tally)
         sale = asyncio.create_task(machine.sell(journal.PANEL, product, 1))
-        while machine.model.state is not State.VENDING:
+        for _ in range(400):
+            if machine.model.state is State.VENDING:
+                break
             await asyncio.sleep(0.005)
+        assert machine.model.state is State.VENDING
         # a coin already in the validator when the inhibit went on: credited mid-turn
         sim = machine.sim._sim
         sim.world.route_coin(50)

@@ -9,7 +9,6 @@ boot recovery, and account for every cent and product.
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import socket
