@@ -1,0 +1,118 @@
+"""The ``vending`` command: user add, audit --verify on a tampered ledger, check-config,
+and a clean stop of ``vending run`` on SIGTERM and SIGINT."""
+
+from __future__ import annotations
+
+import io
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from controller import cli
+from controller.store import open_db
+from controller.store.db import seed
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def seeded_db(path: Path) -> Path:
+    db = open_db(path)
+    seed(db.conn, slots=[("A1", 10)], hoppers={c: 200 for c in (5, 10, 20, 50, 100)},
+         hopper_fill=20)
+    db.conn.close()
+    return path
+
+
+def test_user_add_reads_the_password_from_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "v.db"
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-password\n"))
+    code, out, _ = run_cli(capsys, "user", "add", "alice", "--role", "operator",
+                           "--password-stdin", "--db", str(db))
+    assert code == 0 and "operator alice" in out
+    row = sqlite3.connect(db).execute("SELECT role, password_hash FROM users").fetchone()
+    assert row[0] == "operator" and row[1].startswith("scrypt$") and "a-long" not in row[1]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("another-password\n"))
+    code, _, err = run_cli(capsys, "user", "add", "ALICE", "--role", "buyer",
+                           "--password-stdin", "--db", str(db))
+    assert code == 1 and "taken" in err
+
+
+def test_audit_verify_passes_then_fails_on_a_tampered_ledger(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = seeded_db(tmp_path / "v.db")
+    code, out, err = run_cli(capsys, "audit", "--verify", "--db", str(db))
+    assert code == 0, err
+    assert out.startswith("DXS*RPV0001*VA*V1/1*1\r\n") and "G85*" in out
+    assert "ledger identities hold" in err
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE coins SET payout = payout + 1 WHERE coin = 50")  # a coin from nowhere
+    conn.commit()
+    conn.close()
+    code, _, err = run_cli(capsys, "audit", "--verify", "--db", str(db))
+    assert code == 1 and "FAIL" in err and "do NOT hold" in err
+
+
+def test_audit_verify_catches_credit_from_nowhere(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    db = seeded_db(tmp_path / "v.db")
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE panel SET credit = 100")
+    conn.commit()
+    conn.close()
+    code, _, err = run_cli(capsys, "audit", "--verify", "--db", str(db))
+    assert code == 1 and "sales + outstanding credit" in err
+
+
+def test_check_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text('[machine]\nmachine_id = "PI7"\n')
+    code, out, _ = run_cli(capsys, "check-config", str(good))
+    assert code == 0 and "machine PI7" in out and "config OK" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[api]\nprot = 8080\n")
+    code, _, err = run_cli(capsys, "check-config", str(bad))
+    assert code == 2 and "prot" in err and str(bad) in err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_run_answers_health_and_stops_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "controller.cli", "run", "--db",
+                             str(tmp_path / "v.db"), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        body = b""
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    body = r.read()
+                break
+            except OSError:
+                time.sleep(0.05)
+        assert b'"status": "ok"' in body and b'"state": "idle"' in body
+        proc.send_signal(sig)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    log = proc.stdout.read().decode() if proc.stdout else ""
+    assert "stopping" in log and "Traceback" not in log
