@@ -96,3 +96,11 @@ column_pins = [16, 19, 20, 21]
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such config file"):
         config.load(tmp_path / "nope.toml")
+
+
+def test_the_example_pi_config_is_valid() -> None:
+    path = Path(__file__).resolve().parents[2] / "systemd" / "vending.toml"
+    cfg = config.load(path)
+    assert not cfg.machine.simulated
+    assert cfg.acceptor.port == "/dev/serial0"
+    assert len(cfg.hoppers) == 5
