@@ -170,6 +170,7 @@ class HopperConfig:
     motor_pin: int = 0
     sensor_pin: int = 0
     coin_timeout_s: float = 5.0
+    late_coin_s: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -286,12 +287,13 @@ def _hopper(s: Section, index: int) -> HopperConfig:
     return HopperConfig(
         coin_cents=coin,
         kind=s.get_str("kind", "cctalk", choices=("cctalk", "pulse")),
-        address=s.get_int("address", 3 + index, minval=3, maxval=255),
+        address=s.get_int("address", 3 + index, minval=3, maxval=10),
         capacity=s.get_int("capacity", 200, minval=1, maxval=5000),
         security=s.get_str("security", "serial", choices=("serial", "zero")),
         motor_pin=s.get_int("motor_pin", 0, minval=0, maxval=53),
         sensor_pin=s.get_int("sensor_pin", 0, minval=0, maxval=53),
-        coin_timeout_s=s.get_float("coin_timeout_s", 5.0, minval=0.5, maxval=10.0),
+        coin_timeout_s=s.get_float("coin_timeout_s", 5.0, minval=2.0, maxval=10.0),
+        late_coin_s=s.get_float("late_coin_s", 0.5, minval=0.2, maxval=2.0),
     )
 
 

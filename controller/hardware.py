@@ -52,7 +52,8 @@ async def build_hardware(config: Config) -> tuple[Devices, None]:
                                   "motor_pin and sensor_pin")
             hoppers[h.coin_cents] = PulseHopper(h.coin_cents, motor_pin=h.motor_pin,
                                                 exit_pin=h.sensor_pin,
-                                                coin_timeout_s=h.coin_timeout_s)
+                                                coin_timeout_s=h.coin_timeout_s,
+                                                late_coin_s=h.late_coin_s)
     spirals = GpioSpiralMatrix(
         row_pins=mo.row_pins, column_pins=mo.column_pins, cam_pin=mo.cam_pin,
         drop_pin=mo.drop_pin, row_names=config.slots.rows,

@@ -273,11 +273,24 @@ def _set_payout_json(db: sqlite_utils.Database, payout_id: int, column: str,
 
 
 def record_hopper_counter(db: sqlite_utils.Database, payout_id: int, coin: int,
-                          counter: int) -> None:
-    """Before a dispense: the hopper's event counter, to reconcile after a crash."""
+                          counter: int, paid: int = 0, unpaid: int = 0) -> None:
+    """Before a dispense: the hopper's event counter and its last payout's
+    ``paid``/``unpaid`` figures, to reconcile after a crash."""
     counters = _payout_json(db, payout_id, "counters")
     counters[coin] = counter
     _set_payout_json(db, payout_id, "counters", counters)
+    row = db.conn.execute("SELECT before_status FROM payouts WHERE id = ?",
+                          (payout_id,)).fetchone()
+    before = json.loads(row[0])
+    before[str(coin)] = [paid, unpaid]
+    db.conn.execute("UPDATE payouts SET before_status = ? WHERE id = ?",
+                    (json.dumps(before), payout_id))
+
+
+def hopper_status_before(payout: Mapping[str, Any], coin: int) -> tuple[int, int] | None:
+    """The ``(paid, unpaid)`` recorded before this payout's dispense of ``coin``."""
+    figures = json.loads(payout.get("before_status") or "{}").get(str(coin))
+    return (int(figures[0]), int(figures[1])) if figures else None
 
 
 def record_coins_paid(db: sqlite_utils.Database, payout_id: int, coin: int,

@@ -6,9 +6,11 @@ After a crash or a power cut, before the machine takes a coin:
   and its slot is flagged for a check (journal.mark_vend_unknown);
 - a payout still ``pending`` is compared, hopper by hopper, with what the
   hopper says: a dispense counter that has not moved since the journaled value
-  proves nothing more was paid; one step further means the hopper's ``paid``
-  count belongs to our dispense.  A hopper still paying is stopped first
-  (emergency stop, then a final status read for a late coin).  Whatever was
+  proves nothing more was paid; one step further means the dispense arrived,
+  and the hopper's figures against those journaled before it tell whether it
+  was taken (its ``paid`` count is ours) or refused (nothing paid).  A hopper
+  still paying is stopped first (emergency stop, then a final status read for
+  a late coin).  Whatever was
   not paid goes back to the holder's credit.  Nothing is paid twice.
 
 Coins the acceptor buffered while the controller was down are credited by the
@@ -26,7 +28,7 @@ from controller import journal
 from controller.errors import HardwareError
 from controller.store import Store
 from controller.store.db import append_event
-from drivers.base import Hopper, HopperStatus
+from drivers.base import Hopper, HopperStatus, dispense_accepted
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +69,20 @@ async def _reconcile_payout(store: Store, hoppers: dict[int, Hopper],
         if status.counter == before:
             continue
         if counter_advanced_by_one(before, status.counter):
-            total = min(status.paid, count)
-            await store.tx(lambda db, c=coin, t=total: journal.record_coins_paid(  # type: ignore[misc]
-                db, pid, c, t))
+            figures = journal.hopper_status_before(payout, coin)
+            accepted: bool | None = True
+            if figures is not None:
+                accepted = dispense_accepted(
+                    HopperStatus(before, 0, figures[0], figures[1]), status, count)
+            if accepted is False:
+                continue  # the hopper refused the dispense: nothing was paid
+            if accepted:
+                total = min(status.paid, count)
+                await store.tx(lambda db, c=coin, t=total: journal.record_coins_paid(  # type: ignore[misc]
+                    db, pid, c, t))
+                continue
+            problems.append(f"payout {pid}: hopper {coin}c took or refused its dispense, its "
+                            "status cannot tell which; counted only the coins recorded")
             continue
         problems.append(f"payout {pid}: hopper {coin}c counter {before} -> {status.counter}, "
                         "cannot tell what it paid; counted only the coins recorded")

@@ -229,8 +229,8 @@ class SalesMixin:
             status = await hopper.status()
         except HardwareError as exc:
             return f"hopper {coin}c not answering ({exc}): check it"
-        await self.store.tx(lambda db: journal.record_hopper_counter(db, payout_id, coin,
-                                                                     status.counter))
+        await self.store.tx(lambda db: journal.record_hopper_counter(
+            db, payout_id, coin, status.counter, status.paid, status.unpaid))
 
         async def on_paid(total: int) -> None:
             await self.store.tx(lambda db: journal.record_coins_paid(db, payout_id, coin, total))

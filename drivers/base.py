@@ -129,6 +129,23 @@ class HopperStatus:
     unpaid: int
 
 
+def dispense_accepted(before: HopperStatus, after: HopperStatus, count: int) -> bool | None:
+    """Whether a dispense of ``count`` that moved the counter was accepted.
+
+    The counter moves on every dispense a hopper receives, also one it refuses.
+    A refused dispense leaves ``remaining``, ``paid`` and ``unpaid`` as the
+    last payout left them; an accepted one starts them anew, and once nothing
+    remains ``paid + unpaid == count``.  None when the two cannot be told
+    apart: the last payout was of the same count and ended with the same
+    figures.  ``before`` must have been read with nothing remaining.
+    """
+    if after.remaining > 0 or (after.paid, after.unpaid) != (before.paid, before.unpaid):
+        return True
+    if before.paid + before.unpaid != count:
+        return False
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class PayoutResult:
     """The outcome of one dispense request."""

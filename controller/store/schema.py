@@ -113,6 +113,11 @@ MIGRATIONS: list[list[str]] = [
             value TEXT NOT NULL
         )""",
     ],
+    # 2: each hopper's status before its dispense, {coin: [paid, unpaid]}: a refused
+    # dispense also moves the counter, and only these figures tell it from a taken one
+    [
+        "ALTER TABLE payouts ADD COLUMN before_status TEXT NOT NULL DEFAULT '{}'",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -25,7 +25,7 @@ from controller.errors import (
     HopperFault,
     ProtocolError,
 )
-from drivers.base import CoinPaidHook, Hopper, HopperStatus, PayoutResult
+from drivers.base import CoinPaidHook, Hopper, HopperStatus, PayoutResult, dispense_accepted
 from drivers.cctalk.frame import Header
 from drivers.cctalk.link import CctalkLink
 
@@ -147,18 +147,20 @@ class CctalkHopper(Hopper):
                                     reply_len=0)
         except HardwareError as exc:
             raise _NothingPaid(exc) from exc
-        counter = await self._send_dispense(count, before.counter)
-        if counter is None:
-            return PayoutResult(count, 0, fault="device_lost", certain=False)
-        return await self._follow(count, counter, base, on_paid)
+        sent = await self._send_dispense(count, before)
+        if isinstance(sent, PayoutResult):
+            return sent
+        return await self._follow(count, sent, base, on_paid)
 
     def _security_bytes(self) -> bytes:
         if self.security == "serial":
             return self.serial_number
         return bytes(8)
 
-    async def _send_dispense(self, count: int, before: int) -> int | None:
-        """Send the dispense; the hopper's counter for it, or None when unknowable."""
+    async def _send_dispense(self, count: int, before: HopperStatus) -> int | PayoutResult:
+        """Send the dispense; the hopper's counter for it, or the result when it is
+        already known (the hopper was lost, or whether it took the command cannot be
+        told)."""
         data = self._security_bytes() + bytes((count,))
         last: HardwareError = DeviceLost("no attempt")
         for _ in range(1 + self.redispense_attempts):
@@ -170,16 +172,22 @@ class CctalkHopper(Hopper):
                 last = exc
             status = await self._status_or_none()
             if status is None:
-                return None
-            if isinstance(last, DeviceNak):
-                # a verified NAK is the hopper's answer: refused, though its counter
-                # moved; follow it only if it pays all the same
-                if status.counter != before and status.remaining > 0:
-                    return status.counter
-                raise _NothingPaid(last)
-            if status.counter != before:
-                return status.counter  # it arrived; only the reply was lost
-            log.warning("%s: dispense not received (%s); sending it again", self.name, last)
+                return PayoutResult(count, 0, fault="device_lost", certain=False)
+            if status.counter == before.counter:
+                if isinstance(last, DeviceNak):
+                    raise _NothingPaid(last)
+                log.warning("%s: dispense not received (%s); sending it again", self.name, last)
+                continue
+            # it arrived: accepted, or refused (the counter moves on a refusal too)
+            accepted = dispense_accepted(before, status, count)
+            if accepted:
+                return status.counter
+            if accepted is None:
+                log.error("%s: dispense reply lost (%s) and the status cannot tell whether "
+                          "it was taken; counting none paid", self.name, last)
+                return PayoutResult(count, 0, fault="uncertain", certain=False)
+            raise _NothingPaid(last if isinstance(last, DeviceNak)
+                               else DeviceNak(f"{self.name} refused the dispense"))
         raise _NothingPaid(last)
 
     async def _status_or_none(self) -> HopperStatus | None:
@@ -203,6 +211,8 @@ class CctalkHopper(Hopper):
                 return PayoutResult(count, paid, fault="device_lost", certain=False)
             except HardwareError as exc:
                 log.warning("%s: status refused during payout: %s", self.name, exc)
+                if loop.time() - last_progress > self.dispense_timeout_s:
+                    return await self._stop_stuck(count, paid, base, on_paid)
                 continue
             if status.counter != counter:
                 log.error("%s: counter %d became %d mid payout", self.name, counter,

@@ -8,7 +8,8 @@ timer fired.  The edge handler itself switches the motor off as soon as the
 last coin breaks the beam (and on again if that pulse turns out too short or
 too long to be a coin), so neither the pulse length nor a slow ``on_paid``
 hook makes it overpay.  A coin in flight can still exit after the motor
-stops, so coins are counted for ``late_coin_s`` more and included in
+stops (200..500 ms later), so coins are counted for ``late_coin_s`` more
+(a coin already in the beam when that ends is waited for) and included in
 ``paid`` (which can then exceed the request: the result says what really
 left the hopper).
 
@@ -45,7 +46,7 @@ class PulseHopper(Hopper):
 
     def __init__(self, coin_cents: int, *, motor_pin: int, exit_pin: int,
                  pin_factory: Factory | None = None, coin_timeout_s: float = 5.0,
-                 late_coin_s: float = 0.4, max_on_s: float = 30.0,
+                 late_coin_s: float = 0.5, max_on_s: float = 30.0,
                  exit_pulse_min_s: float = 0.005, exit_pulse_max_s: float = 0.25,
                  name: str | None = None) -> None:
         if min(coin_timeout_s, max_on_s, exit_pulse_min_s) <= 0 or late_coin_s < 0:
@@ -118,6 +119,9 @@ class PulseHopper(Hopper):
                 self._running = False
             try:
                 await asyncio.sleep(self.late_coin_s)  # a coin in flight still counts
+                if self._pulse_started is not None:
+                    # a late coin is in the beam as the window ends: let its pulse finish
+                    await asyncio.sleep(self.exit_pulse_max_s)
             finally:
                 self._counting = False
             await self._report(on_paid, reported)

@@ -30,8 +30,8 @@ class SimPulseHopper:
     """The motor and exit sensor of one pulse hopper."""
 
     def __init__(self, factory: MockFactory, world: SimWorld, coin: int, *, motor_pin: int,
-                 exit_pin: int, coin_interval_s: float = 0.02, exit_pulse_s: float = 0.01,
-                 late_s: float = 0.1) -> None:
+                 exit_pin: int, coin_interval_s: float = 0.1, exit_pulse_s: float = 0.03,
+                 late_s: float = 0.3) -> None:
         if exit_pulse_s >= coin_interval_s:
             raise ValueError("the exit pulse must end before the next coin")
         self.world = world

@@ -235,3 +235,67 @@ async def test_dispense_zero_and_negative(hopper50: CctalkHopper) -> None:
     assert (await hopper50.dispense(0)).paid == 0
     with pytest.raises(ValueError):
         await hopper50.dispense(-1)
+
+
+async def test_refused_dispense_with_a_lost_reply_pays_nothing(
+        hopper50: CctalkHopper, sim50: SimCctalkHopper, cctalk_world: SimWorld) -> None:
+    # the counter moves on a refusal too; the last payout's figures tell them apart
+    assert (await hopper50.dispense(3)).paid == 3
+    sim50.security = "zero"  # the hopper now refuses the driver's serial-number key
+    sim50.corrupt_replies[0xA7] = 1
+    with pytest.raises(DeviceNak):
+        await hopper50.dispense(2)
+    assert cctalk_world.hoppers[50] == 17 and sim50.reg("counter") == 2
+    assert "dispense refused: security bytes" in sim50.entries("event")
+
+
+async def test_refused_dispense_that_looks_like_the_last_payout_is_uncertain(
+        hopper50: CctalkHopper, sim50: SimCctalkHopper, cctalk_world: SimWorld) -> None:
+    assert (await hopper50.dispense(3)).paid == 3
+    sim50.security = "zero"
+    sim50.lose_replies[0xA7] = 1
+    result = await hopper50.dispense(3)
+    # a taken dispense of 3 coins would leave the same figures: claim none paid
+    assert (result.paid, result.fault, result.certain) == (0, "uncertain", False)
+    assert cctalk_world.hoppers[50] == 17
+    assert len(dispense_frames(sim50)) == 2  # never sent again
+
+
+async def test_taken_dispense_with_a_corrupt_reply_is_followed(
+        hopper50: CctalkHopper, sim50: SimCctalkHopper, cctalk_world: SimWorld) -> None:
+    assert (await hopper50.dispense(3)).paid == 3
+    sim50.corrupt_replies[0xA7] = 1
+    result = await hopper50.dispense(2)
+    assert (result.paid, result.fault, result.certain) == (2, None, True)
+    assert cctalk_world.hoppers[50] == 15 and len(dispense_frames(sim50)) == 2
+
+
+@pytest.mark.parametrize("fault", ["nak", "busy", "bad_checksum"])
+async def test_status_refused_mid_payout_ends_the_payout(
+        hopper50: CctalkHopper, sim50: SimCctalkHopper, cctalk_until: CctalkUntil,
+        fault: str) -> None:
+    sim50.coin_interval_s = 0.01
+    hopper50.dispense_timeout_s = 0.1
+    paid = Paid()
+    task = asyncio.create_task(hopper50.dispense(10, on_paid=paid))
+    await cctalk_until(lambda: paid.seen and paid.seen[-1] >= 2)
+    sim50.inject(fault)
+    result = await asyncio.wait_for(task, 5)
+    assert result.fault is not None and not result.certain
+    assert 2 <= result.paid == paid.seen[-1] <= sim50.reg("paid")
+
+
+async def test_slow_hopper_pays_once(hopper50: CctalkHopper, sim50: SimCctalkHopper,
+                                     cctalk_world: SimWorld) -> None:
+    sim50.slow_delay_s = 0.05  # beyond the link's reply timeout: every reply comes late
+    sim50.inject("slow")
+    try:
+        result = await hopper50.dispense(2)
+        paid = result.paid
+    except HardwareError:
+        paid = 0  # raised only when certainly nothing was paid
+    assert 20 - cctalk_world.hoppers[50] == paid
+    assert len(dispense_frames(sim50)) <= 1
+    sim50.inject("clear")
+    result = await hopper50.dispense(2)
+    assert result.paid == 2 and 20 - cctalk_world.hoppers[50] == paid + 2

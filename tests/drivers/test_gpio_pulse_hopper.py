@@ -115,6 +115,26 @@ async def test_late_coin_is_counted(rig: Rig) -> None:
     assert rig.hopper.stray_coins == 0
 
 
+@pytest.mark.parametrize("late_s", [0.2, 0.45, 0.49])
+async def test_late_coin_at_documented_timings(pins: MockFactory, late_s: float) -> None:
+    # a coin in flight exits 200..500 ms after the motor stops; its pulse is ~30 ms
+    world = SimWorld(hoppers={20: 5})
+    sim = SimPulseHopper(pins, world, 20, motor_pin=MOTOR, exit_pin=EXIT,
+                         coin_interval_s=0.05, exit_pulse_s=0.03, late_s=late_s)
+    hopper = PulseHopper(20, motor_pin=MOTOR, exit_pin=EXIT, pin_factory=pins,
+                         coin_timeout_s=2.0)  # the driver's own late-coin window
+    await sim.start()
+    await hopper.start()
+    try:
+        sim.inject("late_coin")
+        result = await hopper.dispense(2)
+        assert result.paid == 3 and world.cup == [20, 20, 20]
+        assert hopper.stray_coins == 0
+    finally:
+        await hopper.close()
+        await sim.close()
+
+
 async def test_max_on_time_stops_the_motor(pins: MockFactory, rig: Rig) -> None:
     await rig.hopper.close()
     hopper = make_hopper(pins, coin_timeout_s=5.0, max_on_s=0.1)
