@@ -151,14 +151,23 @@ async def current_user(store: Store, tokens: TokenService,
 
 
 class LoginThrottle:
-    """Failed logins per key (username, client address) in a sliding one-minute window."""
+    """Failed logins per key (username, client address) in a sliding one-minute window.
+
+    A client address (``addr:`` keys) gets a larger allowance than a username:
+    several users may log in from one address (a NAT, the machine's own
+    panel), and one user's typos must not lock out the others.
+    """
 
     WINDOW_S = 60.0
     MAX_KEYS = 10_000
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, per_address_per_minute: int | None = None) -> None:
         self.per_minute = per_minute
+        self.per_address_per_minute = per_address_per_minute or per_minute
         self._failures: dict[str, deque[float]] = {}
+
+    def _limit(self, key: str) -> int:
+        return self.per_address_per_minute if key.startswith("addr:") else self.per_minute
 
     def _recent(self, key: str, now: float) -> deque[float]:
         times = self._failures.get(key)
@@ -179,7 +188,7 @@ class LoginThrottle:
         now = time.monotonic() if now is None else now
         for key in keys:
             times = self._recent(key, now)
-            if len(times) >= self.per_minute:
+            if len(times) >= self._limit(key):
                 retry = max(1, int(times[0] + self.WINDOW_S - now) + 1)
                 raise TooManyAttempts(f"too many failed logins; try again in {retry} s")
         if len(self._failures) >= self.MAX_KEYS:
@@ -208,7 +217,8 @@ class AuthState:
 
     def __init__(self, config: ApiConfig) -> None:
         self.config = config
-        self.throttle = LoginThrottle(config.login_attempts_per_minute)
+        self.throttle = LoginThrottle(config.login_attempts_per_minute,
+                                      config.login_attempts_per_address_per_minute)
         self._tokens: TokenService | None = None
 
     async def start(self, state_dir: Path) -> None:

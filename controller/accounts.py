@@ -31,6 +31,7 @@ from controller.errors import (
     ValidationError,
 )
 from controller.passwords import burn_time, hash_password, verify_password
+from controller.store.db import next_id
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
 USERNAME_RE = re.compile(USERNAME_PATTERN)
@@ -120,9 +121,10 @@ def create_user(db: sqlite_utils.Database, new: NewUser) -> dict[str, Any]:
     """Insert a prepared account; ``username_taken`` when the name exists in any case."""
     try:
         cur = db.conn.execute(
-            "INSERT INTO users (username, password_hash, role, deposit, created_at) "
-            "VALUES (?, ?, ?, 0, ?)",
-            (new.username, new.password_hash, new.role, time.time()),
+            "INSERT INTO users (id, username, password_hash, role, deposit, created_at) "
+            "VALUES (?, ?, ?, ?, 0, ?)",
+            (next_id(db.conn, "users"), new.username, new.password_hash, new.role,
+             time.time()),
         )
     except sqlite3.IntegrityError:
         raise UsernameTaken(fields={"username": "taken"}) from None

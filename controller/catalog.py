@@ -16,6 +16,7 @@ import sqlite_utils
 
 from controller.errors import Forbidden, NoFreeSlot, NotFound, SlotTaken, ValidationError
 from controller.money import is_int, validate_price
+from controller.store.db import next_id
 
 PRODUCT_NAME_MAX_CHARS = 64
 MAX_COST_CENTS = 100_000
@@ -133,10 +134,11 @@ def create_product(db: sqlite_utils.Database, user: dict[str, Any],
     else:
         slot, capacity = _claim_slot(db, data["slot"], None)
     amount = _validate_amount(data.get("amountAvailable"), capacity)
-    cur = db.conn.execute(
-        "INSERT INTO products (name, cost, amount_available, seller_id, slot) "
-        "VALUES (?, ?, ?, ?, ?)", (name, cost, amount, user["id"], slot))
-    return get_product(db, int(cur.lastrowid or 0))
+    product_id = next_id(db.conn, "products")
+    db.conn.execute(
+        "INSERT INTO products (id, name, cost, amount_available, seller_id, slot) "
+        "VALUES (?, ?, ?, ?, ?, ?)", (product_id, name, cost, amount, user["id"], slot))
+    return get_product(db, product_id)
 
 
 def update_product(db: sqlite_utils.Database, user: dict[str, Any], product_id: int,

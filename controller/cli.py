@@ -21,10 +21,19 @@ DEFAULT_DB = Path("state") / "vending.db"
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE", help="TOML config (default: built-in sim)")
-    common.add_argument("--db", metavar="PATH", help=f"SQLite database (default: {DEFAULT_DB})")
-    parser = argparse.ArgumentParser(prog="vending", description=__doc__, parents=[common])
+    def options(default: object) -> argparse.ArgumentParser:
+        p = argparse.ArgumentParser(add_help=False)
+        p.add_argument("--config", metavar="FILE", default=default,
+                       help="TOML config (default: built-in sim)")
+        p.add_argument("--db", metavar="PATH", default=default,
+                       help=f"SQLite database (default: {DEFAULT_DB})")
+        return p
+
+    # before or after the subcommand; a subcommand's own default must not
+    # overwrite a value given before it
+    parser = argparse.ArgumentParser(prog="vending", description=__doc__,
+                                     parents=[options(None)])
+    common = options(argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", parents=[common], help="start the machine and the API")
     run.add_argument("--sim", action="store_true", help="simulated hardware even with a config")

@@ -134,7 +134,8 @@ class ApiConfig:
     jwt_secret: str | None = None
     access_token_s: int = 900
     refresh_token_s: int = 7 * 24 * 3600
-    login_attempts_per_minute: int = 10
+    login_attempts_per_minute: int = 10  # failed logins per username
+    login_attempts_per_address_per_minute: int = 100  # ... per client address
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,9 @@ def _api(s: Section) -> ApiConfig:
                                   maxval=90 * 86400),
         login_attempts_per_minute=s.get_int("login_attempts_per_minute",
                                             d.login_attempts_per_minute, minval=1, maxval=1000),
+        login_attempts_per_address_per_minute=s.get_int(
+            "login_attempts_per_address_per_minute", d.login_attempts_per_address_per_minute,
+            minval=1, maxval=10000),
     )
 
 

@@ -310,6 +310,35 @@ def record_coins_paid(db: sqlite_utils.Database, payout_id: int, coin: int,
     return new
 
 
+def replan_payout(db: sqlite_utils.Database, payout_id: int,
+                  done: Iterable[int]) -> dict[int, int] | None:
+    """After a hopper paid short: plan what is still owed from the other hoppers.
+
+    ``done`` are the coins whose hoppers this payout has already used (each is
+    used once, so its journaled count stays one dispense's).  The new plan
+    keeps their paid counts and adds the fewest coins of the rest; None (and
+    no change) when the rest cannot make the amount.
+    """
+    row = db.conn.execute("SELECT amount FROM payouts WHERE id = ? AND status = 'pending'",
+                          (payout_id,)).fetchone()
+    if row is None:
+        return None
+    used = set(done)
+    paid = _payout_json(db, payout_id, "paid")
+    owed = int(row[0]) - money.plan_value(paid)
+    if owed <= 0:
+        return None
+    rest = money.make_change(owed, {c: n for c, n in payout_inventory(db).items()
+                                    if c not in used})
+    if rest is None:
+        return None
+    plan = {c: paid.get(c, 0) for c in used} | rest
+    _set_payout_json(db, payout_id, "plan", plan)
+    append_event(db, "payout_replanned", payout=payout_id,
+                 plan={str(c): n for c, n in plan.items()})
+    return plan
+
+
 def settle_payout(db: sqlite_utils.Database, payout_id: int) -> tuple[list[int], int]:
     """Close a payout; whatever was not paid goes back to the holder's credit.
 

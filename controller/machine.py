@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 VERSION = "0.1.0"
 CLOSE_STEP_S = 3.0
+SIM_CUSTOMER_WAIT_S = 5.0  # how long the simulated buyer waits at the machine
 
 
 class SimHooks(Protocol):
@@ -42,7 +43,8 @@ class SimHooks(Protocol):
 
     def load_spiral(self, slot: str, name: str, count: int) -> None: ...
 
-    async def insert_for_claim(self, coin: int) -> None: ...
+    async def insert_for_claim(self, coin: int) -> str:
+        """Put a coin in the simulated acceptor; "accepted" or why it was refused."""
 
     async def close(self) -> None: ...
 
@@ -312,11 +314,17 @@ class Machine(SalesMixin):
         hooks = self._sim_hooks
 
         async def insert() -> None:
+            # The simulated buyer puts the coin in once.  A coin the acceptor
+            # refuses (jam, inhibit) never arrives: the claim then waits, like
+            # on hardware, for its full time or a coin from /sim/coin.
             async with self._mechanism:
                 self._require_in_service()
-                await asyncio.wait_for(self.acceptor_synced(), 5)
-                await hooks.insert_for_claim(claim.coin)
-                await asyncio.wait_for(asyncio.shield(claim.done), 5)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.acceptor_synced(), SIM_CUSTOMER_WAIT_S)
+                if await hooks.insert_for_claim(claim.coin) != "accepted":
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(claim.done), SIM_CUSTOMER_WAIT_S)
 
         await asyncio.shield(self.spawn(insert(), "sim-deposit"))
 
@@ -350,13 +358,15 @@ class Machine(SalesMixin):
             raise ValidationError(f"payout must be an integer 0..{capacity}",
                                   fields={"payout": f"0..{capacity}"})
         async with self._mechanism:
-            result = await self.store.tx(lambda db: journal.adjust_hopper(db, coin, payout))
+            await self.store.tx(lambda db: journal.adjust_hopper(db, coin, payout))
             if self._sim_hooks is not None and hasattr(self._sim_hooks, "set_hopper"):
                 self._sim_hooks.set_hopper(coin, payout)
         if f"hopper:{coin}" in self._faults:
             await self.clear_faults([f"hopper:{coin}"])
         self.acceptor_dirty()
-        return result
+        inventory = await self.store.run(journal.inventory_json)
+        this = next(entry for entry in inventory if entry["coin"] == coin)
+        return {**this, "coins": inventory}
 
     async def collect_cashbox(self) -> int:
         async with self._mechanism:

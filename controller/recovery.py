@@ -76,13 +76,11 @@ async def _reconcile_payout(store: Store, hoppers: dict[int, Hopper],
                     HopperStatus(before, 0, figures[0], figures[1]), status, count)
             if accepted is False:
                 continue  # the hopper refused the dispense: nothing was paid
-            if accepted:
-                total = min(status.paid, count)
-                await store.tx(lambda db, c=coin, t=total: journal.record_coins_paid(  # type: ignore[misc]
-                    db, pid, c, t))
-                continue
-            problems.append(f"payout {pid}: hopper {coin}c took or refused its dispense, its "
-                            "status cannot tell which; counted only the coins recorded")
+            # taken (or, when the figures repeat the last payout's, most likely taken:
+            # a refusal is rare and would show on every dispense)
+            total = min(status.paid, count)
+            await store.tx(lambda db, c=coin, t=total: journal.record_coins_paid(  # type: ignore[misc]
+                db, pid, c, t))
             continue
         problems.append(f"payout {pid}: hopper {coin}c counter {before} -> {status.counter}, "
                         "cannot tell what it paid; counted only the coins recorded")

@@ -33,6 +33,8 @@ from controller.store.db import append_event
 from drivers.base import CoinBatch, CoinEventKind, Devices, VendOutcome, VendResult
 
 log = logging.getLogger(__name__)
+NOT_SERVING = {State.OUT_OF_SERVICE: "out of service", State.SERVICE: "in service mode",
+               State.BOOTING: "starting"}
 T = TypeVar("T")
 
 
@@ -142,15 +144,20 @@ class SalesMixin:
     # --- the mechanism ------------------------------------------------------
 
     def _require_in_service(self) -> None:
-        if self.model.state in (State.OUT_OF_SERVICE, State.SERVICE, State.BOOTING):
-            raise OutOfService(f"the machine is {self.model.state.value.replace('_', ' ')}")
+        if self.model.state in NOT_SERVING:
+            raise OutOfService(f"the machine is {NOT_SERVING[self.model.state]}")
 
     async def _exclusive(self, coro_fn: Callable[[], Awaitable[T]], name: str,
-                         *, wait: bool = False) -> T:
-        """Run one physical action under the mechanism lock, as a supervised task."""
+                         *, wait: bool = False, idle_only: bool = False) -> T:
+        """Run one physical action under the mechanism lock, as a supervised task.
+
+        ``idle_only``: refuse also while a customer has credit at the panel.
+        """
         self._require_in_service()
         if not wait and (self._mechanism.locked() or not self.model.is_ready()):
             raise MachineBusy("the machine is busy with another action")
+        if idle_only and self.model.state is not State.IDLE:
+            raise MachineBusy("a customer is using the machine's front panel")
 
         async def locked() -> T:
             async with self._mechanism:
@@ -212,23 +219,37 @@ class SalesMixin:
         if self.model.state is not State.PAYING:
             await self._fire("start_payout")
         self.panel_refresh()
-        failed: str | None = None
-        for coin in sorted(ticket.plan, reverse=True):
-            failed = await self._dispense(ticket.payout_id, coin, ticket.plan[coin])
+        plan, used = ticket.plan, set[int]()
+        failures: dict[int, str] = {}
+        while todo := sorted((c for c in plan if c not in used and plan[c] > 0), reverse=True):
+            coin = todo[0]
+            used.add(coin)
+            failed, certain = await self._dispense(ticket.payout_id, coin, plan[coin])
             if failed:
-                await self.fault(failed, device=f"hopper:{coin}")
-                break
+                # pay what is still owed from the other hoppers, then report the fault;
+                # not when this hopper may have paid more than it counted
+                failures[coin] = failed
+                if not certain:
+                    break
+                replanned = await self.store.tx(
+                    lambda db: journal.replan_payout(db, ticket.payout_id, used))
+                if replanned is None:
+                    break
+                plan = replanned
         coins, unpaid = await self.store.tx(lambda db: journal.settle_payout(db,
                                                                              ticket.payout_id))
+        for coin, reason in failures.items():
+            await self.fault(reason, device=f"hopper:{coin}")
         return coins, unpaid
 
-    async def _dispense(self, payout_id: int, coin: int, count: int) -> str | None:
-        """Pay ``count`` coins from one hopper; a fault reason when it paid short."""
+    async def _dispense(self, payout_id: int, coin: int, count: int) -> tuple[str | None, bool]:
+        """Pay ``count`` coins from one hopper: a fault reason when it paid short
+        (or None), and whether the coins it counted are certainly all it paid."""
         hopper = self.devices.hoppers[coin]
         try:
             status = await hopper.status()
         except HardwareError as exc:
-            return f"hopper {coin}c not answering ({exc}): check it"
+            return f"hopper {coin}c not answering ({exc}): check it", True
         await self.store.tx(lambda db: journal.record_hopper_counter(
             db, payout_id, coin, status.counter, status.paid, status.unpaid))
 
@@ -238,27 +259,32 @@ class SalesMixin:
         try:
             result = await hopper.dispense(count, on_paid=on_paid)
         except HardwareError as exc:
-            return f"hopper {coin}c refused to pay ({exc}): check it"
+            reason = f"hopper {coin}c refused to pay ({exc})"
+            await self.store.tx(lambda db: journal.set_hopper_fault(db, coin, reason))
+            return reason + ": check it", True
         await on_paid(result.paid)
         if result.paid >= count:
-            return None
+            return None, True
         reason = f"hopper {coin}c {result.fault or 'short pay'}: paid {result.paid} of {count}"
+        if not result.certain:
+            reason += " or more"
         await self.store.tx(lambda db: journal.set_hopper_fault(db, coin, reason))
-        return reason + "; refill or clear it, then leave service mode"
+        return reason + "; refill or clear it, then leave service mode", result.certain
 
     # --- entry points -------------------------------------------------------
 
     async def sell(self, holder: str, product_id: int, amount: int, *,
-                   pay_change: bool = True) -> SaleResult:
+                   pay_change: bool = True, idle_only: bool = False) -> SaleResult:
         """Vend ``amount`` units for ``holder``; charges only delivered units."""
         if amount < 1:
             raise ValidationError("amount must be at least 1", fields={"amount": "below 1"})
         return await self._exclusive(
-            lambda: self._sell_locked(holder, product_id, amount, pay_change), "sell")
+            lambda: self._sell_locked(holder, product_id, amount, pay_change), "sell",
+            idle_only=idle_only)
 
     async def buy(self, user_id: int, product_id: int, amount: int) -> dict[str, Any]:
         """``POST /buy``: vend physically, pay the change, deposit to 0."""
-        result = await self.sell(user_holder(user_id), product_id, amount)
+        result = await self.sell(user_holder(user_id), product_id, amount, idle_only=True)
         if result.delivered == 0:
             what = result.failure.outcome.value if result.failure else "failed"
             raise OutOfStock(f"slot {result.product['slot']} failed to vend ({what}); nothing "

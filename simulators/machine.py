@@ -127,9 +127,9 @@ class SimulatedMachine:
         assert self.world is not None
         self.world.empty_cashbox()
 
-    async def insert_for_claim(self, coin: int) -> None:
+    async def insert_for_claim(self, coin: int) -> str:
         assert self.bus is not None and self.bus.acceptor is not None
-        self.bus.acceptor.insert(coin)
+        return self.bus.acceptor.insert(coin)
 
     async def close(self) -> None:
         if self.bus is not None:
@@ -207,6 +207,7 @@ class SimControl:
             else:
                 raise ValueError(f"unknown device {device!r}")
         except (ValueError, KeyError) as exc:
-            raise ValidationError(str(exc).strip("'\""), fields={"device": device,
-                                                                 "fault": fault}) from None
+            message = str(exc.args[0]) if exc.args else str(exc)
+            field = "fault" if "fault" in message else "device"
+            raise ValidationError(message, fields={field: message}) from None
         return {"device": device, "fault": fault}

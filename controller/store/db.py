@@ -191,3 +191,18 @@ def bump(db: sqlite_utils.Database, name: str, amount: int) -> None:
         "UPDATE counters SET lifetime = lifetime + ?, interim = interim + ? WHERE name = ?",
         (amount, amount, name),
     )
+
+
+def next_id(conn: sqlite3.Connection, table: str) -> int:
+    """A row id for ``table`` that no row ever had, a deleted one included.
+
+    An id in an old token, log line or audit row then never names a
+    different user or product.  Call it inside the inserting transaction.
+    """
+    key = f"last_id:{table}"
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    top = int(conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0])
+    new = max(int(row[0]) if row else 0, top) + 1
+    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, str(new)))
+    return new

@@ -180,12 +180,13 @@ class CctalkHopper(Hopper):
                 continue
             # it arrived: accepted, or refused (the counter moves on a refusal too)
             accepted = dispense_accepted(before, status, count)
-            if accepted:
-                return status.counter
             if accepted is None:
-                log.error("%s: dispense reply lost (%s) and the status cannot tell whether "
-                          "it was taken; counting none paid", self.name, last)
-                return PayoutResult(count, 0, fault="uncertain", certain=False)
+                # A refusal (wrong key, disabled) is rare and shows on every dispense;
+                # a repeat of the last payout's count is common: take it as taken.
+                log.warning("%s: dispense reply lost (%s); the status reads like the last "
+                            "payout's, so the dispense is taken as received", self.name, last)
+            if accepted is not False:
+                return status.counter
             raise _NothingPaid(last if isinstance(last, DeviceNak)
                                else DeviceNak(f"{self.name} refused the dispense"))
         raise _NothingPaid(last)

@@ -68,7 +68,7 @@ class SimCctalkBus:
         for device in self.devices.values():
             if device.name == name:
                 return device
-        raise KeyError(name)
+        raise KeyError(f"no device {name!r}")
 
     # --- life cycle ---------------------------------------------------------------
 

@@ -156,7 +156,10 @@ class FakeMachine:
         self._check()
         await self.store.tx(lambda db: db.conn.execute(
             "UPDATE coins SET payout = ? WHERE coin = ?", (payout, coin)))
-        return {"coin": coin, "payout": payout}
+        coins = await self.store.run(lambda db: [
+            {**dict(r), "fault": None} for r in db.conn.execute(
+                "SELECT coin, payout, capacity, cashbox FROM coins ORDER BY coin")])
+        return {**next(c for c in coins if c["coin"] == coin), "coins": coins}
 
     async def collect_cashbox(self) -> int:
         self._check()

@@ -220,11 +220,22 @@ async def test_failed_logins_are_throttled_per_username(client: TestClient[Any, 
 
 async def test_failed_logins_are_throttled_per_address(client: TestClient[Any, Any],
                                                        app: web.Application) -> None:
-    app[AUTH_KEY].throttle.per_minute = 3
+    app[AUTH_KEY].throttle.per_address_per_minute = 3
     for n in range(3):
         assert (await _login(client, f"nobody{n}", "wrong password")).status == 401
     r = await _login(client, "somebody_else", "wrong password")
     assert r.status == 429
+
+
+async def test_one_users_typos_do_not_lock_out_another(client: TestClient[Any, Any],
+                                                       app: web.Application,
+                                                       buyer: Account) -> None:
+    throttle = app[AUTH_KEY].throttle
+    assert throttle.per_address_per_minute > throttle.per_minute
+    for _ in range(throttle.per_minute):
+        assert (await _login(client, "somebody_else", "wrong password")).status == 401
+    assert (await _login(client, "somebody_else", "wrong password")).status == 429
+    assert (await _login(client, buyer.username)).status == 200
 
 
 async def test_successful_logins_are_not_counted(client: TestClient[Any, Any],

@@ -200,6 +200,10 @@ async def test_sim_routes_are_not_found_on_hardware(tmp_path: Any) -> None:
 
 
 async def test_unknown_fault_device_is_a_validation_error(client: TestClient[Any, Any]) -> None:
-    r = await client.post("/sim/fault", json={"device": "slot:Z9x", "fault": "jam"})
+    r = await client.post("/sim/fault", json={"device": "slot:Z9", "fault": "jam"})
     assert r.status == 400
-    assert (await error_of(r))["code"] == "validation_error"
+    error = await error_of(r)
+    assert error["code"] == "validation_error"
+    assert error["message"] == "no slot 'Z9'" and set(error["fields"]) == {"device"}
+    r = await client.post("/sim/fault", json={"device": "acceptor", "fault": "melt"})
+    assert set((await error_of(r))["fields"]) == {"fault"}

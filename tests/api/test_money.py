@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from controller.machine import Machine
 from tests.api.conftest import Account, error_of
 
 pytestmark = pytest.mark.asyncio
@@ -95,6 +97,19 @@ async def test_cannot_make_change(client: TestClient[Any, Any], operator: Accoun
     assert (await error_of(r))["code"] in ("cannot_make_change", "credit_limit")
 
 
+async def test_hopper_refill_answers_the_inventory(client: TestClient[Any, Any],
+                                                  operator: Account) -> None:
+    r = await client.put("/machine/coins/50", json={"payout": 30}, headers=operator.auth)
+    assert r.status == 200
+    answer = await r.json()
+    assert (answer["coin"], answer["payout"]) == (50, 30)
+    assert [c["coin"] for c in answer["coins"]] == [5, 10, 20, 50, 100]
+    assert next(c for c in answer["coins"] if c["coin"] == 50)["payout"] == 30
+    machine = await (await client.get("/machine", headers=operator.auth)).json()
+    assert [(c["coin"], c["payout"]) for c in machine["coins"]] == \
+        [(c["coin"], c["payout"]) for c in answer["coins"]]
+
+
 async def test_hopper_coin_must_be_a_coin(client: TestClient[Any, Any],
                                           operator: Account) -> None:
     r = await client.put("/machine/coins/7", json={"payout": 1}, headers=operator.auth)
@@ -117,3 +132,43 @@ async def test_audit_is_text(client: TestClient[Any, Any], operator: Account) ->
     assert r.status == 200
     assert r.content_type == "text/plain"
     assert "DXS" in await r.text()
+
+
+async def test_buy_waits_for_a_customer_at_the_panel(client: TestClient[Any, Any],
+                                                     buyer: Account, seller: Account,
+                                                     machine: Any) -> None:
+    if not isinstance(machine, Machine):
+        pytest.skip("needs the simulated machine")
+    product = await _product(client, seller, cost=65)
+    await _deposit(client, buyer, 100)
+    r = await client.post("/sim/coin", json={"coin": 50})  # somebody at the front panel
+    assert (await r.json())["state"] == "credit"
+    r = await client.post("/buy", json={"productId": product["id"], "amount": 1},
+                          headers=buyer.auth)
+    assert (r.status, (await error_of(r))["code"]) == (409, "machine_busy")
+    assert (await (await client.get("/user", headers=buyer.auth)).json())["deposit"] == 100
+    await client.post("/sim/press", json={"keys": "*"})  # coin return: the panel is idle
+    r = await client.post("/buy", json={"productId": product["id"], "amount": 1},
+                          headers=buyer.auth)
+    assert r.status == 200 and (await r.json())["change"] == [20, 10, 5]
+
+
+async def test_deposit_refused_by_a_jammed_acceptor_times_out(
+        client: TestClient[Any, Any], buyer: Account, operator: Account, machine: Any) -> None:
+    if not isinstance(machine, Machine):
+        pytest.skip("needs the simulated machine")
+    config = machine.config
+    machine.config = dataclasses.replace(
+        config, machine=dataclasses.replace(config.machine, deposit_claim_s=0.3))
+    await client.post("/sim/fault", json={"device": "acceptor", "fault": "jam"})
+    r = await client.post("/deposit", json={"coin": 50}, headers=buyer.auth)
+    assert (r.status, (await error_of(r))["code"]) == (408, "deposit_timeout")
+    assert "0.3 s" in (await error_of(r))["message"]
+    state = await (await client.get("/machine", headers=operator.auth)).json()
+    assert state["state"] == "idle" and state["faults"] == []
+    assert (await (await client.get("/sim/state")).json())["returned"] == [50]
+    await client.post("/sim/fault", json={"device": "acceptor", "fault": "clear"})
+    # the refused insertion holds nothing: the next deposit goes through at once
+    machine.config = dataclasses.replace(
+        config, machine=dataclasses.replace(config.machine, deposit_claim_s=2.0))
+    assert await _deposit(client, buyer, 50) == 50

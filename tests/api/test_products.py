@@ -143,3 +143,19 @@ async def test_list_in_slot_order(client: TestClient[Any, Any], seller: Account)
     await _create(client, seller, slot="A3", productName="Earlier")
     r = await client.get("/product")
     assert [p["productName"] for p in await r.json()] == ["Earlier", "Later"]
+
+
+async def test_ids_of_deleted_products_and_users_are_not_given_again(
+        client: TestClient[Any, Any], seller: Account) -> None:
+    first = await (await _create(client, seller)).json()
+    assert (await client.delete(f"/product/{first['id']}", headers=seller.auth)).status == 204
+    second = await (await _create(client, seller)).json()
+    assert second["id"] > first["id"]
+    body = {"username": "short_lived", "password": "a long password", "role": "buyer"}
+    user = await (await client.post("/user", json=body)).json()
+    login = await (await client.post("/login", json={"username": "short_lived",
+                                                     "password": "a long password"})).json()
+    auth = {"Authorization": f"Bearer {login['accessToken']}"}
+    assert (await client.delete("/user", headers=auth)).status == 204
+    again = await (await client.post("/user", json={**body, "username": "next_one"})).json()
+    assert again["id"] > user["id"]

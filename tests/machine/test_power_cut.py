@@ -30,7 +30,12 @@ SALE_SETUP: list[tuple[str, Any]] = [
 ]
 PAYOUT_SETUP: list[tuple[str, Any]] = [("coin", 20), ("coin", 10), ("coin", 5)]
 
-FLOWS = {"sale": (SALE_SETUP, "A1"), "coin_return": (PAYOUT_SETUP, "*")}
+# the 50 hopper pays nothing: the payout is planned again over the 20 and 10 hoppers
+REPLAN_SETUP: list[tuple[str, Any]] = [("coin", 50), ("coin", 20),
+                                       ("fault", ("hopper:50", "empty"))]
+
+FLOWS = {"sale": (SALE_SETUP, "A1"), "coin_return": (PAYOUT_SETUP, "*"),
+         "replanned_payout": (REPLAN_SETUP, "*")}
 
 
 async def _transactions_in(flow: str, path: Path) -> int:
@@ -46,7 +51,7 @@ async def _transactions_in(flow: str, path: Path) -> int:
         await machine.close()
 
 
-CUTS = {"sale": 13, "coin_return": 11}
+CUTS = {"sale": 13, "coin_return": 11, "replanned_payout": 15}
 
 
 @pytest.mark.asyncio
@@ -78,6 +83,10 @@ async def test_power_cut(flow: str, at: int, after_commit: bool, tmp_path: Path)
     machine = await start_machine(path)  # power back: boot recovery runs
     try:
         await check_conservation(machine, tally)
+        if flow == "replanned_payout" and machine.faults:
+            assert set(machine.faults) == {"hopper:50"}, machine.faults
+            await machine.set_service(True)  # the technician checks the hopper
+            await machine.set_service(False)
         await machine.sim.press("*")  # whatever credit is left can be paid back
         await settle(machine)
         await check_conservation(machine, tally)

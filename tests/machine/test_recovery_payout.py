@@ -68,7 +68,7 @@ async def cut_payout(tmp_path: Path, before: tuple[int, int] | None) -> Store:
     ((3, 0), HopperStatus(8, 0, 3, 0), 0, False),  # refused: last payout's figures
     ((3, 0), HopperStatus(8, 0, 2, 0), 2, False),  # taken and paid
     ((3, 0), HopperStatus(8, 0, 1, 1), 1, False),  # taken, short paid
-    ((2, 0), HopperStatus(8, 0, 2, 0), 0, True),  # cannot tell: count none, report it
+    ((2, 0), HopperStatus(8, 0, 2, 0), 2, False),  # a repeat of the last payout: taken
     ((3, 0), HopperStatus(7, 0, 3, 0), 0, False),  # counter unmoved: never arrived
     ((3, 0), HopperStatus(9, 0, 2, 0), 0, True),  # moved twice: cannot tell
     (None, HopperStatus(8, 0, 2, 0), 2, False),  # old row: the counter alone decides

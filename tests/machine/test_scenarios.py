@@ -76,8 +76,18 @@ SCENARIOS: dict[str, list[tuple[str, Any]]] = {
         ("expect", {"display": ["MAKE ANOTHER", "SELECTION"], "tray": [], "credit": 100,
                     "stock": {"A1": 3}, "slot_status": {"A1": "out_of_order"}}),
     ],
+    "hopper_empty_change_from_the_other_hoppers": [
+        ("product", {**COLA, "cost": 100}),
+        ("fault", ("hopper:50", "empty")),
+        ("coin", 100), ("coin", 50), ("press", "A1"),
+        # the 50 hopper pays nothing: the change comes from the 20 and 10 hoppers,
+        # then the machine goes out of service for the empty hopper
+        ("expect", {"tray": ["Cola"], "returned": [20, 20, 10], "credit": 0,
+                    "state": "out_of_service", "fault_has": "hopper 50c"}),
+    ],
     "hopper_empty_while_paying_change": [
         ("product", {**COLA, "cost": 100}),
+        ("refill", (5, 0)), ("refill", (10, 0)), ("refill", (20, 0)),
         ("fault", ("hopper:50", "empty")),
         ("coin", 100), ("coin", 50), ("press", "A1"),
         # the 50 change is owed: it stays as credit, the machine goes out of service

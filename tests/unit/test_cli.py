@@ -64,6 +64,16 @@ def test_audit_verify_passes_then_fails_on_a_tampered_ledger(
     assert code == 1 and "FAIL" in err and "do NOT hold" in err
 
 
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_common_options_before_or_after_the_subcommand(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], order: str) -> None:
+    db = seeded_db(tmp_path / "v.db")
+    args = ["--db", str(db), "audit", "--verify"] if order == "before" else \
+        ["audit", "--verify", "--db", str(db)]
+    code, _, err = run_cli(capsys, *args)
+    assert code == 0 and "ledger identities hold" in err
+
+
 def test_audit_verify_catches_credit_from_nowhere(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     db = seeded_db(tmp_path / "v.db")
