@@ -20,6 +20,7 @@ from api import (
     routes_sessions,
     routes_sim,
     routes_users,
+    routes_web,
 )
 from api.auth import AuthState
 from api.errors import json_errors
@@ -35,7 +36,7 @@ def all_routes(config: Config | None = None) -> list[Route]:
     return [*routes_users.ROUTES, *routes_sessions.ROUTES,
             *routes_products.routes(config.slots),
             *routes_money.ROUTES, *routes_machine.routes(config), *routes_sim.ROUTES,
-            *routes_meta.ROUTES]
+            *routes_meta.ROUTES, *routes_web.ROUTES]
 
 
 async def _auth_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -37,7 +37,7 @@ def _success(route: Route) -> dict[str, Any]:
     if route.status == 204:
         return {"description": "done (no body)"}
     if route.text:
-        return {"description": "ok", "content": {"text/plain": {"schema": {"type": "string"}}}}
+        return {"description": "ok", "content": {route.text: {"schema": {"type": "string"}}}}
     schema = dict(route.response) if route.response is not None else {}
     return {"description": "ok", "content": {"application/json": {"schema": schema}}}
 

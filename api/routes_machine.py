@@ -63,5 +63,5 @@ def routes(config: Config) -> list[Route]:
         Route("GET", "/machine/events", events, "The event log, oldest first, after an id",
               roles=OPERATOR, query=EVENTS_QUERY, response=array(ref("Event")), tag="machine"),
         Route("GET", "/machine/audit", audit, "The EVA-DTS (DEX) audit report", roles=OPERATOR,
-              text=True, tag="machine"),
+              text="text/plain", tag="machine"),
     ]

@@ -84,7 +84,7 @@ class Route:
     path_params: Mapping[str, Param] = field(default_factory=dict)
     query: Mapping[str, Param] = field(default_factory=dict)
     sim_only: bool = False
-    text: bool = False
+    text: str = ""  # the media type of a text answer (text/plain, text/html); JSON if empty
     tag: str = "api"
 
     @property

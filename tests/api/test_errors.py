@@ -191,7 +191,7 @@ async def test_sim_routes_are_not_found_on_hardware(tmp_path: Any) -> None:
             assert app[MACHINE_KEY] is machine
             for method, path in [("POST", "/sim/coin"), ("POST", "/sim/press"),
                                  ("GET", "/sim/state"), ("POST", "/sim/tray/take"),
-                                 ("POST", "/sim/fault")]:
+                                 ("POST", "/sim/fault"), ("GET", "/")]:
                 r = await client.request(method, path, json={})
                 assert r.status == 404, path
                 assert (await error_of(r))["code"] == "not_found"

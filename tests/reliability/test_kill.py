@@ -10,80 +10,26 @@ from __future__ import annotations
 
 import json
 import random
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.process import Server, cli, free_port, login
+
 PRICE = 65
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    def __init__(self, db: Path, port: int) -> None:
-        self.db, self.port = db, port
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        log = open(self.db.parent / "server.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "controller.cli", "run", "--db", str(self.db),
-             "--port", str(self.port)], stdout=log, stderr=log)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if self.call("GET", "/health")["state"] in ("idle", "credit", "out_of_service"):
-                    return
-            except (OSError, urllib.error.URLError):
-                pass
-            time.sleep(0.05)
-        raise AssertionError("server did not start: " +
-                             (self.db.parent / "server.log").read_text()[-2000:])
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(10)
-
-    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
-                                     method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        if token:
-            req.add_header("Authorization", f"Bearer {token}")
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            raw = resp.read()
-            ctype = resp.headers.get("Content-Type", "")
-            return json.loads(raw) if "json" in ctype else raw.decode()
-
-
-def cli(db: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "controller.cli", *args, "--db", str(db)],
-                          input=stdin, capture_output=True, text=True, timeout=60, check=False)
-
-
-def login(server: Server, name: str, password: str) -> str:
-    return str(server.call("POST", "/login", {"username": name, "password": password})
-               ["accessToken"])
+# a customer presses A1 from another process (the answer may never come)
+PRESS = """
+import sys, urllib.request
+req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/sim/press", data=b'{"keys":"A1"}',
+                             headers={"Content-Type": "application/json"}, method="POST")
+try:
+    urllib.request.urlopen(req, timeout=5).read()
+except OSError:
+    pass
+"""
 
 
 @pytest.mark.timeout(240)
@@ -106,10 +52,8 @@ def test_sigkill_mid_sale_loses_nothing(tmp_path: Path) -> None:
             inserted += 100
             # press A1 without waiting for the answer, then kill at a random moment
             # of the vend (about 0.2 s) or the payout that follows
-            req = subprocess.Popen(
-                ["curl", "-s", "-m", "5", "-XPOST", "-H", "Content-Type: application/json",
-                 "-d", '{"keys":"A1"}', f"http://127.0.0.1:{server.port}/sim/press"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            req = subprocess.Popen([sys.executable, "-c", PRESS, str(server.port)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.15 + rng.random() * 0.5)
             server.kill()
             req.wait(10)
