@@ -65,6 +65,7 @@ CASES: list[tuple[str, str, Body, dict[str, int]]] = [
     ("GET", "/sim/state", None, everyone(200)),
     ("POST", "/sim/tray/take", None, everyone(200)),
     ("POST", "/sim/fault", {"device": "acceptor", "fault": "clear"}, everyone(200)),
+    ("GET", "/", None, everyone(200)),
 ]
 
 
