@@ -69,11 +69,15 @@ def wait_for(browser: Any, what: Callable[[], Any], timeout_s: float = 10) -> An
 
 
 def text(browser: Any, css: str) -> str:
-    return str(browser.find_element(By.CSS_SELECTOR, css).text)
+    # read in one script call: the page redraws while it follows the machine
+    return str(browser.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", css))
 
 
 def items(browser: Any, list_id: str) -> list[str]:
-    return [str(li.text) for li in browser.find_elements(By.CSS_SELECTOR, f"#{list_id} li")]
+    return list(browser.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);",
+        f"#{list_id} li"))
 
 
 def lcd(browser: Any) -> tuple[str, str]:
