@@ -1,10 +1,12 @@
 """The built-in simulated machine: real drivers on simulated devices.
 
 The ccTalk acceptor and hoppers are simulated byte-exactly on one
-pseudo-terminal bus that the real ``CctalkLink`` opens by path; the spiral
-motors, cam and drop sensor, the keypad and the LCD are simulated on gpiozero
-mock pins that the real GPIO drivers drive.  So the code path of a coin, a
-vend or a payout is the hardware one, down to the bytes and pin levels.
+pseudo-terminal bus that the real ``CctalkLink`` opens by path (made only when
+a ccTalk device is configured); the spiral motors, cam and drop sensor, the
+keypad, the LCD and any pulse acceptor or pulse hopper (``kind = "pulse"`` in
+the config) are simulated on one factory of gpiozero mock pins that the real
+GPIO drivers drive.  So the code path of a coin, a vend or a payout is the
+hardware one, down to the bytes and pin levels.
 
 The physical state (coins in hoppers and cashbox, products in spirals, the
 tray, the coin cup, device registers) lives in a SimWorld saved beside the
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -23,14 +26,24 @@ from typing import TYPE_CHECKING, Any, cast
 from controller import journal, money
 from controller.config import Config
 from controller.errors import ValidationError
-from drivers.base import Devices
+from drivers.base import CoinAcceptor, Devices, Hopper
 from drivers.cctalk.acceptor import CctalkCoinAcceptor
 from drivers.cctalk.frame import ChecksumMode
 from drivers.cctalk.hopper import CctalkHopper, Security
 from drivers.cctalk.link import CctalkLink, EchoMode
+from simulators.cctalk.acceptor import SimCctalkAcceptor
 from simulators.cctalk.bus import SimCctalkBus
 from simulators.cctalk.factory import build_cctalk_bus
 from simulators.gpio.machine_pins import GpioMachine, MachinePins, SimTimings, build_gpio_machine
+from simulators.gpio.pins import sim_pin_factory
+from simulators.gpio.pulse_machine import (
+    CoinSlot,
+    FaultTarget,
+    PulseDevices,
+    PulseTimings,
+    build_pulse_devices,
+    check_pins,
+)
 from simulators.world import SimWorld
 
 if TYPE_CHECKING:
@@ -40,16 +53,29 @@ KEYS = set("0123456789ABCD*#")
 SETTLE_TIMEOUT_S = 15.0
 
 
+class _CctalkCoinSlot:
+    """The coin slot of the simulated ccTalk acceptor."""
+
+    def __init__(self, acceptor: SimCctalkAcceptor) -> None:
+        self._acceptor = acceptor
+
+    async def insert(self, coin: int) -> str:
+        return self._acceptor.insert(coin)
+
+
 class SimulatedMachine:
     """Builds the simulated devices and the real drivers on top of them."""
 
     def __init__(self, config: Config, db_path: Path) -> None:
+        check_pins(config)  # a config error, before anything is started
         self.config = config
         self.world_path = db_path.with_name(db_path.name + ".world.json")
         self.machine: Machine | None = None
         self.world: SimWorld | None = None
         self.bus: SimCctalkBus | None = None
         self.gpio: GpioMachine | None = None
+        self.pulse: PulseDevices | None = None
+        self.coin_slot: CoinSlot | None = None
 
     def attach(self, machine: Machine) -> None:
         self.machine = machine
@@ -80,23 +106,35 @@ class SimulatedMachine:
     async def _build_devices(self, world: SimWorld) -> Devices:
         cfg = self.config
         speed = cfg.sim.speed
-        bus = build_cctalk_bus(world, coins=[h.coin_cents for h in cfg.hoppers],
-                               acceptor_address=cfg.acceptor.address,
-                               hopper_addresses={h.coin_cents: h.address for h in cfg.hoppers},
-                               coin_interval_s=0.015 / speed)
-        await bus.start()
-        self.bus = bus
-        link = CctalkLink(bus.port, echo=cast(EchoMode, cfg.acceptor.echo),
-                          checksum=cast(ChecksumMode, cfg.acceptor.checksum),
-                          reply_timeout_s=0.05, retries=2)
-        await link.start()
-        acceptor = CctalkCoinAcceptor(link, address=cfg.acceptor.address,
-                                      poll_interval_s=min(cfg.acceptor.poll_interval_s, 0.05),
-                                      lost_poll_interval_s=0.5)
-        hoppers = {h.coin_cents: CctalkHopper(
-            link, address=h.address, coin_cents=h.coin_cents,
-            security=cast(Security, h.security), status_poll_interval_s=0.01,
-            dispense_timeout_s=3.0, late_coin_window_s=0.05) for h in cfg.hoppers}
+        cctalk_hoppers = [h for h in cfg.hoppers if h.kind == "cctalk"]
+        cctalk_acceptor = cfg.acceptor.kind == "cctalk"
+        closers: list[Callable[[], Awaitable[None]]] = []
+        acceptor: CoinAcceptor | None = None
+        hoppers: dict[int, Hopper] = {}
+        if cctalk_acceptor or cctalk_hoppers:
+            bus = build_cctalk_bus(
+                world, coins=[h.coin_cents for h in cfg.hoppers],
+                acceptor_address=cfg.acceptor.address if cctalk_acceptor else None,
+                hopper_addresses={h.coin_cents: h.address for h in cctalk_hoppers},
+                coin_interval_s=0.015 / speed)
+            await bus.start()
+            self.bus = bus
+            link = CctalkLink(bus.port, echo=cast(EchoMode, cfg.acceptor.echo),
+                              checksum=cast(ChecksumMode, cfg.acceptor.checksum),
+                              reply_timeout_s=0.05, retries=2)
+            await link.start()
+            closers.append(link.close)
+            if cctalk_acceptor:
+                assert bus.acceptor is not None
+                self.coin_slot = _CctalkCoinSlot(bus.acceptor)
+                acceptor = CctalkCoinAcceptor(
+                    link, address=cfg.acceptor.address,
+                    poll_interval_s=min(cfg.acceptor.poll_interval_s, 0.05),
+                    lost_poll_interval_s=0.5)
+            hoppers.update({h.coin_cents: CctalkHopper(
+                link, address=h.address, coin_cents=h.coin_cents,
+                security=cast(Security, h.security), status_poll_interval_s=0.01,
+                dispense_timeout_s=3.0, late_coin_window_s=0.05) for h in cctalk_hoppers})
         mo, kp, lcd = cfg.motors, cfg.keypad, cfg.lcd
         pins = MachinePins(
             spiral_rows=tuple(mo.row_pins), spiral_row_names=cfg.slots.rows,
@@ -106,12 +144,32 @@ class SimulatedMachine:
         t = SimTimings()
         timings = replace(t, leave_home_s=t.leave_home_s / speed, turn_s=t.turn_s / speed,
                           fall_s=t.fall_s / speed, nudges=mo.nudges)
-        gpio = build_gpio_machine(world, pins=pins, timings=timings)
-        await gpio.start_simulators()
+        factory = sim_pin_factory()  # one factory: spirals, keypad, LCD and pulse devices
+        gpio = build_gpio_machine(world, pins=pins, timings=timings, factory=factory)
         self.gpio = gpio
+        pulse = build_pulse_devices(cfg, world, factory, PulseTimings.for_speed(speed))
+        self.pulse = pulse
+        await gpio.start_simulators()
+        await pulse.start_simulators()
+        if pulse.acceptor is not None:
+            assert pulse.coin_slot is not None
+            acceptor, self.coin_slot = pulse.acceptor, pulse.coin_slot
+        hoppers.update(pulse.hoppers)
+        assert acceptor is not None
         spirals, keypad, display = gpio.spirals, gpio.keypad, gpio.display
-        return Devices(acceptor=acceptor, hoppers=dict(hoppers), spirals=spirals, keypad=keypad,
-                       display=display, extra_closers=[link.close])
+        ordered = {h.coin_cents: hoppers[h.coin_cents] for h in cfg.hoppers}
+        return Devices(acceptor=acceptor, hoppers=ordered, spirals=spirals, keypad=keypad,
+                       display=display, extra_closers=closers)
+
+    def device_named(self, name: str) -> FaultTarget:
+        """The simulated coin device called ``name`` ("acceptor", "hopper:50")."""
+        if self.pulse is not None:
+            target = self.pulse.device_named(name)
+            if target is not None:
+                return target
+        if self.bus is not None:
+            return self.bus.device_named(name)
+        raise KeyError(f"no device {name!r}")
 
     # --- SimHooks for the Machine ------------------------------------------
 
@@ -128,12 +186,14 @@ class SimulatedMachine:
         self.world.empty_cashbox()
 
     async def insert_for_claim(self, coin: int) -> str:
-        assert self.bus is not None and self.bus.acceptor is not None
-        return self.bus.acceptor.insert(coin)
+        assert self.coin_slot is not None
+        return await self.coin_slot.insert(coin)
 
     async def close(self) -> None:
         if self.bus is not None:
             await self.bus.close()
+        if self.pulse is not None:
+            await self.pulse.close()
         if self.gpio is not None:
             await self.gpio.close()
 
@@ -159,14 +219,14 @@ class SimControl:
     async def insert_coin(self, coin: int) -> dict[str, Any]:
         if not money.is_int(coin) or coin <= 0:
             raise ValidationError("coin must be a positive integer", fields={"coin": "invalid"})
-        bus = self._sim.bus
-        assert bus is not None and bus.acceptor is not None
+        slot = self._sim.coin_slot
+        assert slot is not None
         with contextlib.suppress(TimeoutError):
             # A customer waits for the machine to take coins again after a sale.
             await asyncio.wait_for(self._machine.acceptor_synced(), 2.0)
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._machine._coin_waiters.append(waiter)
-        result = bus.acceptor.insert(coin)
+        result = await slot.insert(coin)
         if result == "accepted":
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter, 2.0)
@@ -194,16 +254,13 @@ class SimControl:
 
     async def inject_fault(self, device: str, fault: str) -> dict[str, Any]:
         sim = self._sim
-        assert sim.bus is not None and sim.gpio is not None
+        assert sim.gpio is not None
         try:
             if device.startswith("slot:"):
                 sim.gpio.sim_spirals.inject(device[5:], fault)
             elif device == "acceptor" or device.startswith("hopper:"):
-                target = sim.bus.device_named(device)
-                if fault == "clear":
-                    target.clear()
-                else:
-                    target.inject(fault)
+                target = sim.device_named(device)
+                target.inject(fault)  # every coin device takes "clear" too
             else:
                 raise ValueError(f"unknown device {device!r}")
         except (ValueError, KeyError) as exc:
