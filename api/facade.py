@@ -27,6 +27,8 @@ class SimControl(Protocol):
 
     async def inject_fault(self, device: str, fault: str) -> dict[str, Any]: ...
 
+    def fault_menu(self) -> dict[str, list[str]]: ...
+
 
 class MachineFacade(Protocol):
     """What the API needs from the machine."""

@@ -16,30 +16,30 @@ from aiohttp import web
 
 from api.routing import Call, Route
 from controller.money import COINS_CENTS
-from simulators.cctalk.acceptor import SimCctalkAcceptor
-from simulators.cctalk.hopper import SimCctalkHopper
 from simulators.gpio.keypad import DEFAULT_KEYS
-from simulators.gpio.spiral import SPIRAL_FAULTS
 
 PAGE = "panel.html"
 LAYOUT_MARK = "/*LAYOUT*/{}"
 
 
-def page_html(rows: str, columns: int, coins: list[int]) -> str:
-    """The page with the machine's slot layout, coins, keys and faults filled in."""
+def page_html(rows: str, columns: int, coins: list[int],
+              faults: dict[str, list[str]]) -> str:
+    """The page with the machine's slot layout, coins, keys and fault menu filled in.
+
+    ``faults``: device ("acceptor", "hopper:50", and "slot" for every slot) ->
+    the faults the simulated device takes besides "clear".
+    """
     template = resources.files("simulators").joinpath("web", PAGE).read_text("utf-8")
-    layout = json.dumps({
-        "rows": list(rows), "columns": columns, "coins": coins, "keys": list(DEFAULT_KEYS),
-        "faults": {"acceptor": sorted(SimCctalkAcceptor.FAULTS),
-                   "hopper": sorted(SimCctalkHopper.FAULTS),
-                   "slot": [f for f in SPIRAL_FAULTS if f != "clear"]},
-    })
+    layout = json.dumps({"rows": list(rows), "columns": columns, "coins": coins,
+                         "keys": list(DEFAULT_KEYS), "faults": faults})
     return template.replace(LAYOUT_MARK, layout.replace("<", "\\u003c"), 1)
 
 
 async def panel(call: Call) -> web.StreamResponse:
     slots = call.machine.config.slots
-    return web.Response(text=page_html(slots.rows, slots.columns, list(COINS_CENTS)),
+    html = page_html(slots.rows, slots.columns, list(COINS_CENTS),
+                     call.machine.sim.fault_menu())
+    return web.Response(text=html,
                         content_type="text/html",
                         headers={"Cache-Control": "no-store",
                                  "X-Content-Type-Options": "nosniff"})

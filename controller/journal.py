@@ -352,6 +352,16 @@ def settle_payout(db: sqlite_utils.Database, payout_id: int) -> tuple[list[int],
     unpaid = int(row["amount"]) - money.plan_value(paid)
     if unpaid > 0:
         add_credit(db, str(row["holder"]), unpaid)
+    elif unpaid < 0:
+        # A hopper paid more than owed (a coin in flight after the motor stopped).
+        # Those coins left the machine but were not change: book them as a loss,
+        # a removal from the hoppers, so both ledger identities still hold.
+        over = -unpaid
+        bump(db, "change_paid", -over)
+        bump(db, "adjustments", -over)
+        bump(db, "overpaid", over)
+        append_event(db, "payout_overpaid", payout=payout_id, value=over)
+        unpaid = 0
     db.conn.execute("UPDATE payouts SET status = 'settled', settled_at = ? WHERE id = ?",
                     (time.time(), payout_id))
     append_event(db, "payout_settled", payout=payout_id, paid={str(c): n for c, n in paid.items()},

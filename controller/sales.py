@@ -200,16 +200,20 @@ class SalesMixin:
             if pay_change and delivered:
                 change, unpaid = await self._pay_locked(holder, "change")
         finally:
-            if self.model.state in (State.VENDING, State.PAYING):
-                self.model.panel_credit_cents = await self.store.run(
-                    lambda db: journal.get_credit(db, PANEL))
-                await self._fire("finished")
-            self.acceptor_dirty()
-            self.panel_refresh()
+            await self._end_action()
         after = await self.store.run(lambda db: journal.product_row(db, product["id"]))
         credit = await self.store.run(lambda db: journal.get_credit(db, holder))
         return SaleResult(journal.product_json(after), delivered, failure, change, unpaid,
                           credit)
+
+    async def _end_action(self) -> None:
+        """After a vend or payout, also one a fault ended: the panel credit as stored."""
+        self.model.panel_credit_cents = await self.store.run(
+            lambda db: journal.get_credit(db, PANEL))
+        if self.model.state in (State.VENDING, State.PAYING):
+            await self._fire("finished")
+        self.acceptor_dirty()
+        self.panel_refresh()
 
     async def _pay_locked(self, holder: str, reason: str) -> tuple[list[int], int]:
         """Pay the holder's whole credit through the hoppers (journaled)."""
@@ -300,12 +304,7 @@ class SalesMixin:
             try:
                 return await self._pay_locked(holder, reason)
             finally:
-                if self.model.state is State.PAYING:
-                    self.model.panel_credit_cents = await self.store.run(
-                        lambda db: journal.get_credit(db, PANEL))
-                    await self._fire("finished")
-                self.acceptor_dirty()
-                self.panel_refresh()
+                await self._end_action()
 
         return await self._exclusive(run, f"payout:{reason}")
 

@@ -44,6 +44,7 @@ from simulators.gpio.pulse_machine import (
     build_pulse_devices,
     check_pins,
 )
+from simulators.gpio.spiral import SPIRAL_FAULTS
 from simulators.world import SimWorld
 
 if TYPE_CHECKING:
@@ -251,6 +252,16 @@ class SimControl:
         assert self._sim.world is not None
         tray, cup = self._sim.world.take_tray()
         return {"tray": tray, "returned": cup}
+
+    def fault_menu(self) -> dict[str, list[str]]:
+        """The faults each simulated device takes ("clear" aside), for the web panel."""
+        sim = self._sim
+        menu: dict[str, list[str]] = {}
+        for name in ["acceptor", *(f"hopper:{h.coin_cents}" for h in sim.config.hoppers)]:
+            with contextlib.suppress(KeyError):
+                menu[name] = sorted(set(sim.device_named(name).FAULTS) - {"clear"})
+        menu["slot"] = [f for f in SPIRAL_FAULTS if f != "clear"]
+        return menu
 
     async def inject_fault(self, device: str, fault: str) -> dict[str, Any]:
         sim = self._sim

@@ -133,4 +133,5 @@ COUNTER_NAMES: tuple[str, ...] = (
     "sales_value",  # value of paid vends
     "sales_count",  # number of paid vends
     "failed_vends",  # vends that delivered nothing
+    "overpaid",  # value a hopper paid beyond the change owed (a late coin): a loss
 )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import ClassVar
 
 from gpiozero.pins.mock import MockFactory
 
@@ -28,6 +29,8 @@ HOPPER_FAULTS = ("empty", "jam", "late_coin", "clear")
 
 class SimPulseHopper:
     """The motor and exit sensor of one pulse hopper."""
+
+    FAULTS: ClassVar[frozenset[str]] = frozenset(HOPPER_FAULTS) - {"clear"}
 
     def __init__(self, factory: MockFactory, world: SimWorld, coin: int, *, motor_pin: int,
                  exit_pin: int, coin_interval_s: float = 0.1, exit_pulse_s: float = 0.03,

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from gpiozero.pins.mock import MockFactory
 
@@ -59,6 +59,8 @@ class CoinSlot(Protocol):
 
 class FaultTarget(Protocol):
     """A simulated device that takes ``inject(fault)``, ``"clear"`` included."""
+
+    FAULTS: ClassVar[frozenset[str]]  # the faults it takes besides "clear"
 
     def inject(self, fault: str) -> None: ...
 
@@ -144,6 +146,7 @@ class SimPulseCoinSlot:
     """The coin slot of a simulated pulse acceptor, as the sim control sees it."""
 
     name = "acceptor"
+    FAULTS: ClassVar[frozenset[str]] = frozenset(ACCEPTOR_FAULTS)
 
     def __init__(self, sim: SimPulseAcceptor) -> None:
         self.sim = sim

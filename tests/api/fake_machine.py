@@ -59,6 +59,10 @@ class FakeSim:
         self.faults[device] = fault
         return {"device": device, "fault": fault}
 
+    def fault_menu(self) -> dict[str, list[str]]:
+        return {"acceptor": ["jam"], **{f"hopper:{c}": ["empty"] for c in (5, 10, 20, 50, 100)},
+                "slot": ["jam"]}
+
 
 class FakeMachine:
     """Deposits, purchases and maintenance over the real store, without hardware."""

@@ -168,7 +168,7 @@ async def test_empty_pulse_hopper_change_from_the_others(tmp_path: Path) -> None
         state = await press(machine, "A2")
         assert state["tray"] == ["Gum"]
         assert sum(state["returned"]) == 20 and 20 not in state["returned"]
-        assert await credit(machine) == 0
+        assert await credit(machine) == 0 and machine.model.panel_credit_cents == 0
         assert state["state"] == "out_of_service" and "hopper 20c" in machine.faults["hopper:20"]
         await check_conservation(machine, tally)
         with pytest.raises(ValidationError, match="smoke"):
@@ -275,3 +275,40 @@ def test_pin_collision_is_a_config_error(tmp_path: Path, text: str, names: list[
 def test_unusable_pulse_pins_are_a_config_error(tmp_path: Path, text: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         build_machine(load(tmp_path, text), tmp_path / "vending.db")
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(30)
+async def test_a_late_coin_overpaid_is_booked_as_a_loss(tmp_path: Path) -> None:
+    async with running(tmp_path, ALL_PULSE) as machine:
+        tally = Tally()
+        await stock(machine, "A1", "Cola", 65, 1)
+        tally.stocked["A1"] = 1
+        await machine.sim.inject_fault("hopper:20", "late_coin")
+        await insert(machine, tally, 50, 50)
+        state = await press(machine, "A1")
+        # one more 20 left the hopper after its motor stopped: the customer has it
+        assert state["tray"] == ["Cola"] and sorted(state["returned"]) == [5, 10, 20, 20]
+        assert await credit(machine) == 0 and machine.model.panel_credit_cents == 0
+        assert not any("OWED" in line for line in state["display"])
+        counters = await machine.store.run(lambda db: dict(db.conn.execute(
+            "SELECT name, lifetime FROM counters").fetchall()))
+        assert (counters["overpaid"], counters["change_paid"]) == (20, 35)
+        events = await machine.events(0, 1000)
+        assert [e["data"]["value"] for e in events if e["kind"] == "payout_overpaid"] == [20]
+        await check_conservation(machine, tally)  # both ledger identities hold
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(30)
+async def test_fault_menu_follows_the_configured_devices(tmp_path: Path) -> None:
+    async with running(tmp_path, ALL_PULSE) as machine:
+        menu = machine.sim.fault_menu()
+        assert list(menu) == ["acceptor", "hopper:5", "hopper:10", "hopper:20", "slot"]
+        assert menu["acceptor"] == ["jam"]
+        assert menu["hopper:5"] == ["empty", "jam", "late_coin"]
+        for device, faults in menu.items():  # every fault offered is taken
+            for fault in faults:
+                target = "slot:A1" if device == "slot" else device
+                await machine.sim.inject_fault(target, fault)
+                await machine.sim.inject_fault(target, "clear")
