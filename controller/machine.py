@@ -268,7 +268,14 @@ class Machine(SalesMixin):
     def panel_snapshot(self) -> PanelSnapshot:
         return PanelSnapshot(self.model.state, self.model.panel_credit_cents,
                              self._exact_change, self.vending_slot,
-                             next(iter(self._faults.values()), None))
+                             next(iter(self._faults.values()), None),
+                             coin_return_ok=self.payback_possible())
+
+    def payback_possible(self) -> bool:
+        """Out of service, the hoppers may still pay credit back: not when a hopper
+        or the machine itself is at fault (an acceptor or a slot fault is fine)."""
+        return not any(device == "machine" or device.startswith("hopper")
+                       for device in self._faults)
 
     def panel_select(self, slot: str) -> None:
         self.spawn(self._panel_select(slot), f"panel-select-{slot}")
@@ -287,7 +294,8 @@ class Machine(SalesMixin):
         if self.model.panel_credit_cents <= 0:
             return
         try:
-            coins, unpaid = await self.pay_back(journal.PANEL, "coin_return")
+            coins, unpaid = await self.pay_back(journal.PANEL, "coin_return",
+                                                even_out_of_service=True)
         except VendingError as exc:
             self._flash(*_panel_error(exc))
             return

@@ -1,7 +1,8 @@
 """The front panel: what the 16x2 LCD says, and what the keypad asks for.
 
 Keys: a row letter then a column digit select a slot (``A1``), ``*`` is coin
-return, ``#`` clears a half-typed code.  The panel never applies a money rule
+return, ``#`` clears a half-typed code; a code not finished within 5 s is
+forgotten.  The panel never applies a money rule
 itself: it calls the same Machine methods as the API and turns their errors
 into messages.  Writes to the LCD go through one task, latest screen wins,
 so two messages never interleave on the bus.
@@ -23,7 +24,9 @@ from drivers.base import Display
 log = logging.getLogger(__name__)
 
 FLASH_S = 2.5
+TYPED_S = 5.0  # a half-typed slot code is forgotten after this long
 ROW_KEYS = "ABCD"
+READY_STATES = (State.IDLE, State.CREDIT)
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,14 @@ class PanelSnapshot:
     exact_change_only: bool
     vending_slot: str | None = None
     fault: str | None = None
+    coin_return_ok: bool = False  # out of service, but the hoppers can pay the credit back
 
 
 def status_lines(s: PanelSnapshot) -> tuple[str, str]:
     """The resting screen for a machine state."""
     if s.state is State.OUT_OF_SERVICE:
+        if s.credit_cents > 0 and s.coin_return_ok:
+            return "OUT OF SERVICE", f"* RETURNS {format_cents(s.credit_cents)}"
         return "OUT OF SERVICE", "SORRY"
     if s.state is State.SERVICE:
         return "SERVICE MODE", ""
@@ -55,8 +61,21 @@ def status_lines(s: PanelSnapshot) -> tuple[str, str]:
     return "HELLO", "INSERT COINS"
 
 
+@dataclass(frozen=True)
+class _Flash:
+    lines: tuple[str, str]
+    until: float
+    context: tuple[State, int]  # the machine's state and credit it was said about
+
+
 class Panel:
-    """Drives the LCD from machine snapshots and flashes; parses key presses."""
+    """Drives the LCD from machine snapshots and flashes; parses key presses.
+
+    Screen priority: a flash (the answer to what the customer just did) while
+    the machine's state and credit are still those it spoke about; then a
+    half-typed slot code; then the resting screen of the machine's state.  A
+    coin, a vend or a fault therefore replaces a stale message at once.
+    """
 
     def __init__(self, display: Display, snapshot: Callable[[], PanelSnapshot],
                  on_select: Callable[[str], None], on_coin_return: Callable[[], None]) -> None:
@@ -65,7 +84,8 @@ class Panel:
         self._on_select = on_select
         self._on_coin_return = on_coin_return
         self._typed = ""
-        self._flash: tuple[tuple[str, str], float] | None = None
+        self._typed_until = 0.0
+        self._flash: _Flash | None = None
         self._dirty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.lines: tuple[str, str] = ("", "")
@@ -83,34 +103,37 @@ class Panel:
         self._dirty.set()
 
     def flash(self, line1: str, line2: str = "", seconds: float = FLASH_S) -> None:
-        self._flash = ((line1, line2), time.monotonic() + seconds)
+        s = self._snapshot()
+        self._flash = _Flash((line1, line2), time.monotonic() + seconds,
+                             (s.state, s.credit_cents))
         self.refresh()
 
     def key(self, key: str) -> None:
         """One debounced key press from the keypad."""
+        now = time.monotonic()
+        typed, self._typed = self._typed if now < self._typed_until else "", ""
+        self._flash = None
+        self.refresh()
         if key == "*":
-            self._typed = ""
             self._on_coin_return()
-        elif key == "#":
-            self._typed = ""
-            self._flash = None
-            self.refresh()
         elif key in ROW_KEYS:
-            self._typed = key
-            self.flash(f"SELECT {key}_", "", seconds=5)
-        elif key.isdigit() and self._typed:
-            code, self._typed = self._typed + key, ""
-            self._on_select(code)
-        else:
-            self._typed = ""
+            self._typed, self._typed_until = key, now + TYPED_S
+        elif key.isdigit() and typed:
+            self._on_select(typed + key)
+        # "#", a digit without a row, or a key a matrix may add: the code is cleared
 
     def _screen(self) -> tuple[tuple[str, str], float | None]:
+        now = time.monotonic()
+        s = self._snapshot()
         if self._flash is not None:
-            lines, until = self._flash
-            if time.monotonic() < until:
-                return lines, until
+            flash = self._flash
+            if now < flash.until and flash.context == (s.state, s.credit_cents):
+                return flash.lines, flash.until
             self._flash = None
-        return status_lines(self._snapshot()), None
+        if self._typed and now < self._typed_until and s.state in READY_STATES:
+            credit = f"CREDIT {format_cents(s.credit_cents)}" if s.credit_cents else ""
+            return (f"SELECT {self._typed}_", credit), self._typed_until
+        return status_lines(s), None
 
     async def _run(self) -> None:
         while True:

@@ -14,6 +14,8 @@ from controller.errors import (
     OutOfStock,
     VendingError,
 )
+from controller.panel import status_lines
+from controller.sales import NOT_SERVING
 
 if TYPE_CHECKING:
     from controller.machine import Machine
@@ -25,9 +27,12 @@ async def panel_select(machine: Machine, slot: str) -> None:
     if slot not in machine.config.slots.codes:
         flash("INVALID CODE", slot)
         return
+    if machine.model.state in NOT_SERVING:
+        flash(*status_lines(machine.panel_snapshot()))
+        return
     product = await machine.store.run(lambda db: journal.product_in_slot(db, slot))
     if product is None:
-        flash("SOLD OUT", slot)
+        flash("SOLD OUT", f"{slot} TRY ANOTHER")
         return
     price = money.format_cents(int(product["cost"]))
     machine.vending_slot = slot
@@ -38,7 +43,7 @@ async def panel_select(machine: Machine, slot: str) -> None:
         flash(f"{slot} PRICE {price}", f"CREDIT {credit}")
         return
     except OutOfStock:
-        flash("SOLD OUT", "MAKE ANOTHER SEL")
+        flash("SOLD OUT", f"{slot} TRY ANOTHER")
         return
     except CannotMakeChange:
         flash("NO CHANGE", "USE EXACT CHANGE")
@@ -50,7 +55,7 @@ async def panel_select(machine: Machine, slot: str) -> None:
         flash("OUT OF SERVICE", "SORRY")
         return
     except NotFound:
-        flash("SOLD OUT", slot)
+        flash("SOLD OUT", f"{slot} TRY ANOTHER")
         return
     except VendingError:
         flash("OUT OF SERVICE", "SORRY")

@@ -30,7 +30,7 @@ from controller.fsm import READY, MachineModel, State
 from controller.journal import PANEL, VendTicket, user_holder
 from controller.store import Store
 from controller.store.db import append_event
-from drivers.base import CoinBatch, CoinEventKind, Devices, VendOutcome, VendResult
+from drivers.base import CoinBatch, CoinEvent, CoinEventKind, Devices, VendOutcome, VendResult
 
 log = logging.getLogger(__name__)
 NOT_SERVING = {State.OUT_OF_SERVICE: "out of service", State.SERVICE: "in service mode",
@@ -80,6 +80,12 @@ class SalesMixin:
         raise NotImplementedError
 
     def panel_refresh(self) -> None:
+        raise NotImplementedError
+
+    def payback_possible(self) -> bool:
+        raise NotImplementedError
+
+    def _flash(self, line1: str, line2: str = "") -> None:
         raise NotImplementedError
 
     async def _fire(self, trigger: str) -> None:
@@ -133,8 +139,24 @@ class SalesMixin:
         self._coin_waiters.clear()
         await self._acceptor_status_events(batch)
 
+    def _say_coin_refused(self, event: CoinEvent) -> None:
+        """Tell the customer at the panel why a coin came back."""
+        if event.kind is CoinEventKind.REJECTED:
+            self._flash("COIN REFUSED", "TRY ANOTHER COIN")
+        elif self.model.state not in READY:
+            self._flash("COIN REFUSED", "PLEASE WAIT")
+        elif self.model.panel_credit_cents + max(event.value_cents, 5) \
+                > self.config.machine.max_credit_cents:
+            self._flash("MAX CREDIT",
+                        money.format_cents(self.config.machine.max_credit_cents))
+        else:
+            self._flash("COIN REFUSED", "USE EXACT CHANGE")
+
     async def _acceptor_status_events(self, batch: CoinBatch) -> None:
         for event in batch.events:
+            if event.kind in (CoinEventKind.INHIBITED, CoinEventKind.REJECTED) \
+                    and not self._claims:
+                self._say_coin_refused(event)
             if event.kind is CoinEventKind.DEVICE_LOST:
                 await self.fault("coin acceptor not answering: check its cable and power",
                                  device="acceptor")
@@ -148,20 +170,31 @@ class SalesMixin:
             raise OutOfService(f"the machine is {NOT_SERVING[self.model.state]}")
 
     async def _exclusive(self, coro_fn: Callable[[], Awaitable[T]], name: str,
-                         *, wait: bool = False, idle_only: bool = False) -> T:
+                         *, wait: bool = False, idle_only: bool = False,
+                         even_out_of_service: bool = False) -> T:
         """Run one physical action under the mechanism lock, as a supervised task.
 
         ``idle_only``: refuse also while a customer has credit at the panel.
+        ``even_out_of_service``: a payout may run out of service when the
+        hoppers can still pay (the FSM then stays out of service).
         """
-        self._require_in_service()
-        if not wait and (self._mechanism.locked() or not self.model.is_ready()):
+
+        def may_run() -> bool:
+            if even_out_of_service and self.model.state is State.OUT_OF_SERVICE \
+                    and self.payback_possible():
+                return True
+            self._require_in_service()
+            return self.model.is_ready()
+
+        ready = may_run()
+        if not wait and (self._mechanism.locked() or not ready):
             raise MachineBusy("the machine is busy with another action")
         if idle_only and self.model.state is not State.IDLE:
             raise MachineBusy("a customer is using the machine's front panel")
 
         async def locked() -> T:
             async with self._mechanism:
-                self._require_in_service()
+                may_run()
                 return await coro_fn()
 
         return await asyncio.shield(self.spawn(locked(), name))
@@ -297,7 +330,8 @@ class SalesMixin:
                 "product": result.product, "amount": result.delivered,
                 "change": result.change, "deposit": result.credit}
 
-    async def pay_back(self, holder: str, reason: str) -> tuple[list[int], int]:
+    async def pay_back(self, holder: str, reason: str, *,
+                       even_out_of_service: bool = False) -> tuple[list[int], int]:
         """Pay a holder's whole credit back (coin return, reset)."""
 
         async def run() -> tuple[list[int], int]:
@@ -306,7 +340,8 @@ class SalesMixin:
             finally:
                 await self._end_action()
 
-        return await self._exclusive(run, f"payout:{reason}")
+        return await self._exclusive(run, f"payout:{reason}",
+                                     even_out_of_service=even_out_of_service)
 
     async def reset(self, user_id: int) -> list[int]:
         """``POST /reset``: the deposit back through the hoppers."""

@@ -82,6 +82,8 @@ async def run_steps(machine: Machine, steps: list[tuple[str, Any]], tally: Tally
             await machine.set_service(arg)
         elif action == "refill":
             await machine.set_hopper(*arg)
+        elif action == "machine_fault":  # (device, reason): the one fault path
+            await machine.fault(arg[1], device=arg[0])
         elif action == "wait":
             await asyncio.sleep(arg)
         elif action == "expect":

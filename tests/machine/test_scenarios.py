@@ -28,7 +28,7 @@ SCENARIOS: dict[str, list[tuple[str, Any]]] = {
         ("coin", 100), ("press", "B2"),
         ("expect", {"tray": ["Chips"], "returned": [], "credit": 0, "stock": {"B2": 0}}),
         ("coin", 100), ("press", "B2"),
-        ("expect", {"display": ["SOLD OUT", "MAKE ANOTHER SEL"], "credit": 100,
+        ("expect", {"display": ["SOLD OUT", "B2 TRY ANOTHER"], "credit": 100,
                     "tray": ["Chips"]}),
         ("press", "*"),
         ("expect", {"returned": [100], "credit": 0, "state": "idle"}),
@@ -49,7 +49,7 @@ SCENARIOS: dict[str, list[tuple[str, Any]]] = {
     ],
     "empty_slot_is_sold_out": [
         ("coin", 100), ("press", "C3"),
-        ("expect", {"display": ["SOLD OUT", "C3"], "credit": 100}),
+        ("expect", {"display": ["SOLD OUT", "C3 TRY ANOTHER"], "credit": 100}),
         ("press", "*"), ("expect", {"returned": [100]}),
     ],
     "jam_charges_nothing_and_marks_slot": [
@@ -60,7 +60,7 @@ SCENARIOS: dict[str, list[tuple[str, Any]]] = {
                     "stock": {"A1": 3}, "slot_status": {"A1": "out_of_order"},
                     "state": "credit"}),
         ("press", "A1"),
-        ("expect", {"display": ["SOLD OUT", "MAKE ANOTHER SEL"], "credit": 100}),
+        ("expect", {"display": ["SOLD OUT", "A1 TRY ANOTHER"], "credit": 100}),
         ("press", "B2"),
         ("expect", {"tray": ["Chips"], "returned": [20, 10], "credit": 0}),
     ],
@@ -99,6 +99,31 @@ SCENARIOS: dict[str, list[tuple[str, Any]]] = {
         ("service", True), ("service", False),
         ("expect", {"state": "credit", "credit": 50}),
         ("press", "*"), ("expect", {"credit": 0, "state": "idle", "returned": [50]}),
+    ],
+    "coin_return_while_out_of_service": [
+        ("product", COLA), ("coin", 100),
+        ("machine_fault", ("acceptor", "coin acceptor jammed: clear it")),
+        # only the acceptor is at fault: the hoppers can still pay the credit back
+        ("expect", {"state": "out_of_service", "display": ["OUT OF SERVICE", "* RETURNS 1.00"]}),
+        ("press", "A1"),  # no sale, and no claim about stock either
+        ("expect", {"tray": [], "credit": 100,
+                    "display": ["OUT OF SERVICE", "* RETURNS 1.00"]}),
+        ("press", "*"),
+        ("expect", {"returned": [100], "credit": 0, "state": "out_of_service",
+                    "display": ["TAKE YOUR COINS", "1.00"]}),
+    ],
+    "no_coin_return_with_a_hopper_at_fault": [
+        ("coin", 100),
+        ("machine_fault", ("hopper:100", "hopper 100c jam")),
+        ("expect", {"state": "out_of_service", "display": ["OUT OF SERVICE", "SORRY"]}),
+        ("press", "*"),
+        ("expect", {"returned": [], "credit": 100, "state": "out_of_service"}),
+    ],
+    "refused_coin_says_why": [
+        *[("coin", 100)] * 10,
+        ("expect", {"credit": 1000, "display": ["CREDIT 10.00", "SELECT ITEM"]}),
+        ("coin", 5), ("wait", 0.3),
+        ("expect", {"credit": 1000, "returned": [5], "display": ["MAX CREDIT", "10.00"]}),
     ],
     "exact_change_only": [
         ("refill", (5, 0)), ("refill", (10, 0)), ("refill", (20, 0)),
