@@ -7,6 +7,7 @@ methods.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -48,6 +49,11 @@ class MachineFacade(Protocol):
     async def reset(self, user_id: int) -> list[int]: ...
 
     async def stock_changed(self, product: dict[str, Any] | None, slot: str) -> None: ...
+
+    def quiet(self) -> AbstractAsyncContextManager[Any]:
+        """Held: no vend or payout runs (catalog and account changes)."""
+
+    def has_open_claim(self, user_id: int) -> bool: ...
 
     async def state_json(self) -> dict[str, Any]: ...
 

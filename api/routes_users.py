@@ -11,6 +11,7 @@ from api.routing import ANY_USER, Call, Route, no_content, reply
 from api.schemas import ref
 from api.validation import Body, Field
 from controller import accounts
+from controller.errors import DepositNotEmpty
 from controller.passwords import hash_password
 
 NO_CONTROL_CHARS = r"^[^\u0000-\u001f\u007f-\u009f]*$"
@@ -54,7 +55,10 @@ async def change_password(call: Call) -> web.StreamResponse:
 
 async def delete_user(call: Call) -> web.StreamResponse:
     user_id = call.me["id"]
-    await call.machine.store.tx(lambda db: accounts.delete_user(db, user_id))
+    async with call.machine.quiet():  # not while this account buys or is paid
+        if call.machine.has_open_claim(user_id):
+            raise DepositNotEmpty("a deposit of this account is awaited at the coin slot")
+        await call.machine.store.tx(lambda db: accounts.delete_user(db, user_id))
     return no_content()
 
 

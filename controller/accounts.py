@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
+from controller import journal
 from controller.errors import (
     DepositNotEmpty,
     HasProducts,
@@ -172,6 +173,13 @@ def delete_user(db: sqlite_utils.Database, user_id: int) -> None:
         raise NotFound("no such user")
     if row["deposit"] > 0:
         raise DepositNotEmpty("reset the deposit before deleting the account")
+    holder = journal.user_holder(user_id)
+    busy = db.conn.execute(
+        "SELECT (SELECT COUNT(*) FROM vends WHERE holder = ? AND status = 'pending') + "
+        "(SELECT COUNT(*) FROM payouts WHERE holder = ? AND status = 'pending')",
+        (holder, holder)).fetchone()[0]
+    if busy:
+        raise DepositNotEmpty("a purchase or payout of this account is still running")
     products = db.conn.execute("SELECT COUNT(*) FROM products WHERE seller_id = ?",
                                (user_id,)).fetchone()[0]
     if products:

@@ -50,6 +50,12 @@ def get_credit(db: sqlite_utils.Database, holder: str) -> int:
     return int(row[0])
 
 
+def holder_exists(db: sqlite_utils.Database, holder: str) -> bool:
+    uid = _user_id(holder)
+    return uid is None or db.conn.execute("SELECT 1 FROM users WHERE id = ?",
+                                          (uid,)).fetchone() is not None
+
+
 def add_credit(db: sqlite_utils.Database, holder: str, delta: int) -> int:
     uid = _user_id(holder)
     if uid is None:

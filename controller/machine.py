@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -71,6 +71,7 @@ class Machine(SalesMixin):
         self._acceptor_wake = asyncio.Event()
         self._acceptor_synced = asyncio.Event()
         self._exact_change = False
+        self._hold_coins = False  # an operator is counting coins: the acceptor stays shut
         self._started: list[Callable[[], Awaitable[None]]] = []
         self.panel: Panel | None = None
         self.vending_slot: str | None = None
@@ -184,7 +185,7 @@ class Machine(SalesMixin):
 
     async def _wanted_acceptor(self) -> tuple[bool, set[int]]:
         """Accepting, and which coins: the acceptance rule for whoever gets the next coin."""
-        if self.model.state not in READY:
+        if self.model.state not in READY or self._hold_coins:
             return False, set()
         claims = list(self._claims)
         max_credit = self.config.machine.max_credit_cents
@@ -195,7 +196,10 @@ class Machine(SalesMixin):
             if claims:
                 out = set()
                 for c in claims:
-                    credit = journal.get_credit(db, journal.user_holder(c.user_id))
+                    holder = journal.user_holder(c.user_id)
+                    if not journal.holder_exists(db, holder):
+                        continue  # the account went while its coin was awaited
+                    credit = journal.get_credit(db, holder)
                     if money.coin_acceptable(c.coin, credit, max_credit=max_credit,
                                              payout=payout, capacity=capacity):
                         out.add(c.coin)
@@ -212,13 +216,13 @@ class Machine(SalesMixin):
         while True:
             await self._acceptor_wake.wait()
             self._acceptor_wake.clear()
-            accepting, coins = await self._wanted_acceptor()
             try:
+                accepting, coins = await self._wanted_acceptor()
                 if coins:
                     await acceptor.set_coins_enabled(coins)
                 await acceptor.set_accepting(accepting)
-            except VendingError as exc:
-                log.warning("acceptor inhibit not applied: %s", exc)
+            except Exception as exc:  # this loop must outlive any one failure
+                log.warning("acceptor inhibit not applied: %r", exc)
                 await asyncio.sleep(0.5)
                 self._acceptor_wake.set()
                 continue
@@ -365,7 +369,7 @@ class Machine(SalesMixin):
         if not money.is_int(payout) or not 0 <= payout <= capacity:
             raise ValidationError(f"payout must be an integer 0..{capacity}",
                                   fields={"payout": f"0..{capacity}"})
-        async with self._mechanism:
+        async with self._mechanism, self._coins_held():
             await self.store.tx(lambda db: journal.adjust_hopper(db, coin, payout))
             if self._sim_hooks is not None and hasattr(self._sim_hooks, "set_hopper"):
                 self._sim_hooks.set_hopper(coin, payout)
@@ -377,11 +381,34 @@ class Machine(SalesMixin):
         return {**this, "coins": inventory}
 
     async def collect_cashbox(self) -> int:
-        async with self._mechanism:
+        async with self._mechanism, self._coins_held():
             value = await self.store.tx(journal.collect_cashbox)
             if self._sim_hooks is not None and hasattr(self._sim_hooks, "empty_cashbox"):
                 self._sim_hooks.empty_cashbox()
         return value
+
+    @contextlib.asynccontextmanager
+    async def _coins_held(self) -> AsyncIterator[None]:
+        """No coin moves meanwhile: the acceptor is inhibited, and a coin it took
+        just before is credited first, so an operator's count is not overtaken."""
+        self._hold_coins = True
+        self.acceptor_dirty()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.acceptor_synced(), CLOSE_STEP_S)
+            await asyncio.sleep(2 * self.config.acceptor.poll_interval_s)  # a last poll
+            yield
+        finally:
+            self._hold_coins = False
+            self.acceptor_dirty()
+
+    def quiet(self) -> asyncio.Lock:
+        """Hold it and no vend or payout runs: for catalog and account changes."""
+        return self._mechanism
+
+    def has_open_claim(self, user_id: int) -> bool:
+        """A deposit of this account is awaited at the coin slot."""
+        return any(c.user_id == user_id and not c.done.done() for c in self._claims)
 
     async def set_service(self, enabled: bool) -> dict[str, Any]:
         if enabled and self.model.state is not State.SERVICE:

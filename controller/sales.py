@@ -25,6 +25,7 @@ from controller.errors import (
     OutOfService,
     OutOfStock,
     ValidationError,
+    VendingError,
 )
 from controller.fsm import READY, MachineModel, State
 from controller.journal import PANEL, VendTicket, user_holder
@@ -56,6 +57,7 @@ class SaleResult:
     change: list[int]
     unpaid: int
     credit: int
+    spent: int = 0  # the prices charged for the delivered units
 
 
 class SalesMixin:
@@ -112,7 +114,9 @@ class SalesMixin:
             for event in batch.events:
                 if event.kind is CoinEventKind.CREDIT:
                     claim = next((c for c in claims if c.coin == event.value_cents
-                                  and not c.done.done()), None)
+                                  and not c.done.done()
+                                  and journal.holder_exists(db, user_holder(c.user_id))),
+                                 None)
                     holder = user_holder(claim.user_id) if claim else PANEL
                     if claim is not None:
                         claims.remove(claim)
@@ -218,16 +222,22 @@ class SalesMixin:
                            pay_change: bool) -> SaleResult:
         product = await self.store.run(
             lambda db: journal.check_purchase(db, holder, product_id, amount))
-        delivered, failure = 0, None
+        delivered, spent, failure = 0, 0, None
         try:
             for _ in range(amount):
-                ticket = await self.store.tx(
-                    lambda db: journal.reserve_vend(db, holder, product_id))
+                try:
+                    ticket = await self.store.tx(
+                        lambda db: journal.reserve_vend(db, holder, product_id))
+                except VendingError:
+                    if not delivered:
+                        raise
+                    break  # what was delivered stays sold; the rest is not charged
                 result = await self._vend_one(ticket)
                 if not result.delivered:
                     failure = result
                     break
                 delivered += 1
+                spent += ticket.price
             change: list[int] = []
             unpaid = 0
             if pay_change and delivered:
@@ -237,7 +247,7 @@ class SalesMixin:
         after = await self.store.run(lambda db: journal.product_row(db, product["id"]))
         credit = await self.store.run(lambda db: journal.get_credit(db, holder))
         return SaleResult(journal.product_json(after), delivered, failure, change, unpaid,
-                          credit)
+                          credit, spent)
 
     async def _end_action(self) -> None:
         """After a vend or payout, also one a fault ended: the panel credit as stored."""
@@ -326,7 +336,7 @@ class SalesMixin:
             what = result.failure.outcome.value if result.failure else "failed"
             raise OutOfStock(f"slot {result.product['slot']} failed to vend ({what}); nothing "
                              "was charged and the deposit is kept")
-        return {"totalSpent": result.delivered * int(result.product["cost"]),
+        return {"totalSpent": result.spent,
                 "product": result.product, "amount": result.delivered,
                 "change": result.change, "deposit": result.credit}
 

@@ -77,6 +77,7 @@ class SimulatedMachine:
         self.gpio: GpioMachine | None = None
         self.pulse: PulseDevices | None = None
         self.coin_slot: CoinSlot | None = None
+        self.coin_lock = asyncio.Lock()  # one coin slot: one coin at a time
 
     def attach(self, machine: Machine) -> None:
         self.machine = machine
@@ -188,7 +189,8 @@ class SimulatedMachine:
 
     async def insert_for_claim(self, coin: int) -> str:
         assert self.coin_slot is not None
-        return await self.coin_slot.insert(coin)
+        async with self.coin_lock:
+            return await self.coin_slot.insert(coin)
 
     async def close(self) -> None:
         if self.bus is not None:
@@ -222,15 +224,20 @@ class SimControl:
             raise ValidationError("coin must be a positive integer", fields={"coin": "invalid"})
         slot = self._sim.coin_slot
         assert slot is not None
-        with contextlib.suppress(TimeoutError):
-            # A customer waits for the machine to take coins again after a sale.
-            await asyncio.wait_for(self._machine.acceptor_synced(), 2.0)
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._machine._coin_waiters.append(waiter)
-        result = await slot.insert(coin)
-        if result == "accepted":
+        # One coin slot: coins go in one after the other, each counted before the
+        # next (a real acceptor validates a coin in a few hundred ms and buffers
+        # only five events between polls).
+        async with self._sim.coin_lock:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter, 2.0)
+                # The customer waits for the machine to take coins again (after a
+                # sale, or the inhibits the last coin's credit called for).
+                await asyncio.wait_for(self._machine.acceptor_synced(), 2.0)
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._machine._coin_waiters.append(waiter)
+            result = await slot.insert(coin)
+            if result == "accepted":
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiter, 2.0)
         credit = await self._machine.store.run(lambda db: journal.get_credit(db, journal.PANEL))
         return {"coin": coin, "result": result, "credit": credit, **self.state()}
 

@@ -8,6 +8,7 @@ hook a test can pull to force an error (``busy``, ``out_of_service``,
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,7 @@ class FakeMachine:
         self.out_of_service = False
         self.deposit_times_out = False
         self.stock_calls: list[tuple[dict[str, Any] | None, str]] = []
+        self._quiet = asyncio.Lock()
 
     async def start(self) -> None:
         await self.store.start()
@@ -147,6 +149,12 @@ class FakeMachine:
     @staticmethod
     def _payout(db: sqlite_utils.Database) -> dict[int, int]:
         return {r["coin"]: r["payout"] for r in db.conn.execute("SELECT coin, payout FROM coins")}
+
+    def quiet(self) -> asyncio.Lock:
+        return self._quiet
+
+    def has_open_claim(self, user_id: int) -> bool:
+        return False
 
     async def stock_changed(self, product: dict[str, Any] | None, slot: str) -> None:
         self.stock_calls.append((product, slot))

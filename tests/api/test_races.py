@@ -4,6 +4,7 @@ spent twice, every cent accounted for."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import pytest
@@ -116,3 +117,137 @@ async def test_buy_and_reset_in_parallel_never_spend_twice(client: TestClient[An
     returned = (await (await client.get("/sim/state")).json())["returned"]
     assert sum(returned) == paid_back
     await _balanced(app)
+
+
+# --- account and catalog changes against a running sale -----------------------------------
+
+
+async def _world_matches_store(app: web.Application) -> None:
+    """Stock, hoppers and cashbox in the database are the simulated machine's."""
+    machine = app[MACHINE_KEY]
+    world = machine.sim._sim.world
+
+    def read(db: Any) -> tuple[dict[str, int], dict[int, tuple[int, int]], int]:
+        stock = {r[0]: int(r[1]) for r in db.conn.execute(
+            "SELECT slot, amount_available FROM products")}
+        coins = {int(r[0]): (int(r[1]), int(r[2])) for r in db.conn.execute(
+            "SELECT coin, payout, cashbox FROM coins")}
+        pending = db.conn.execute(
+            "SELECT (SELECT COUNT(*) FROM vends WHERE status = 'pending') + "
+            "(SELECT COUNT(*) FROM payouts WHERE status = 'pending')").fetchone()[0]
+        return stock, coins, int(pending)
+
+    stock, coins, pending = await machine.store.run(read)
+    assert pending == 0
+    for slot in set(stock) | {s for s, items in world.spirals.items() if items}:
+        assert stock.get(slot, 0) == len(world.spirals.get(slot, [])), slot
+    for coin, (payout, cashbox) in coins.items():
+        assert (world.hoppers.get(coin, 0), world.cashbox.get(coin, 0)) == (payout, cashbox)
+    await _balanced(app)
+
+
+async def _when_vending(app: web.Application) -> None:
+    for _ in range(400):
+        if app[MACHINE_KEY].model.state.value == "vending":
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the vend never started")
+
+
+async def _failing_buy_under_way(client: TestClient[Any, Any], app: web.Application,
+                                 seller: Account, stock: int) -> tuple[Account, int, Any]:
+    """A buyer's /buy of slot A1, turning a spiral that will drop nothing."""
+    product = await _product(client, seller, amount=stock)
+    buyer = await make_account(app, "buyer")
+    assert (await _deposit(client, buyer, 100)).status == 200
+    await client.post("/sim/fault", json={"device": "slot:A1", "fault": "no_drop"})
+    buy = asyncio.ensure_future(client.post("/buy", json={"productId": product, "amount": 1},
+                                            headers=buyer.auth))
+    await _when_vending(app)
+    return buyer, product, buy
+
+
+async def test_account_deleted_during_its_purchase(client: TestClient[Any, Any],
+                                                   app: web.Application,
+                                                   seller: Account) -> None:
+    product = await _product(client, seller, amount=2)
+    await client.put(f"/product/{product}", json={"cost": 50}, headers=seller.auth)
+    buyer = await make_account(app, "buyer")
+    assert (await _deposit(client, buyer, 50)).status == 200
+    buy = asyncio.ensure_future(client.post("/buy", json={"productId": product, "amount": 1},
+                                            headers=buyer.auth))
+    await _when_vending(app)
+    gone = await client.delete("/user", headers=buyer.auth)  # waits for the sale
+    r = await buy
+    assert r.status == 200 and (await r.json())["totalSpent"] == 50
+    assert gone.status == 204
+    await _world_matches_store(app)
+
+
+async def test_account_with_a_failing_purchase_is_not_deleted(client: TestClient[Any, Any],
+                                                              app: web.Application,
+                                                              seller: Account) -> None:
+    buyer, _product_id, buy = await _failing_buy_under_way(client, app, seller, stock=2)
+    gone = await client.delete("/user", headers=buyer.auth)
+    assert (await buy).status == 409  # nothing delivered, nothing charged
+    assert gone.status == 409 and (await error_of(gone))["code"] == "deposit_not_empty"
+    assert (await (await client.get("/user", headers=buyer.auth)).json())["deposit"] == 100
+    await _world_matches_store(app)
+    # and the machine still starts on this database (no row of a vanished account)
+    await app[MACHINE_KEY].close()
+    await app[MACHINE_KEY].start()
+
+
+async def test_account_awaiting_a_coin_is_not_deleted(client: TestClient[Any, Any],
+                                                      app: web.Application) -> None:
+    machine = app[MACHINE_KEY]
+    buyer = await make_account(app, "buyer")
+    await client.post("/sim/fault", json={"device": "acceptor", "fault": "jam"})
+    config = machine.config
+    machine.config = dataclasses.replace(
+        config, machine=dataclasses.replace(config.machine, deposit_claim_s=1.0))
+    deposit = asyncio.ensure_future(_deposit(client, buyer, 50))
+    for _ in range(200):
+        if machine.has_open_claim(buyer.id):
+            break
+        await asyncio.sleep(0.005)
+    gone = await client.delete("/user", headers=buyer.auth)
+    assert gone.status == 409 and (await error_of(gone))["code"] == "deposit_not_empty"
+    assert (await deposit).status == 408
+    assert any(t.get_name() == "acceptor-sync" for t in machine._tasks)
+
+
+@pytest.mark.parametrize("change", [{"cost": 70}, {"amountAvailable": 10}, {"slot": "B2"}])
+async def test_product_changed_during_a_vend(client: TestClient[Any, Any],
+                                             app: web.Application, seller: Account,
+                                             change: dict[str, Any]) -> None:
+    _buyer, product, buy = await _failing_buy_under_way(client, app, seller, stock=5)
+    put = await client.put(f"/product/{product}", json=change, headers=seller.auth)
+    assert put.status == 200  # after the vend, never under it
+    assert (await buy).status == 409
+    after = await (await client.get(f"/product/{product}")).json()
+    assert after["amountAvailable"] <= 10
+    await _world_matches_store(app)
+
+
+async def test_refill_racing_a_coin(client: TestClient[Any, Any], app: web.Application,
+                                    operator: Account) -> None:
+    for delay in (0.0, 0.01, 0.03):
+        coin = asyncio.ensure_future(client.post("/sim/coin", json={"coin": 50}))
+        await asyncio.sleep(delay)
+        r = await client.put("/machine/coins/50", json={"payout": 30}, headers=operator.auth)
+        assert r.status == 200
+        assert (await coin).status == 200
+        await client.post("/sim/press", json={"keys": "*"})
+        await _world_matches_store(app)
+
+
+async def test_coins_in_a_hurry_stop_at_max_credit(client: TestClient[Any, Any],
+                                                   app: web.Application) -> None:
+    answers = await asyncio.gather(*(client.post("/sim/coin", json={"coin": 100})
+                                     for _ in range(12)))
+    results = [(await r.json())["result"] for r in answers]
+    assert results.count("accepted") == 10
+    machine = app[MACHINE_KEY]
+    assert machine.model.panel_credit_cents == 1000
+    await _world_matches_store(app)
