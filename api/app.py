@@ -52,6 +52,9 @@ def create_app(machine: MachineFacade) -> web.Application:
     app[AUTH_KEY] = AuthState(machine.config.api)
     app[DOCUMENT_KEY] = openapi.build(routes)
     for route in routes:
-        app.router.add_route(route.method, route.path, wrap(route))
+        handler = wrap(route)
+        app.router.add_route(route.method, route.path, handler)
+        if route.method == "GET":
+            app.router.add_route("HEAD", route.path, handler)  # the same answer, no body
     app.cleanup_ctx.append(_auth_ctx)
     return app

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import secrets
 import time
 from collections import deque
@@ -115,11 +116,13 @@ class TokenService:
                                 options={"require": required})
         except jwt.ExpiredSignatureError:
             raise Unauthorized("the token has expired") from None
-        except jwt.InvalidTokenError:
+        except (jwt.InvalidTokenError, UnicodeError, ValueError, TypeError):
             raise Unauthorized("the token is not valid") from None
         sub, sid, jti = claims.get("sub"), claims.get("sid"), claims.get("jti")
-        if (claims.get("typ") != typ or not isinstance(sub, str) or not sub.isdigit()
-                or len(sub) > 18 or not isinstance(sid, str)
+        if (claims.get("typ") != typ or not isinstance(sub, str)
+                or not re.fullmatch(r"[1-9][0-9]{0,17}", sub)
+                or type(claims.get("exp")) is not int or type(claims.get("iat")) is not int
+                or not isinstance(sid, str)
                 or (typ == "refresh" and not isinstance(jti, str))):
             raise Unauthorized("the token is not valid")
         return Claims(user_id=int(sub), session_id=sid, typ=typ,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import sqlite_utils
 from aiohttp import web
@@ -11,9 +14,10 @@ from api.routing import ANY_USER, Call, Route, no_content, reply
 from api.schemas import ref
 from api.validation import Body, Field
 from controller import accounts
-from controller.errors import DepositNotEmpty
+from controller.errors import DepositNotEmpty, UsernameTaken
 from controller.passwords import hash_password
 
+T = TypeVar("T")
 NO_CONTROL_CHARS = r"^[^\u0000-\u001f\u007f-\u009f]*$"
 
 USERNAME = Field("string", min_length=3, max_length=32, pattern=accounts.USERNAME_PATTERN,
@@ -29,11 +33,22 @@ SIGN_UP = Body({"username": USERNAME, "password": PASSWORD,
 NEW_PASSWORD = Body({"password": PASSWORD})
 
 
+# New password hashes (scrypt: ~40 ms and 16 MiB each) run on one thread of their
+# own, so a flood of sign-ups cannot take the threads that logins check passwords on.
+_HASHING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="new-password")
+
+
+async def _hashed(fn: Callable[..., T], *args: object) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, fn, *args)
+
+
 async def create_user(call: Call) -> web.StreamResponse:
-    body = call.body
-    new = await asyncio.to_thread(accounts.prepare_user, body["username"], body["password"],
-                                  body["role"])
-    user = await call.machine.store.tx(lambda db: accounts.create_user(db, new))
+    body, store = call.body, call.machine.store
+    name = body["username"]
+    if await store.run(lambda db: accounts.find_login(db, name)) is not None:
+        raise UsernameTaken(fields={"username": "taken"})  # before paying for a hash
+    new = await _hashed(accounts.prepare_user, name, body["password"], body["role"])
+    user = await store.tx(lambda db: accounts.create_user(db, new))
     return reply(user, 201)
 
 
@@ -42,7 +57,7 @@ async def read_user(call: Call) -> web.StreamResponse:
 
 
 async def change_password(call: Call) -> web.StreamResponse:
-    password_hash = await asyncio.to_thread(hash_password, call.body["password"])
+    password_hash = await _hashed(hash_password, call.body["password"])
     user_id, session_id = call.me["id"], call.session_id
 
     def change(db: sqlite_utils.Database) -> dict[str, object]:

@@ -97,7 +97,7 @@ def _path_params(route: Route, request: web.Request) -> dict[str, int]:
     out: dict[str, int] = {}
     for name, param in route.path_params.items():
         raw = request.match_info.get(name, "")
-        value = int(raw) if re.fullmatch(r"\d{1,18}", raw) else None
+        value = int(raw) if re.fullmatch(r"[1-9][0-9]{0,17}", raw) else None
         if value is None or param.field.problem(value) is not None:
             raise param.bad(f"{name} {raw!r} is not valid", fields={name: "not valid"})
         out[name] = value
@@ -105,11 +105,14 @@ def _path_params(route: Route, request: web.Request) -> dict[str, int]:
 
 
 def _query_params(route: Route, request: web.Request) -> dict[str, int]:
-    if route.query:
-        unknown = sorted(set(request.query) - set(route.query))
-        if unknown:
-            raise ValidationError(f"unknown query parameter {unknown[0]!r}",
-                                  fields=dict.fromkeys(unknown, "unknown query parameter"))
+    unknown = sorted(set(request.query) - set(route.query))
+    if unknown:
+        raise ValidationError(f"unknown query parameter {unknown[0]!r}",
+                              fields=dict.fromkeys(unknown, "unknown query parameter"))
+    repeated = sorted(k for k in set(request.query) if len(request.query.getall(k)) > 1)
+    if repeated:
+        raise ValidationError(f"query parameter {repeated[0]!r} given twice",
+                              fields=dict.fromkeys(repeated, "given twice"))
     return {name: parse_query_int(request, name, param.default,
                                   minimum=param.field.minimum or 0,
                                   maximum=param.field.maximum or 2**31)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from controller.errors import PayloadTooLarge, UnsupportedMediaType, ValidationError
 from controller.money import is_int
@@ -161,12 +163,28 @@ def _no_constant(name: str) -> Any:
     raise ValidationError(f"{name} is not valid JSON")
 
 
+def _no_lone_surrogates(value: Any) -> None:
+    """A ``\\ud800`` escape decodes to a string no UTF-8 encoder (nor SQLite) takes."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            item.encode("utf-8")  # UnicodeEncodeError, a ValueError
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def parse_json(raw: bytes) -> Any:
-    """Strict JSON: UTF-8, no NaN/Infinity, no duplicate keys."""
+    """Strict JSON: UTF-8, no NaN/Infinity, no duplicate keys, no lone surrogates."""
     try:
-        return json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates,
-                          parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates,
+                           parse_constant=_no_constant)
+        _no_lone_surrogates(value)
+        return value
+    except (UnicodeError, ValueError, RecursionError) as exc:
         if isinstance(exc, ValidationError):
             raise
         raise ValidationError("the body is not valid JSON") from None
@@ -184,6 +202,9 @@ async def read_body(request: web.Request, body: Body) -> dict[str, Any]:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLarge(f"the body may be at most {MAX_BODY_BYTES} bytes") from None
+    except (RequestPayloadError, HttpProcessingError, ValueError) as exc:
+        # a broken chunk, a Content-Encoding that does not decode
+        raise ValidationError(f"the body could not be read: {type(exc).__name__}") from None
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body may be at most {MAX_BODY_BYTES} bytes")
     if not raw:
@@ -197,7 +218,7 @@ def parse_query_int(request: web.Request, name: str, default: int, *, minimum: i
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not re.fullmatch(r"\d{1,16}", raw) or not minimum <= int(raw) <= maximum:
+    if not re.fullmatch(r"(0|[1-9][0-9]{0,15})", raw) or not minimum <= int(raw) <= maximum:
         raise ValidationError(f"{name} must be an integer from {minimum} to {maximum}",
                               fields={name: f"{minimum}..{maximum}"})
     return int(raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -75,6 +76,27 @@ async def test_other_hmac_algorithm_is_refused(client: TestClient[Any, Any], app
                                                buyer: Account) -> None:
     token = jwt.encode(_claims(buyer.access), _secret(app), algorithm="HS512")
     assert await _status_with(client, token) == (401, "unauthorized")
+
+
+@pytest.mark.parametrize("change", [{"sub": "\u00b2"}, {"sub": "\u0662"}, {"sub": "01"},
+                                    {"exp": "9999999999"}, {"iat": 1.5}])
+async def test_claims_of_the_wrong_form_with_the_right_key(client: TestClient[Any, Any],
+                                                           app: web.Application,
+                                                           buyer: Account,
+                                                           change: dict[str, Any]) -> None:
+    token = jwt.encode(_claims(buyer.access) | change, _secret(app), algorithm="HS256")
+    assert await _status_with(client, token) == (401, "unauthorized")
+
+
+async def test_header_bytes_that_are_not_utf8(client: TestClient[Any, Any]) -> None:
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(b"GET /user HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe.a.b\r\n"
+                 b"Connection: close\r\n\r\n")
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+    assert b'"unauthorized"' in answer
 
 
 async def test_expired_token(client: TestClient[Any, Any], app: web.Application,

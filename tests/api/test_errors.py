@@ -207,3 +207,51 @@ async def test_unknown_fault_device_is_a_validation_error(client: TestClient[Any
     assert error["message"] == "no slot 'Z9'" and set(error["fields"]) == {"device"}
     r = await client.post("/sim/fault", json={"device": "acceptor", "fault": "melt"})
     assert set((await error_of(r))["fields"]) == {"fault"}
+
+
+# --- hostile input ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/login", '{"username": "sa\\ud800", "password": "password123"}'),
+    ("/refresh", '{"refreshToken": "\\ud800"}'),
+    ("/user", '{"username": "surro", "password": "pass\\udc00word", "role": "buyer"}'),
+])
+async def test_lone_surrogates_are_not_text(client: TestClient[Any, Any], path: str,
+                                            body: str) -> None:
+    r = await client.post(path, data=body, headers={"Content-Type": "application/json"})
+    assert r.status == 400
+    assert (await error_of(r))["code"] == "validation_error"
+
+
+async def test_a_body_that_does_not_decode(client: TestClient[Any, Any]) -> None:
+    r = await client.post("/login", data=b"certainly not gzip",
+                          headers={"Content-Type": "application/json",
+                                   "Content-Encoding": "gzip"})
+    assert r.status == 400
+    assert (await error_of(r))["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("url", ["/product?foo=1", "/health?x", "/machine/events?limit=1&limit=2"])
+async def test_unknown_or_repeated_query_parameters(client: TestClient[Any, Any],
+                                                    operator: Account, url: str) -> None:
+    r = await client.get(url, headers=operator.auth)
+    assert r.status == 400
+    assert (await error_of(r))["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("path", ["/product/%D9%A1", "/product/%EF%BC%91", "/product/01",
+                                  "/product/1e3"])
+async def test_only_plain_ascii_ids(client: TestClient[Any, Any], seller: Account,
+                                    path: str) -> None:
+    r = await client.post("/product", json={"productName": "Gum", "cost": 50,
+                                            "amountAvailable": 1}, headers=seller.auth)
+    assert (await r.json())["id"] == 1
+    r = await client.get(path)
+    assert r.status == 404
+    assert (await error_of(r))["code"] == "not_found"
+
+
+async def test_head_answers_like_get(client: TestClient[Any, Any]) -> None:
+    r = await client.head("/health")
+    assert r.status == 200 and await r.read() == b""
