@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from aiohttp import web
 
 from controller.config import Config
+from controller.errors import AlreadyRunning, ConfigError
 from controller.machine import Machine
 
 log = logging.getLogger(__name__)
@@ -37,13 +41,23 @@ async def serve(config: Config, db_path: Path,
     stop = asyncio.Event()
     if install_signals is not None:
         install_signals(stop)
+    with machine_lock(db_path):
+        await _serve(config, db_path, stop, create_app)
+
+
+async def _serve(config: Config, db_path: Path, stop: asyncio.Event,
+                 create_app: Callable[[Machine], web.Application]) -> None:
     machine = build_machine(config, db_path)
     await machine.start()
     runner = web.AppRunner(create_app(machine), access_log=None)
     try:
         await runner.setup()
         site = web.TCPSite(runner, config.api.host, config.api.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigError(f"cannot serve on {config.api.host}:{config.api.port}: "
+                              f"{exc.strerror or exc}") from None
         log.info("vending machine %s serving on http://%s:%d (%s)", config.machine.machine_id,
                  config.api.host, config.api.port,
                  "simulated" if config.machine.simulated else "hardware")
@@ -52,3 +66,24 @@ async def serve(config: Config, db_path: Path,
     finally:
         await runner.cleanup()
         await machine.close()
+
+
+@contextlib.contextmanager
+def machine_lock(db_path: Path) -> Iterator[None]:
+    """One process owns a machine: a second ``vending run`` on the same database
+    (and so the same devices) is refused, instead of two drivers on one bus."""
+    lock_path = db_path.with_name(db_path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise AlreadyRunning(f"{db_path}: another vending process (pid {owner}) runs "
+                                 "this machine") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # and the lock with it; the kernel drops it if the process dies

@@ -73,6 +73,12 @@ class Conflict(VendingError):
     status = 409
 
 
+class AlreadyRunning(Conflict):
+    """Another process runs this machine (its database and devices)."""
+
+    code = "already_running"
+
+
 class InsufficientFunds(Conflict):
     """The credit does not cover the price."""
 

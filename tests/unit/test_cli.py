@@ -126,3 +126,35 @@ def test_run_answers_health_and_stops_cleanly(tmp_path: Path, sig: signal.Signal
             proc.kill()
     log = proc.stdout.read().decode() if proc.stdout else ""
     assert "stopping" in log and "Traceback" not in log
+
+
+@pytest.mark.timeout(60)
+def test_one_process_per_machine_and_a_clear_word_on_a_busy_port(tmp_path: Path) -> None:
+    port = _free_port()
+    db = str(tmp_path / "v.db")
+    first = subprocess.Popen([sys.executable, "-m", "controller.cli", "run", "--db", db,
+                              "--port", str(port)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        # the same database (the same machine): refused before any device is touched
+        second = subprocess.run([sys.executable, "-m", "controller.cli", "run", "--db", db,
+                                 "--port", str(_free_port())],
+                                capture_output=True, text=True, timeout=30, check=False)
+        assert second.returncode == 1
+        assert f"another vending process (pid {first.pid}) runs this machine" in second.stderr
+        # another machine on a port that is taken: a message, not a traceback
+        third = subprocess.run([sys.executable, "-m", "controller.cli", "run", "--db",
+                                str(tmp_path / "other.db"), "--port", str(port)],
+                               capture_output=True, text=True, timeout=30, check=False)
+        assert third.returncode == 2, third.stderr
+        assert f"cannot serve on 127.0.0.1:{port}" in third.stderr
+        assert "Traceback" not in third.stderr
+    finally:
+        first.terminate()
+        first.wait(15)
