@@ -162,10 +162,15 @@ class SalesMixin:
                     and not self._claims:
                 self._say_coin_refused(event)
             if event.kind is CoinEventKind.DEVICE_LOST:
-                await self.fault("coin acceptor not answering: check its cable and power",
+                await self.fault("coin acceptor not answering (or refusing every poll): "
+                                 "check its cable and power",
                                  device="acceptor")
             elif event.kind is CoinEventKind.EVENTS_LOST:
-                log.warning("coin acceptor lost events (more than 5 between polls)")
+                # Coins may have been taken and not credited: someone must count.
+                await self.fault(f"coin acceptor lost {event.code} event(s) (more than 5 "
+                                 "between polls): coins may not have been credited; count "
+                                 "the cash, check the acceptor, then leave service mode",
+                                 device="acceptor")
 
     # --- the mechanism ------------------------------------------------------
 

@@ -45,9 +45,11 @@ class CctalkCoinAcceptor(CoinAcceptor):
 
     def __init__(self, link: CctalkLink, *, address: int = 2, poll_interval_s: float = 0.1,
                  lost_poll_interval_s: float = 1.0, coin_map: CoinMapConfig | None = None,
-                 name: str = "acceptor") -> None:
+                 refused_polls_lost: int = 5, name: str = "acceptor") -> None:
         if poll_interval_s <= 0 or lost_poll_interval_s <= 0:
             raise ValueError("poll intervals must be > 0")
+        if refused_polls_lost < 1:
+            raise ValueError("refused_polls_lost must be >= 1")
         self.name = name
         self.link = link
         self.address = address
@@ -61,6 +63,10 @@ class CctalkCoinAcceptor(CoinAcceptor):
         self._handler: CoinHandler | None = None
         self._last_counter = 0
         self._lost = False
+        # a device that refuses (NAK, BUSY, garbage) poll after poll is not read either,
+        # while its coin mechanism may go on taking coins: as bad as a lost one
+        self.refused_polls_lost = refused_polls_lost
+        self._refused_polls = 0
         self._started = False
         self._task: asyncio.Task[None] | None = None
 
@@ -196,8 +202,16 @@ class CctalkCoinAcceptor(CoinAcceptor):
                 await self._notify(CoinEventKind.DEVICE_LOST)
             return
         except (DeviceNak, DeviceBusy, ProtocolError) as exc:
-            log.warning("%s: poll refused: %s", self.name, exc)
+            self._refused_polls += 1
+            log.warning("%s: poll refused (%d in a row): %s", self.name, self._refused_polls,
+                        exc)
+            if self._refused_polls >= self.refused_polls_lost and not self._lost:
+                self._lost = True
+                log.error("%s: %d polls refused in a row: treated as lost", self.name,
+                          self._refused_polls)
+                await self._notify(CoinEventKind.DEVICE_LOST)
             return
+        self._refused_polls = 0
         if self._lost:
             self._lost = False
             log.info("%s: device answers again", self.name)

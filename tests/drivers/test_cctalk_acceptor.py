@@ -320,17 +320,34 @@ async def test_bad_checksum_never_credits(acceptor: CctalkCoinAcceptor, sim: Sim
 async def test_nak_and_busy_polls_are_skipped(acceptor: CctalkCoinAcceptor,
                                               sim: SimCctalkAcceptor, cctalk_batches: Batches,
                                               cctalk_until: CctalkUntil) -> None:
+    acceptor.refused_polls_lost = 1000  # a passing refusal, however fast the polls
     await acceptor.set_accepting(True)
     for fault in ("nak", "busy"):
         sim.inject(fault)
         sim.insert(10)
         polls = len(sim.entries("rx"))
-        await cctalk_until(lambda: len(sim.entries("rx")) >= polls + 3)  # noqa: B023
+        # fewer refusals in a row than the limit: skipped, nothing credited, not lost
+        await cctalk_until(lambda: len(sim.entries("rx")) >= polls + 2)  # noqa: B023
         assert cctalk_batches.credits() == []
         sim.clear()
         await cctalk_until(lambda: cctalk_batches.credits())
+        assert "device_lost" not in cctalk_batches.kinds()
         cctalk_batches.batches.clear()
     assert acceptor.last_counter == 2
+
+
+@pytest.mark.parametrize("fault", ["nak", "busy"])
+async def test_an_acceptor_refusing_every_poll_is_lost(
+        acceptor: CctalkCoinAcceptor, sim: SimCctalkAcceptor, cctalk_batches: Batches,
+        cctalk_until: CctalkUntil, fault: str) -> None:
+    await acceptor.set_accepting(True)
+    sim.inject(fault)
+    sim.insert(20)  # taken by the mechanism, unread while the device refuses
+    await cctalk_until(lambda: "device_lost" in cctalk_batches.kinds())
+    assert cctalk_batches.kinds() == ["device_lost"] and cctalk_batches.credits() == []
+    sim.clear()
+    await cctalk_until(lambda: cctalk_batches.credits() == [20])
+    assert cctalk_batches.kinds() == ["device_lost", "device_back", "credit"]
 
 
 async def test_close_inhibits_everything(cctalk_link: CctalkLink, sim: SimCctalkAcceptor,

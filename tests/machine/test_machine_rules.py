@@ -112,3 +112,46 @@ async def test_credit_survives_a_clean_restart(tmp_path: Path) -> None:
         assert machine.sim.state()["display"][0] == "CREDIT 0.70"
     finally:
         await machine.close()
+
+
+@pytest.mark.parametrize("fault", ["busy", "nak", "silent"])
+async def test_an_acceptor_that_is_not_read_takes_the_machine_out_of_service(
+        tmp_path: Path, fault: str) -> None:
+    machine = await start_machine(tmp_path / "v.db")
+    try:
+        await run_steps(machine, [("coin", 100)], Tally())
+        await machine.sim.inject_fault("acceptor", fault)
+        for _ in range(300):
+            if machine.model.state is State.OUT_OF_SERVICE:
+                break
+            await asyncio.sleep(0.01)
+        assert machine.model.state is State.OUT_OF_SERVICE
+        assert "coin acceptor not answering" in machine.faults["acceptor"]
+        assert machine.sim.state()["display"] == ["OUT OF SERVICE", "* RETURNS 1.00"]
+        await machine.sim.inject_fault("acceptor", "clear")
+        await machine.sim.press("*")  # the hoppers still pay the credit back
+        await settle(machine)
+        assert machine.sim.state()["returned"] == [100]
+    finally:
+        await machine.close()
+
+
+async def test_lost_acceptor_events_take_the_machine_out_of_service(tmp_path: Path) -> None:
+    machine = await start_machine(tmp_path / "v.db")
+    try:
+        sim = machine.sim._sim
+        await machine.acceptor_synced()
+        for _ in range(7):  # seven coins between two polls: the buffer holds five
+            sim.world.route_coin(50)
+            sim.bus.acceptor.inject_event(1, position=4)
+        for _ in range(300):
+            if machine.model.state is State.OUT_OF_SERVICE:
+                break
+            await asyncio.sleep(0.01)
+        assert "lost 2 event(s)" in machine.faults["acceptor"]
+        credit = await machine.store.run(lambda db: journal.get_credit(db, journal.PANEL))
+        assert credit == 250  # the five the device still reported
+        events = await machine.events(0, 1000)
+        assert any(e["kind"] == "fault" and "lost 2" in e["data"]["reason"] for e in events)
+    finally:
+        await machine.close()
