@@ -36,17 +36,16 @@ def build_machine(config: Config, db_path: Path) -> Machine:
 async def serve(config: Config, db_path: Path,
                 install_signals: Callable[[asyncio.Event], None] | None = None) -> None:
     """Start the machine and the API; stop cleanly when ``stop`` is set."""
-    from api.app import create_app
-
     stop = asyncio.Event()
     if install_signals is not None:
         install_signals(stop)
     with machine_lock(db_path):
-        await _serve(config, db_path, stop, create_app)
+        await _serve(config, db_path, stop)
 
 
-async def _serve(config: Config, db_path: Path, stop: asyncio.Event,
-                 create_app: Callable[[Machine], web.Application]) -> None:
+async def _serve(config: Config, db_path: Path, stop: asyncio.Event) -> None:
+    from api.app import create_app
+
     machine = build_machine(config, db_path)
     await machine.start()
     runner = web.AppRunner(create_app(machine), access_log=None)

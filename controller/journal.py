@@ -39,21 +39,21 @@ def _user_id(holder: str) -> int | None:
     return int(holder.split(":", 1)[1]) if holder.startswith("user:") else None
 
 
-def get_credit(db: sqlite_utils.Database, holder: str) -> int:
+def find_credit(db: sqlite_utils.Database, holder: str) -> int | None:
+    """The holder's credit; None when the holder is an account that is gone."""
     uid = _user_id(holder)
     if uid is None:
         row = db.conn.execute("SELECT credit FROM panel WHERE id = 1").fetchone()
     else:
         row = db.conn.execute("SELECT deposit FROM users WHERE id = ?", (uid,)).fetchone()
-        if row is None:
-            raise NotFound("no such user")
-    return int(row[0])
+    return None if row is None else int(row[0])
 
 
-def holder_exists(db: sqlite_utils.Database, holder: str) -> bool:
-    uid = _user_id(holder)
-    return uid is None or db.conn.execute("SELECT 1 FROM users WHERE id = ?",
-                                          (uid,)).fetchone() is not None
+def get_credit(db: sqlite_utils.Database, holder: str) -> int:
+    credit = find_credit(db, holder)
+    if credit is None:
+        raise NotFound("no such user")
+    return credit
 
 
 def add_credit(db: sqlite_utils.Database, holder: str, delta: int) -> int:

@@ -196,10 +196,9 @@ class Machine(SalesMixin):
             if claims:
                 out = set()
                 for c in claims:
-                    holder = journal.user_holder(c.user_id)
-                    if not journal.holder_exists(db, holder):
+                    credit = journal.find_credit(db, journal.user_holder(c.user_id))
+                    if credit is None:
                         continue  # the account went while its coin was awaited
-                    credit = journal.get_credit(db, holder)
                     if money.coin_acceptable(c.coin, credit, max_credit=max_credit,
                                              payout=payout, capacity=capacity):
                         out.add(c.coin)

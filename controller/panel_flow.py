@@ -42,7 +42,7 @@ async def panel_select(machine: Machine, slot: str) -> None:
         credit = money.format_cents(machine.model.panel_credit_cents)
         flash(f"{slot} PRICE {price}", f"CREDIT {credit}")
         return
-    except OutOfStock:
+    except (OutOfStock, NotFound):
         flash("SOLD OUT", f"{slot} TRY ANOTHER")
         return
     except CannotMakeChange:
@@ -53,9 +53,6 @@ async def panel_select(machine: Machine, slot: str) -> None:
         return
     except OutOfService:
         flash("OUT OF SERVICE", "SORRY")
-        return
-    except NotFound:
-        flash("SOLD OUT", f"{slot} TRY ANOTHER")
         return
     except VendingError:
         flash("OUT OF SERVICE", "SORRY")

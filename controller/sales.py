@@ -115,7 +115,7 @@ class SalesMixin:
                 if event.kind is CoinEventKind.CREDIT:
                     claim = next((c for c in claims if c.coin == event.value_cents
                                   and not c.done.done()
-                                  and journal.holder_exists(db, user_holder(c.user_id))),
+                                  and journal.find_credit(db, user_holder(c.user_id)) is not None),
                                  None)
                     holder = user_holder(claim.user_id) if claim else PANEL
                     if claim is not None:

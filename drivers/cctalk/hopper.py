@@ -158,9 +158,8 @@ class CctalkHopper(Hopper):
         return bytes(8)
 
     async def _send_dispense(self, count: int, before: HopperStatus) -> int | PayoutResult:
-        """Send the dispense; the hopper's counter for it, or the result when it is
-        already known (the hopper was lost, or whether it took the command cannot be
-        told)."""
+        """Send the dispense; the hopper's counter for it, or the result when the
+        hopper was lost (nothing known paid).  Raises _NothingPaid when refused."""
         data = self._security_bytes() + bytes((count,))
         last: HardwareError = DeviceLost("no attempt")
         for _ in range(1 + self.redispense_attempts):

@@ -119,6 +119,16 @@ async def press(machine: Machine, keys: str) -> dict[str, Any]:
     return state
 
 
+async def sale_with_a_hopper_fault(machine: Machine, tally: Tally, slot: str, name: str,
+                                   cost: int, fault: str) -> dict[str, Any]:
+    """One product bought with two 50s while the 20c pulse hopper has ``fault``."""
+    await stock(machine, slot, name, cost, 1)
+    tally.stocked[slot] = 1
+    await machine.sim.inject_fault("hopper:20", fault)
+    await insert(machine, tally, 50, 50)
+    return await press(machine, slot)
+
+
 @pytest.mark.asyncio
 @pytest.mark.timeout(30)
 async def test_pulse_sale_pays_change_through_pulse_hoppers(tmp_path: Path) -> None:
@@ -161,11 +171,7 @@ async def test_coin_return_through_pulse_hoppers(tmp_path: Path) -> None:
 async def test_empty_pulse_hopper_change_from_the_others(tmp_path: Path) -> None:
     async with running(tmp_path, ALL_PULSE) as machine:
         tally = Tally()
-        await stock(machine, "A2", "Gum", 80, 1)
-        tally.stocked["A2"] = 1
-        await machine.sim.inject_fault("hopper:20", "empty")
-        await insert(machine, tally, 50, 50)
-        state = await press(machine, "A2")
+        state = await sale_with_a_hopper_fault(machine, tally, "A2", "Gum", 80, "empty")
         assert state["tray"] == ["Gum"]
         assert sum(state["returned"]) == 20 and 20 not in state["returned"]
         assert await credit(machine) == 0 and machine.model.panel_credit_cents == 0
@@ -282,11 +288,7 @@ def test_unusable_pulse_pins_are_a_config_error(tmp_path: Path, text: str, match
 async def test_a_late_coin_overpaid_is_booked_as_a_loss(tmp_path: Path) -> None:
     async with running(tmp_path, ALL_PULSE) as machine:
         tally = Tally()
-        await stock(machine, "A1", "Cola", 65, 1)
-        tally.stocked["A1"] = 1
-        await machine.sim.inject_fault("hopper:20", "late_coin")
-        await insert(machine, tally, 50, 50)
-        state = await press(machine, "A1")
+        state = await sale_with_a_hopper_fault(machine, tally, "A1", "Cola", 65, "late_coin")
         # one more 20 left the hopper after its motor stopped: the customer has it
         assert state["tray"] == ["Cola"] and sorted(state["returned"]) == [5, 10, 20, 20]
         assert await credit(machine) == 0 and machine.model.panel_credit_cents == 0
