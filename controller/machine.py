@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 from controller import audit, journal, money
 from controller.config import Config
 from controller.errors import NotFound, OutOfService, ValidationError, VendingError
+from controller.events import EventStream
 from controller.fsm import READY, MachineModel, State
 from controller.ledger import read_ledger
 from controller.panel import Panel, PanelSnapshot
@@ -62,6 +63,7 @@ class Machine(SalesMixin):
         self.sim: Any = None  # the sim control facade, set by the simulated machine builder
         self._build_devices = build_devices
         self._sim_hooks: SimHooks | None = None
+        self.stream = EventStream()  # every change, published once (controller/events.py)
         self.model = MachineModel(self._state_changed)
         self._mechanism = asyncio.Lock()
         self._claims: list[DepositClaim] = []
