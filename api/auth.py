@@ -23,10 +23,10 @@ from typing import Any
 
 import jwt
 
+from api.facade import Accounts
 from controller import accounts
 from controller.config import ApiConfig
 from controller.errors import ConfigError, TooManyAttempts, Unauthorized
-from controller.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +139,11 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-async def current_user(store: Store, tokens: TokenService,
+async def current_user(account_service: Accounts, tokens: TokenService,
                        header: str | None) -> tuple[dict[str, Any], Claims]:
     """The caller's account and token claims; the session must still be active."""
     claims = tokens.verify(bearer_token(header), "access")
-    user = await store.run(
-        lambda db: accounts.session_user(db, claims.session_id, claims.user_id))
+    user = await account_service.session_user(claims.session_id, claims.user_id)
     if user is None:
         raise Unauthorized("the session has ended")
     return user, claims

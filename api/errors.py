@@ -1,8 +1,9 @@
 """The one JSON error middleware: every failure leaves as ``{"error": {...}}``.
 
 ``VendingError`` subclasses keep their own status and code (the table of
-DESIGN.md).  aiohttp's own HTTP errors (unknown route, wrong method, body too
-large) get the matching code.  Anything else is a bug: it is logged with its
+DESIGN.md); device trouble arrives already mapped by the controller.
+aiohttp's own HTTP errors (unknown route, wrong method, body too large) get
+the matching code.  Anything else is a bug: it is logged with its
 traceback and answered 500 ``internal_error`` without details.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from controller.errors import HardwareError, VendingError
+from controller.errors import VendingError
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,6 @@ def error_response(status: int, code: str, message: str,
 
 
 def _from_vending(request: web.Request, exc: VendingError) -> web.Response:
-    if isinstance(exc, HardwareError):
-        # Device trouble reaches a client as the contract's 503, with the reason.
-        log.warning("%s %s: %s", request.method, request.path, exc.message)
-        return error_response(503, "out_of_service", exc.message)
     if exc.status >= 500 and exc.code != "out_of_service":
         log.error("%s %s failed: %s", request.method, request.path, exc, exc_info=exc)
         return error_response(500, "internal_error", "internal error")

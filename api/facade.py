@@ -1,59 +1,74 @@
-"""The machine as the API sees it: the methods it calls, as a typing Protocol.
+"""The machine as the API sees it: the methods it calls, as typing Protocols.
 
 The real implementation is ``controller.machine.Machine``; the API depends
-only on this interface, so tests can drive it with any object that has these
-methods.
+only on these interfaces (never on the store), so tests can drive it with
+any object that has these methods.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
+from controller.accounts import OpenedSession
 from controller.config import Config
-from controller.store import Store
+from controller.hardware import SimControl
 
 
-class SimControl(Protocol):
-    """Hands on the simulated machine (sim mode only)."""
+class Products(Protocol):
+    async def list(self) -> list[dict[str, Any]]: ...
 
-    async def insert_coin(self, coin: int) -> dict[str, Any]: ...
+    async def get(self, product_id: int) -> dict[str, Any]: ...
 
-    async def press(self, keys: str) -> dict[str, Any]: ...
+    async def create(self, user: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]: ...
 
-    def state(self) -> dict[str, Any]: ...
+    async def update(self, user: dict[str, Any], product_id: int,
+                     changes: dict[str, Any]) -> dict[str, Any]: ...
 
-    async def take_tray(self) -> dict[str, Any]: ...
+    async def delete(self, user: dict[str, Any], product_id: int) -> dict[str, Any]: ...
 
-    async def inject_fault(self, device: str, fault: str) -> dict[str, Any]: ...
 
-    def fault_menu(self) -> dict[str, list[str]]: ...
+class Accounts(Protocol):
+    async def sign_up(self, username: str, password: str, role: str) -> dict[str, Any]: ...
+
+    async def check_login(self, username: str, password: str) -> dict[str, Any] | None: ...
+
+    async def change_password(self, user_id: int, session_id: str,
+                              password: str) -> dict[str, Any]: ...
+
+    async def delete(self, user_id: int) -> None: ...
+
+    async def open_session(self, user_id: int, ttl_s: float) -> OpenedSession: ...
+
+    async def rotate_refresh(self, session_id: str, user_id: int, jti: str,
+                             ttl_s: float) -> OpenedSession | None: ...
+
+    async def session_user(self, session_id: str, user_id: int) -> dict[str, Any] | None: ...
+
+    async def end_session(self, session_id: str, reason: str) -> bool: ...
+
+    async def end_all_sessions(self, user_id: int, reason: str) -> int: ...
 
 
 class MachineFacade(Protocol):
     """What the API needs from the machine."""
 
-    store: Store
     config: Config
     simulated: bool
     state_dir: Path
+    sim: SimControl | None
 
     @property
-    def sim(self) -> SimControl: ...
+    def products(self) -> Products: ...
+
+    @property
+    def accounts(self) -> Accounts: ...
 
     async def deposit(self, user_id: int, coin: int) -> int: ...
 
     async def buy(self, user_id: int, product_id: int, amount: int) -> dict[str, Any]: ...
 
     async def reset(self, user_id: int) -> list[int]: ...
-
-    async def stock_changed(self, product: dict[str, Any] | None, slot: str) -> None: ...
-
-    def quiet(self) -> AbstractAsyncContextManager[Any]:
-        """Held: no vend or payout runs (catalog and account changes)."""
-
-    def has_open_claim(self, user_id: int) -> bool: ...
 
     async def state_json(self) -> dict[str, Any]: ...
 

@@ -41,44 +41,23 @@ PRODUCT_ID = {"id": Param(Field("integer", minimum=1, maximum=2**53), bad=NotFou
 
 
 async def list_products(call: Call) -> web.StreamResponse:
-    return reply(await call.machine.store.run(catalog.list_products))
+    return reply(await call.machine.products.list())
 
 
 async def read_product(call: Call) -> web.StreamResponse:
-    product_id = call.params["id"]
-    return reply(await call.machine.store.run(lambda db: catalog.get_product(db, product_id)))
-
-
-# Catalog changes wait for a running vend or payout (machine.quiet()): a price,
-# stock or slot must not change under a sale, and the spiral is reloaded to match.
+    return reply(await call.machine.products.get(call.params["id"]))
 
 
 async def create_product(call: Call) -> web.StreamResponse:
-    user, body = call.me, call.body
-    async with call.machine.quiet():
-        product = await call.machine.store.tx(
-            lambda db: catalog.create_product(db, user, body))
-        await call.machine.stock_changed(product, product["slot"])
-    return reply(product, 201)
+    return reply(await call.machine.products.create(call.me, call.body), 201)
 
 
 async def update_product(call: Call) -> web.StreamResponse:
-    user, body, product_id = call.me, call.body, call.params["id"]
-    async with call.machine.quiet():
-        before, after = await call.machine.store.tx(
-            lambda db: catalog.update_product(db, user, product_id, body))
-        if before["slot"] != after["slot"]:
-            await call.machine.stock_changed(None, before["slot"])
-        await call.machine.stock_changed(after, after["slot"])
-    return reply(after)
+    return reply(await call.machine.products.update(call.me, call.params["id"], call.body))
 
 
 async def delete_product(call: Call) -> web.StreamResponse:
-    user, product_id = call.me, call.params["id"]
-    async with call.machine.quiet():
-        product = await call.machine.store.tx(
-            lambda db: catalog.delete_product(db, user, product_id))
-        await call.machine.stock_changed(None, product["slot"])
+    await call.machine.products.delete(call.me, call.params["id"])
     return no_content()
 
 

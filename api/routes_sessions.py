@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -33,14 +32,12 @@ async def login(call: Call) -> web.StreamResponse:
     username, password = call.body["username"], call.body["password"]
     keys = (f"user:{username.lower()}", f"addr:{call.request.remote or 'unknown'}")
     call.auth.throttle.attempt(*keys)
-    store = call.machine.store
-    row = await store.run(lambda db: accounts.find_login(db, username))
-    if not await asyncio.to_thread(accounts.check_password, row, password) or row is None:
+    row = await call.machine.accounts.check_login(username, password)
+    if row is None:
         raise Unauthorized("wrong username or password")
     call.auth.throttle.forgive(*keys)
     user_id = int(row["id"])
-    ttl_s = call.auth.tokens.refresh_s
-    session = await store.tx(lambda db: accounts.open_session(db, user_id, ttl_s=ttl_s))
+    session = await call.machine.accounts.open_session(user_id, call.auth.tokens.refresh_s)
     return reply(_answer(call, user_id, session))
 
 
@@ -49,9 +46,8 @@ async def refresh(call: Call) -> web.StreamResponse:
     ttl_s = call.auth.tokens.refresh_s
     assert claims.jti is not None
     jti = claims.jti
-    session = await call.machine.store.tx(
-        lambda db: accounts.rotate_refresh(db, claims.session_id, claims.user_id, jti,
-                                           ttl_s=ttl_s))
+    session = await call.machine.accounts.rotate_refresh(claims.session_id, claims.user_id,
+                                                         jti, ttl_s)
     if session is None:
         raise Unauthorized("the refresh token is no longer valid; log in again")
     return reply(_answer(call, claims.user_id, session))
@@ -59,14 +55,13 @@ async def refresh(call: Call) -> web.StreamResponse:
 
 async def logout(call: Call) -> web.StreamResponse:
     session_id = call.session_id
-    await call.machine.store.tx(lambda db: accounts.revoke_session(db, session_id, "logout"))
+    await call.machine.accounts.end_session(session_id, "logout")
     return no_content()
 
 
 async def logout_all(call: Call) -> web.StreamResponse:
     user_id = call.me["id"]
-    count = await call.machine.store.tx(
-        lambda db: accounts.revoke_all_sessions(db, user_id, "logout_all"))
+    count = await call.machine.accounts.end_all_sessions(user_id, "logout_all")
     return reply({"terminated": count})
 
 

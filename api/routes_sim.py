@@ -7,13 +7,18 @@ from aiohttp import web
 from api.routing import Call, Route, reply
 from api.schemas import ref
 from api.validation import Body, Field
+from controller.errors import NotFound
+from controller.hardware import SimControl
 from controller.money import COINS_CENTS
+from drivers.keys import ALL_KEYS
 
+COIN_ALTERNATIVES = "|".join(map(str, COINS_CENTS))
 SIM_COIN = Body({"coin": Field("integer", enum=COINS_CENTS)})
-KEYS = Body({"keys": Field("string", min_length=1, max_length=32, pattern=r"^[0-9A-D*#]+$",
+KEY_CLASS = "".join(sorted(ALL_KEYS))  # no character that is special in a [...] class
+KEYS = Body({"keys": Field("string", min_length=1, max_length=32, pattern=rf"^[{KEY_CLASS}]+$",
                            description="keypad keys, e.g. A1; * is coin return")})
 FAULT = Body({
-    "device": Field("string", pattern=r"^(acceptor|slot:[A-Z][1-9]|hopper:(5|10|20|50|100))$",
+    "device": Field("string", pattern=rf"^(acceptor|slot:[A-Z][1-9]|hopper:({COIN_ALTERNATIVES}))$",
                     description="slot:A1, hopper:50 or acceptor"),
     "fault": Field("string", min_length=1, max_length=32, pattern=r"^[a-z_]+$",
                    description="jam, no_drop, empty, silent, bad_checksum, reset or clear; "
@@ -21,24 +26,31 @@ FAULT = Body({
 })
 
 
+def sim_control(call: Call) -> SimControl:
+    """The simulated machine's controls (a sim-only route never runs without them)."""
+    if call.machine.sim is None:
+        raise NotFound("there is no simulated machine")
+    return call.machine.sim
+
+
 async def insert_coin(call: Call) -> web.StreamResponse:
-    return reply(await call.machine.sim.insert_coin(call.body["coin"]))
+    return reply(await sim_control(call).insert_coin(call.body["coin"]))
 
 
 async def press(call: Call) -> web.StreamResponse:
-    return reply(await call.machine.sim.press(call.body["keys"]))
+    return reply(await sim_control(call).press(call.body["keys"]))
 
 
 async def sim_state(call: Call) -> web.StreamResponse:
-    return reply(call.machine.sim.state())
+    return reply(sim_control(call).state())
 
 
 async def take_tray(call: Call) -> web.StreamResponse:
-    return reply(await call.machine.sim.take_tray())
+    return reply(await sim_control(call).take_tray())
 
 
 async def inject_fault(call: Call) -> web.StreamResponse:
-    return reply(await call.machine.sim.inject_fault(call.body["device"], call.body["fault"]))
+    return reply(await sim_control(call).inject_fault(call.body["device"], call.body["fault"]))
 
 
 ROUTES = [

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-import sqlite_utils
 from aiohttp import web
 
 from api.routing import ANY_USER, Call, Route, no_content, reply
 from api.schemas import ref
 from api.validation import Body, Field
 from controller import accounts
-from controller.errors import DepositNotEmpty, UsernameTaken
-from controller.passwords import hash_password
 
 T = TypeVar("T")
 NO_CONTROL_CHARS = r"^[^\u0000-\u001f\u007f-\u009f]*$"
@@ -33,22 +27,9 @@ SIGN_UP = Body({"username": USERNAME, "password": PASSWORD,
 NEW_PASSWORD = Body({"password": PASSWORD})
 
 
-# New password hashes (scrypt: ~40 ms and 16 MiB each) run on one thread of their
-# own, so a flood of sign-ups cannot take the threads that logins check passwords on.
-_HASHING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="new-password")
-
-
-async def _hashed(fn: Callable[..., T], *args: object) -> T:
-    return await asyncio.get_running_loop().run_in_executor(_HASHING, fn, *args)
-
-
 async def create_user(call: Call) -> web.StreamResponse:
-    body, store = call.body, call.machine.store
-    name = body["username"]
-    if await store.run(lambda db: accounts.find_login(db, name)) is not None:
-        raise UsernameTaken(fields={"username": "taken"})  # before paying for a hash
-    new = await _hashed(accounts.prepare_user, name, body["password"], body["role"])
-    user = await store.tx(lambda db: accounts.create_user(db, new))
+    body = call.body
+    user = await call.machine.accounts.sign_up(body["username"], body["password"], body["role"])
     return reply(user, 201)
 
 
@@ -57,23 +38,12 @@ async def read_user(call: Call) -> web.StreamResponse:
 
 
 async def change_password(call: Call) -> web.StreamResponse:
-    password_hash = await _hashed(hash_password, call.body["password"])
-    user_id, session_id = call.me["id"], call.session_id
-
-    def change(db: sqlite_utils.Database) -> dict[str, object]:
-        user = accounts.set_password_hash(db, user_id, password_hash)
-        accounts.revoke_other_sessions(db, user_id, session_id, reason="password_changed")
-        return user
-
-    return reply(await call.machine.store.tx(change))
+    return reply(await call.machine.accounts.change_password(
+        call.me["id"], call.session_id, call.body["password"]))
 
 
 async def delete_user(call: Call) -> web.StreamResponse:
-    user_id = call.me["id"]
-    async with call.machine.quiet():  # not while this account buys or is paid
-        if call.machine.has_open_claim(user_id):
-            raise DepositNotEmpty("a deposit of this account is awaited at the coin slot")
-        await call.machine.store.tx(lambda db: accounts.delete_user(db, user_id))
+    await call.machine.accounts.delete(call.me["id"])
     return no_content()
 
 

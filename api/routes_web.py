@@ -14,6 +14,7 @@ from importlib import resources
 
 from aiohttp import web
 
+from api.routes_sim import sim_control
 from api.routing import Call, Route
 from controller.money import COINS_CENTS
 from simulators.gpio.keypad import DEFAULT_KEYS
@@ -38,7 +39,7 @@ def page_html(rows: str, columns: int, coins: list[int],
 async def panel(call: Call) -> web.StreamResponse:
     slots = call.machine.config.slots
     html = page_html(slots.rows, slots.columns, list(COINS_CENTS),
-                     call.machine.sim.fault_menu())
+                     sim_control(call).fault_menu())
     return web.Response(text=html,
                         content_type="text/html",
                         headers={"Cache-Control": "no-store",

@@ -129,7 +129,7 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
             raise NotFound("the machine is not simulated")
         user = claims = None
         if route.roles is not None:
-            user, claims = await current_user(machine.store, auth.tokens,
+            user, claims = await current_user(machine.accounts, auth.tokens,
                                               request.headers.get("Authorization"))
             if user["role"] not in route.roles:
                 raise Forbidden(f"only {' or '.join(sorted(route.roles))} accounts may do this")

@@ -23,7 +23,6 @@ from typing import Any
 
 import sqlite_utils
 
-from controller import journal
 from controller.errors import (
     DepositNotEmpty,
     HasProducts,
@@ -32,7 +31,9 @@ from controller.errors import (
     ValidationError,
 )
 from controller.passwords import burn_time, hash_password, verify_password
+from controller.store.credit import user_holder
 from controller.store.db import next_id
+from controller.store.journal import account_busy
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
 USERNAME_RE = re.compile(USERNAME_PATTERN)
@@ -173,12 +174,7 @@ def delete_user(db: sqlite_utils.Database, user_id: int) -> None:
         raise NotFound("no such user")
     if row["deposit"] > 0:
         raise DepositNotEmpty("reset the deposit before deleting the account")
-    holder = journal.user_holder(user_id)
-    busy = db.conn.execute(
-        "SELECT (SELECT COUNT(*) FROM vends WHERE holder = ? AND status = 'pending') + "
-        "(SELECT COUNT(*) FROM payouts WHERE holder = ? AND status = 'pending')",
-        (holder, holder)).fetchone()[0]
-    if busy:
+    if account_busy(db, user_holder(user_id)):
         raise DepositNotEmpty("a purchase or payout of this account is still running")
     products = db.conn.execute("SELECT COUNT(*) FROM products WHERE seller_id = ?",
                                (user_id,)).fetchone()[0]

@@ -14,24 +14,27 @@ from aiohttp import web
 
 from controller.config import Config
 from controller.errors import AlreadyRunning, ConfigError
+from controller.hardware import RealHardware
 from controller.machine import Machine
 
 log = logging.getLogger(__name__)
 
 
 def build_machine(config: Config, db_path: Path) -> Machine:
-    """The Machine with simulated or real devices, as the config says."""
-    if config.machine.simulated:
-        from simulators.machine import SimulatedMachine
+    """The composition root: the Machine on real or simulated hardware, as the config says.
 
-        sim = SimulatedMachine(config, db_path)
-        machine = Machine(config, db_path, sim.build)
-        sim.attach(machine)
-        sim.on_world_change = lambda: machine.stream.publish_threadsafe("world")
-        return machine
-    from controller.hardware import build_hardware
+    The only place ``controller`` imports ``simulators``.
+    """
+    if not config.machine.simulated:
+        return Machine(config, db_path, RealHardware())
+    from simulators.machine import SimControl, SimulatedMachine
 
-    return Machine(config, db_path, lambda: build_hardware(config))
+    hardware = SimulatedMachine(config, db_path)
+    machine = Machine(config, db_path, hardware)
+    hardware.machine = machine
+    hardware.on_world_change = lambda: machine.stream.publish_threadsafe("world")
+    machine.sim = SimControl(hardware, machine)
+    return machine
 
 
 async def serve(config: Config, db_path: Path,

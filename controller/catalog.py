@@ -14,24 +14,14 @@ from typing import Any
 
 import sqlite_utils
 
-from controller.errors import Forbidden, NoFreeSlot, NotFound, SlotTaken, ValidationError
+from controller.errors import Forbidden, NoFreeSlot, SlotTaken, ValidationError
 from controller.money import is_int, validate_price
 from controller.store.db import next_id
+from controller.store.products import get_product
 
 PRODUCT_NAME_MAX_CHARS = 64
 MAX_COST_CENTS = 100_000
 """The highest price a product may have (1000.00): guards against typos."""
-
-_SELECT = ("SELECT p.id, p.name, p.cost, p.amount_available, p.seller_id, p.slot "
-           "FROM products p JOIN slots s ON s.code = p.slot")
-
-
-def product_json(row: Any) -> dict[str, Any]:
-    """The public shape of a product."""
-    return {"id": row["id"], "productName": row["name"], "cost": row["cost"],
-            "amountAvailable": row["amount_available"], "sellerId": row["seller_id"],
-            "slot": row["slot"]}
-
 
 # --- validation ----------------------------------------------------------------
 
@@ -91,22 +81,6 @@ def _first_free_slot(db: sqlite_utils.Database) -> tuple[str, int]:
     return str(row["code"]), int(row["capacity"])
 
 
-# --- reads -------------------------------------------------------------------------
-
-
-def list_products(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Every product, in slot order (the order on the machine's front)."""
-    rows = db.conn.execute(f"{_SELECT} ORDER BY s.position").fetchall()
-    return [product_json(r) for r in rows]
-
-
-def get_product(db: sqlite_utils.Database, product_id: int) -> dict[str, Any]:
-    row = db.conn.execute(f"{_SELECT} WHERE p.id = ?", (product_id,)).fetchone()
-    if row is None:
-        raise NotFound("no such product")
-    return product_json(row)
-
-
 # --- writes --------------------------------------------------------------------------
 
 
@@ -135,9 +109,9 @@ def create_product(db: sqlite_utils.Database, user: dict[str, Any],
         slot, capacity = _claim_slot(db, data["slot"], None)
     amount = _validate_amount(data.get("amountAvailable"), capacity)
     product_id = next_id(db.conn, "products")
-    db.conn.execute(
-        "INSERT INTO products (id, name, cost, amount_available, seller_id, slot) "
-        "VALUES (?, ?, ?, ?, ?, ?)", (product_id, name, cost, amount, user["id"], slot))
+    db.table("products").insert({"id": product_id, "name": name, "cost": cost,
+                                 "amount_available": amount, "seller_id": user["id"],
+                                 "slot": slot})
     return get_product(db, product_id)
 
 
@@ -151,9 +125,8 @@ def update_product(db: sqlite_utils.Database, user: dict[str, Any], product_id: 
     slot, capacity = _claim_slot(db, changes.get("slot", before["slot"]), product_id)
     amount = _validate_amount(changes.get("amountAvailable", before["amountAvailable"]),
                               capacity)
-    db.conn.execute(
-        "UPDATE products SET name = ?, cost = ?, amount_available = ?, slot = ? WHERE id = ?",
-        (name, cost, amount, slot, product_id))
+    db.table("products").update(product_id, {"name": name, "cost": cost,
+                                             "amount_available": amount, "slot": slot})
     return before, get_product(db, product_id)
 
 
@@ -161,5 +134,5 @@ def delete_product(db: sqlite_utils.Database, user: dict[str, Any],
                    product_id: int) -> dict[str, Any]:
     """Remove an owned product; return it as it was."""
     product = _owned(db, user, product_id)
-    db.conn.execute("DELETE FROM products WHERE id = ?", (product_id,))
+    db.table("products").delete(product_id)
     return product

@@ -139,8 +139,8 @@ def _user_add(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     from controller import audit
     from controller.ledger import read_ledger, verify_lines
-    from controller.machine import VERSION
     from controller.store import open_db
+    from controller.version import VERSION
 
     cfg = _load(args)
     path = _db_path(args)

@@ -13,107 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from controller.config_pins import check_pins
+from controller.config_reader import Section
 from controller.errors import ConfigError
 from controller.money import COINS_CENTS
+from drivers.keys import ROW_KEYS
 
 T = TypeVar("T")
-
-
-class Section:
-    """Typed access to one TOML table, remembering which keys were read."""
-
-    def __init__(self, data: dict[str, Any], name: str, source: str) -> None:
-        self._data = data
-        self._name = name
-        self._source = source
-        self._used: set[str] = set()
-        self._children: list[Section] = []
-
-    def _where(self, key: str) -> str:
-        return f"{self._name}.{key}" if self._name else key
-
-    def _fail(self, key: str, why: str) -> ConfigError:
-        return ConfigError(f"{self._source}: [{self._name or 'top'}] {key}: {why}")
-
-    def _raw(self, key: str, default: Any, kind: type | tuple[type, ...]) -> Any:
-        self._used.add(key)
-        if key not in self._data:
-            return default
-        value = self._data[key]
-        if isinstance(value, bool) and kind is not bool:
-            raise self._fail(key, f"expected {getattr(kind, '__name__', kind)}, got a boolean")
-        if not isinstance(value, kind):
-            raise self._fail(key, f"expected {getattr(kind, '__name__', kind)}, got {value!r}")
-        return value
-
-    def get_int(self, key: str, default: int, *, minval: int | None = None,
-                maxval: int | None = None) -> int:
-        value: int = self._raw(key, default, int)
-        if minval is not None and value < minval:
-            raise self._fail(key, f"must be at least {minval}, got {value}")
-        if maxval is not None and value > maxval:
-            raise self._fail(key, f"must be at most {maxval}, got {value}")
-        return value
-
-    def get_float(self, key: str, default: float, *, minval: float | None = None,
-                  maxval: float | None = None, above: float | None = None) -> float:
-        value = float(self._raw(key, default, (int, float)))
-        if minval is not None and value < minval:
-            raise self._fail(key, f"must be at least {minval}, got {value}")
-        if maxval is not None and value > maxval:
-            raise self._fail(key, f"must be at most {maxval}, got {value}")
-        if above is not None and value <= above:
-            raise self._fail(key, f"must be above {above}, got {value}")
-        return value
-
-    def get_str(self, key: str, default: str, *, choices: tuple[str, ...] | None = None) -> str:
-        value: str = self._raw(key, default, str)
-        if choices is not None and value not in choices:
-            raise self._fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
-        return value
-
-    def get_optional_str(self, key: str) -> str | None:
-        value: str | None = self._raw(key, None, str)
-        return value
-
-    def get_bool(self, key: str, default: bool) -> bool:
-        value: bool = self._raw(key, default, bool)
-        return value
-
-    def get_int_list(self, key: str, default: list[int], *, length: int | None = None,
-                     minval: int = 0, maxval: int = 53) -> list[int]:
-        value = self._raw(key, default, list)
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise self._fail(key, "expected a list of integers")
-        if length is not None and len(value) != length:
-            raise self._fail(key, f"expected {length} values, got {len(value)}")
-        if any(v < minval or v > maxval for v in value):
-            raise self._fail(key, f"values must be in {minval}..{maxval}")
-        return list(value)
-
-    def section(self, key: str) -> Section:
-        data = self._raw(key, {}, dict)
-        child = Section(data, self._where(key), self._source)
-        self._children.append(child)
-        return child
-
-    def sections(self, key: str) -> list[Section]:
-        data = self._raw(key, [], list)
-        out = []
-        for i, item in enumerate(data):
-            if not isinstance(item, dict):
-                raise self._fail(key, "expected an array of tables ([[...]])")
-            out.append(Section(item, f"{self._where(key)}[{i}]", self._source))
-        self._children.extend(out)
-        return out
-
-    def check_unknown(self) -> None:
-        """Fail on any key nobody asked for, here or in a child table."""
-        unknown = sorted(set(self._data) - self._used)
-        if unknown:
-            raise self._fail(unknown[0], "unknown key (misspelt?)")
-        for child in self._children:
-            child.check_unknown()
 
 
 @dataclass(frozen=True)
@@ -157,8 +63,8 @@ class AcceptorConfig:
     poll_interval_s: float = 0.1
     echo: str = "auto"
     checksum: str = "simple"
-    pulse_pin: int = 14
-    inhibit_pin: int = 15
+    pulse_pin: int | None = 14
+    inhibit_pin: int | None = 15
 
 
 @dataclass(frozen=True)
@@ -168,8 +74,8 @@ class HopperConfig:
     address: int = 3
     capacity: int = 200
     security: str = "serial"
-    motor_pin: int = 0
-    sensor_pin: int = 0
+    motor_pin: int | None = None
+    sensor_pin: int | None = None
     coin_timeout_s: float = 5.0
     late_coin_s: float = 0.5
 
@@ -259,8 +165,10 @@ def _api(s: Section) -> ApiConfig:
 def _slots(s: Section) -> SlotsConfig:
     d = SlotsConfig()
     rows = s.get_str("rows", d.rows)
-    if not rows or not rows.isalpha() or not rows.isupper() or len(set(rows)) != len(rows):
-        raise ConfigError(f"{s._source}: [slots] rows: distinct capital letters, got {rows!r}")
+    if not rows or len(set(rows)) != len(rows) or not set(rows) <= set(ROW_KEYS):
+        raise ConfigError(f"{s.source}: [slots] rows: distinct capital letters among the "
+                          f"keypad's row keys {ROW_KEYS} (a customer must be able to key "
+                          f"them), got {rows!r}")
     return SlotsConfig(
         rows=rows,
         columns=s.get_int("columns", d.columns, minval=1, maxval=9),
@@ -278,15 +186,15 @@ def _acceptor(s: Section) -> AcceptorConfig:
                                     maxval=2.0),
         echo=s.get_str("echo", d.echo, choices=("auto", "on", "off")),
         checksum=s.get_str("checksum", d.checksum, choices=("simple", "crc16")),
-        pulse_pin=s.get_int("pulse_pin", d.pulse_pin, minval=0, maxval=53),
-        inhibit_pin=s.get_int("inhibit_pin", d.inhibit_pin, minval=0, maxval=53),
+        pulse_pin=s.get_pin("pulse_pin", d.pulse_pin),
+        inhibit_pin=s.get_pin("inhibit_pin", d.inhibit_pin),
     )
 
 
 def _hopper(s: Section, index: int) -> HopperConfig:
     coin = s.get_int("coin_cents", 0)
     if coin not in COINS_CENTS:
-        raise ConfigError(f"{s._source}: [hoppers[{index}]] coin_cents: must be one of "
+        raise ConfigError(f"{s.source}: [hoppers[{index}]] coin_cents: must be one of "
                           f"{', '.join(map(str, COINS_CENTS))}, got {coin}")
     return HopperConfig(
         coin_cents=coin,
@@ -294,8 +202,8 @@ def _hopper(s: Section, index: int) -> HopperConfig:
         address=s.get_int("address", 3 + index, minval=3, maxval=10),
         capacity=s.get_int("capacity", 200, minval=1, maxval=5000),
         security=s.get_str("security", "serial", choices=("serial", "zero")),
-        motor_pin=s.get_int("motor_pin", 0, minval=0, maxval=53),
-        sensor_pin=s.get_int("sensor_pin", 0, minval=0, maxval=53),
+        motor_pin=s.get_pin("motor_pin", None),
+        sensor_pin=s.get_pin("sensor_pin", None),
         coin_timeout_s=s.get_float("coin_timeout_s", 5.0, minval=2.0, maxval=10.0),
         late_coin_s=s.get_float("late_coin_s", 0.5, minval=0.2, maxval=2.0),
     )
@@ -360,6 +268,7 @@ def parse(data: dict[str, Any], source: str) -> Config:
         source=source,
     )
     top.check_unknown()
+    check_pins(config)
     return config
 
 
@@ -394,7 +303,8 @@ def describe(config: Config) -> list[str]:
         lines.append(f"coin acceptor: ccTalk at address {a.address} on {a.port} "
                      f"(echo {a.echo}, {a.checksum} checksum, poll every {a.poll_interval_s:g} s)")
     else:
-        lines.append(f"coin acceptor: pulse on GPIO{a.pulse_pin}, inhibit GPIO{a.inhibit_pin}")
+        lines.append(f"coin acceptor: pulse on GPIO{a.pulse_pin}, "
+                     f"inhibit GPIO{a.inhibit_pin}")
     for h in config.hoppers:
         where = (f"ccTalk address {h.address} ({h.security} security)" if h.kind == "cctalk"
                  else f"pulse motor GPIO{h.motor_pin}, sensor GPIO{h.sensor_pin}")

@@ -1,13 +1,16 @@
 """Every exception of the project, in one tree.
 
 Each class carries a stable ``code`` (the API error code) and the HTTP
-``status`` the API maps it to.  Where a builtin fits, the class also inherits
-it (``DriverTimeout`` is a ``TimeoutError``), so generic handlers still work.
+``status`` the API maps it to; the API passes both on unchanged.  The drivers
+have their own tree (``drivers.errors``); ``from_driver`` maps it.  Where a
+builtin fits, a class also inherits it (``NotFound`` is a ``LookupError``).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from drivers.errors import DriverError
 
 
 class VendingError(Exception):
@@ -167,56 +170,12 @@ class OutOfService(VendingError):
     status = 503
 
 
-# --- hardware errors -------------------------------------------------------
+# --- device errors, mapped from the drivers' own ----------------------------
 
 
-class HardwareError(VendingError):
-    """A device did not behave as required."""
-
-    code = "hardware_error"
-    status = 503
-
-
-class DriverTimeout(HardwareError, TimeoutError):
-    """A device did not answer in time."""
-
-    code = "driver_timeout"
-
-
-class DeviceLost(HardwareError, ConnectionError):
-    """A device stopped answering after the bounded retries."""
-
-    code = "device_lost"
-
-
-class ProtocolError(HardwareError):
-    """A reply broke the protocol (bad checksum, wrong length, wrong address)."""
-
-    code = "protocol_error"
-
-
-class DeviceNak(HardwareError):
-    """The device answered NAK."""
-
-    code = "device_nak"
-
-
-class DeviceBusy(HardwareError):
-    """The device answered BUSY."""
-
-    code = "device_busy"
-
-
-class MotorJam(HardwareError):
-    """A spiral motor did not leave or did not return home in time."""
-
-    code = "motor_jam"
-
-
-class HopperFault(HardwareError):
-    """A hopper is empty, jammed or paid short."""
-
-    code = "hopper_fault"
+def from_driver(exc: DriverError) -> OutOfService:
+    """A driver's error as the controller reports it: the machine cannot do this now."""
+    return OutOfService(f"{exc} ({exc.code})")
 
 
 class StoreError(VendingError):

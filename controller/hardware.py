@@ -1,66 +1,73 @@
-"""Build the real devices a config describes (the Pi, not the simulator).
+"""Where the machine's devices come from: a real Pi, or the simulated machine.
 
-The ccTalk acceptor and every ccTalk hopper share one bus (one serial port,
-one ``CctalkLink``); GPIO devices use gpiozero's default pin factory (set
-``GPIOZERO_PIN_FACTORY=lgpio`` on a Pi 5).
+The Machine asks its ``Hardware`` for the ports its devices sit on (the one
+device builder, ``controller.devices``, turns the config into drivers on
+them) and tells it what an operator did to the physical machine: on a real
+machine that is the operator's own doing; a simulated machine updates its
+simulated world to match.  ``SimControl`` is what the ``/sim/*`` endpoints
+drive; only a simulated machine has one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import Any, Protocol
 
-from controller.config import Config
-from controller.errors import ConfigError
-from drivers.base import CoinAcceptor, Devices, Hopper
-from drivers.cctalk.acceptor import CctalkCoinAcceptor
-from drivers.cctalk.frame import ChecksumMode
-from drivers.cctalk.hopper import CctalkHopper, Security
-from drivers.cctalk.link import CctalkLink, EchoMode
-from drivers.gpio.keypad import MatrixKeypad
-from drivers.gpio.lcd import Hd44780Display
-from drivers.gpio.pulse_acceptor import PulseCoinAcceptor
-from drivers.gpio.pulse_hopper import PulseHopper
-from drivers.gpio.spiral import GpioSpiralMatrix
+from controller.coin_gate import ClaimCustomer
+from controller.devices import DevicePorts
 
 
-async def build_hardware(config: Config) -> tuple[Devices, None]:
-    a, mo, kp, lcd = config.acceptor, config.motors, config.keypad, config.lcd
-    closers: list[Callable[[], Awaitable[None]]] = []
-    link: CctalkLink | None = None
-    if a.kind == "cctalk" or any(h.kind == "cctalk" for h in config.hoppers):
-        link = CctalkLink(a.port, echo=cast(EchoMode, a.echo),
-                          checksum=cast(ChecksumMode, a.checksum))
-        await link.start()
-        closers.append(link.close)
-    acceptor: CoinAcceptor
-    if a.kind == "cctalk":
-        assert link is not None
-        acceptor = CctalkCoinAcceptor(link, address=a.address, poll_interval_s=a.poll_interval_s)
-    else:
-        acceptor = PulseCoinAcceptor(pulse_pin=a.pulse_pin, inhibit_pin=a.inhibit_pin)
-    hoppers: dict[int, Hopper] = {}
-    for h in config.hoppers:
-        if h.kind == "cctalk":
-            assert link is not None
-            hoppers[h.coin_cents] = CctalkHopper(link, address=h.address,
-                                                 coin_cents=h.coin_cents,
-                                                 security=cast(Security, h.security))
-        else:
-            if not h.motor_pin or not h.sensor_pin:
-                raise ConfigError(f"{config.source}: pulse hopper {h.coin_cents}c needs "
-                                  "motor_pin and sensor_pin")
-            hoppers[h.coin_cents] = PulseHopper(h.coin_cents, motor_pin=h.motor_pin,
-                                                exit_pin=h.sensor_pin,
-                                                coin_timeout_s=h.coin_timeout_s,
-                                                late_coin_s=h.late_coin_s)
-    spirals = GpioSpiralMatrix(
-        row_pins=mo.row_pins, column_pins=mo.column_pins, cam_pin=mo.cam_pin,
-        drop_pin=mo.drop_pin, row_names=config.slots.rows,
-        leave_home_timeout_s=mo.leave_home_timeout_s,
-        turn_timeout_s=max(0.1, mo.vend_timeout_s - mo.leave_home_timeout_s),
-        drop_wait_s=mo.drop_wait_s, nudges=mo.nudges)
-    keypad = MatrixKeypad(row_pins=kp.row_pins, column_pins=kp.column_pins)
-    display = Hd44780Display(rs_pin=lcd.rs_pin, e_pin=lcd.e_pin, data_pins=lcd.data_pins)
-    return Devices(acceptor=acceptor, hoppers=hoppers, spirals=spirals, keypad=keypad,
-                   display=display, extra_closers=closers), None
+class Hardware(Protocol):
+    @property
+    def customer(self) -> ClaimCustomer | None:
+        """Who brings a claimed deposit coin to the machine (None: a person walks up)."""
+
+    async def open(self, database_id: str | None) -> DevicePorts:
+        """Make the devices reachable; ``database_id`` tells a new database from a known one."""
+
+    async def close(self) -> None: ...
+
+    def spiral_loaded(self, slot: str, name: str, count: int) -> None:
+        """An operator loaded a spiral to match the catalog."""
+
+    def hopper_counted(self, coin: int, count: int) -> None:
+        """An operator refilled or emptied a hopper to ``count`` coins."""
+
+    def cashbox_emptied(self) -> None:
+        """An operator emptied the cashbox."""
+
+
+class RealHardware:
+    """A real Pi: gpiozero's default pin factory and the config's serial port."""
+
+    customer: ClaimCustomer | None = None
+
+    async def open(self, database_id: str | None) -> DevicePorts:
+        return DevicePorts()
+
+    async def close(self) -> None:
+        return None
+
+    def spiral_loaded(self, slot: str, name: str, count: int) -> None:
+        return None
+
+    def hopper_counted(self, coin: int, count: int) -> None:
+        return None
+
+    def cashbox_emptied(self) -> None:
+        return None
+
+
+class SimControl(Protocol):
+    """Hands on the simulated machine (sim mode only): the ``/sim/*`` endpoints."""
+
+    async def insert_coin(self, coin: int) -> dict[str, Any]: ...
+
+    async def press(self, keys: str) -> dict[str, Any]: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    async def take_tray(self) -> dict[str, Any]: ...
+
+    async def inject_fault(self, device: str, fault: str) -> dict[str, Any]: ...
+
+    def fault_menu(self) -> dict[str, list[str]]: ...

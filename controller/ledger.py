@@ -88,7 +88,8 @@ def read_ledger(db: sqlite_utils.Database) -> Ledger:
         sales=counters.get("sales_value", 0),
         deposits=_scalar(db, "SELECT SUM(deposit) FROM users"),
         panel_credit=_scalar(db, "SELECT credit FROM panel WHERE id = 1"),
-        vends_in_flight=_scalar(db, "SELECT SUM(price) FROM vends WHERE status = 'pending'"),
+        vends_in_flight=_scalar(db, "SELECT SUM(price) FROM vends WHERE status = 'pending' "
+                                "AND holder NOT LIKE 'medium:%'"),
         payouts_in_flight=payouts_left,
     )
 

@@ -1,11 +1,19 @@
-"""The Machine: owns the store, the devices, the FSM and the front panel.
+"""The Machine: its parts, wired together, and their life cycle.
+
+Parts, each a class with its dependencies passed in:
+
+- ``faults``     the fault registry and the one fault path (``controller.faults``)
+- ``coin_gate``  acceptor inhibits, deposit claims, coins credited (``controller.coin_gate``)
+- ``sales``      credit, vend, change; payment media (``controller.sales``)
+- ``front_panel`` keys in, LCD out (``controller.front_panel``)
+- ``products``, ``accounts``, ``maintenance``  what the API and CLI call
 
 Life cycle (construct without I/O, start, close in reverse, each step
-isolated): open the store and seed it, build and start the devices, run boot
-recovery, leave ``booting``, start the panel.  Every physical action runs as
-a supervised task (``spawn``): an exception there goes through the one
-``fault()`` path, which switches outputs off, inhibits the acceptor and puts
-the machine out of service with a reason a technician can act on.
+isolated): open the store and seed it, open the hardware and build the
+devices from the config (``controller.devices``), run boot recovery, leave
+``booting``, start the panel.  Every physical action runs as a supervised
+task; an unexpected error there goes through the one fault path.  Every
+change is published once on ``stream`` (``controller.events``).
 """
 
 from __future__ import annotations
@@ -13,488 +21,238 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
-from controller import audit, journal, money
+import sqlite_utils
+
+from controller.account_service import AccountService
+from controller.catalog_service import ProductService
+from controller.coin_gate import CoinGate
 from controller.config import Config
-from controller.errors import NotFound, OutOfService, ValidationError, VendingError
+from controller.devices import build_devices
+from controller.errors import OutOfService, VendingError
 from controller.events import EventStream
-from controller.fsm import READY, MachineModel, State
-from controller.ledger import read_ledger
-from controller.panel import Panel, PanelSnapshot
-from controller.panel_flow import panel_select
+from controller.faults import FaultRegistry
+from controller.front_panel import FrontPanel
+from controller.fsm import MachineModel, State
+from controller.hardware import Hardware, SimControl
+from controller.maintenance import Maintenance
+from controller.mechanism import Mechanism
+from controller.payout import ChangePayer
 from controller.recovery import recover
-from controller.sales import DepositClaim, SalesMixin
+from controller.sales import Sales
 from controller.store import Store
-from controller.store.db import append_event, seed
+from controller.store.credit import PANEL
+from controller.store.db import seed
+from controller.tasks import Supervisor
 from drivers.base import Devices
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-VERSION = "0.1.0"
 CLOSE_STEP_S = 3.0
-SIM_CUSTOMER_WAIT_S = 5.0  # how long the simulated buyer waits at the machine
+SETTLE_TIMEOUT_S = 15.0
 
 
-class SimHooks(Protocol):
-    """What the Machine needs from a simulated machine (None on hardware)."""
-
-    def load_spiral(self, slot: str, name: str, count: int) -> None: ...
-
-    async def insert_for_claim(self, coin: int) -> str:
-        """Put a coin in the simulated acceptor; "accepted" or why it was refused."""
-
-    async def close(self) -> None: ...
-
-
-DeviceBuilder = Callable[[], Awaitable[tuple[Devices, SimHooks | None]]]
-
-
-class Machine(SalesMixin):
-    def __init__(self, config: Config, db_path: str | Path, build_devices: DeviceBuilder) -> None:
+class Machine:
+    def __init__(self, config: Config, db_path: str | Path, hardware: Hardware) -> None:
         self.config = config
         self.db_path = Path(db_path)
         self.state_dir = self.db_path.parent
+        self.simulated = config.machine.simulated
+        self.sim: SimControl | None = None  # the /sim/* facade; a simulated machine sets it
+        self._hardware = hardware
         self.stream = EventStream()  # every change, published once (controller/events.py)
         self.store = Store(self.db_path, on_events_committed=self._journal_grew)
-        self.simulated = config.machine.simulated
-        self.sim: Any = None  # the sim control facade, set by the simulated machine builder
-        self._build_devices = build_devices
-        self._sim_hooks: SimHooks | None = None
-        self._published_state = State.BOOTING
         self.model = MachineModel(self._state_changed)
-        self._mechanism = asyncio.Lock()
-        self._claims: list[DepositClaim] = []
-        self._coin_waiters: list[asyncio.Future[None]] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._faults: dict[str, str] = {}
-        self._acceptor_wake = asyncio.Event()
-        self._acceptor_synced = asyncio.Event()
-        self._exact_change = False
-        self._hold_coins = False  # an operator is counting coins: the acceptor stays shut
-        self._started: list[Callable[[], Awaitable[None]]] = []
-        self.panel: Panel | None = None
-        self.vending_slot: str | None = None
+        self._published_state = State.BOOTING
+        self.tasks = Supervisor(self._task_failed)
+        self.faults = FaultRegistry(self.store, self.model, self.stream)
+        self.mechanism = Mechanism(self.model, self.tasks, self.faults.payback_possible)
+        self.coin_gate = CoinGate(config, self.store, self.model, self.stream, self.faults,
+                                  self.tasks, self.mechanism)
+        self._payer = ChangePayer(self.store, self.model, self.stream, self.faults,
+                                  self._changed)
+        self.sales = Sales(self.store, self.model, self.stream, self.mechanism, self._payer,
+                           self._changed)
+        self.front_panel = FrontPanel(config, self.store, self.model, self.stream, self.tasks,
+                                      self.faults, self.coin_gate, self.sales)
+        self.products = ProductService(self.store, self.mechanism.quiet(), self._stock_changed)
+        self.accounts = AccountService(self.store, self.mechanism.quiet(),
+                                       self.coin_gate.has_open_claim)
+        self.maintenance = Maintenance(config, self.store, self.model, self.stream,
+                                       self.mechanism, self.faults, self.coin_gate, self.sales,
+                                       hardware)
+        self._wire()
+        self._closers: list[Callable[[], Awaitable[Any]]] = []
+        self.devices: Devices | None = None
 
-    # --- life cycle ---------------------------------------------------------
+    def _wire(self) -> None:
+        gate = self.coin_gate
+        gate.customer = self._hardware.customer
+        gate.on_credit = self.sales.refresh_panel_credit
+        gate.on_refused = self.front_panel.coin_refused
+        gate.on_exact_change = self.front_panel.refresh
+        self.faults.add_safety_handler("acceptor inhibited", gate.inhibit)
+
+    # --- life cycle -----------------------------------------------------------
 
     async def start(self) -> None:
         self.stream.bind_loop(asyncio.get_running_loop())
         await self.store.start()
-        self._started.append(self.store.close)
-        cfg = self.config
-        await self.store.run(lambda db: seed(
-            db.conn, slots=[(c, cfg.slots.capacity) for c in cfg.slots.codes],
-            hoppers=cfg.hopper_capacity, hopper_fill=cfg.sim.hopper_fill))
-        self.devices, self._sim_hooks = await self._build_devices()
-        if self._sim_hooks is not None:
-            self._started.append(self._sim_hooks.close)
-        d = self.devices
-        self._started.extend(d.extra_closers)
-        d.acceptor.set_handler(self.on_coins)
-        await d.spirals.start()
-        self._started.append(d.spirals.close)
-        for hopper in d.hoppers.values():
-            await hopper.start()
-            self._started.append(hopper.close)
-        await self._start_front_panel()
+        self._closers.append(self.store.close)
+        database_id = await self._seed()
+        ports = await self._hardware.open(database_id)
+        self._closers.append(self._hardware.close)
+        self.devices = d = await build_devices(self.config, ports)
+        self._closers.extend(d.extra_closers)
+        await self._start_outputs(d)
+        await self.front_panel.start(d.display, d.keypad, self._closers)
         problems = await recover(self.store, d.hoppers)
-        faults = await self.store.run(_load_faults)
-        self._faults.update(faults)
-        if faults:
-            self._publish_faults()
-        counter = await self.store.run(lambda db: journal.device_counter(db, d.acceptor.name))
-        await d.acceptor.start(resume_counter=counter)
-        self._started.append(d.acceptor.close)
-        baseline = d.acceptor.event_counter
-        if counter is None and baseline is not None:
-            await self.store.tx(lambda db: journal.set_device_counter(db, d.acceptor.name,
-                                                                      baseline))
-        self.spawn(self._acceptor_loop(), "acceptor-sync")
-        self.model.panel_credit_cents = await self.store.run(
-            lambda db: journal.get_credit(db, journal.PANEL))
-        await self._refresh_exact_change()
-        if self._faults:
-            await self.model.fire("fault")
-        else:
-            await self.model.fire("booted")
+        await self.faults.load()
+        await self.coin_gate.start(d.acceptor)
+        self._closers.append(d.acceptor.close)
+        self.model.panel_credit_cents = await self.sales.credit_of(PANEL)
+        await self.coin_gate.refresh_exact_change()
+        await self.model.fire("fault" if self.faults.active else "booted")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.acceptor_synced(), CLOSE_STEP_S)
+            await asyncio.wait_for(self.coin_gate.synced(), CLOSE_STEP_S)
         for problem in problems:
             log.warning("recovery: %s", problem)
 
-    async def _start_front_panel(self) -> None:
-        d = self.devices
-        await d.display.start()
-        self._started.append(d.display.close)
-        self.panel = Panel(d.display, self.panel_snapshot, self.panel_select,
-                           self.panel_coin_return, on_show=self._display_shows)
-        self.panel.start()
-        self._started.append(self.panel.close)
-        d.keypad.set_handler(self.panel.key)
-        await d.keypad.start()
-        self._started.append(d.keypad.close)
+    async def _seed(self) -> str | None:
+        cfg = self.config
+
+        def run(db: sqlite_utils.Database) -> str | None:
+            seed(db.conn, slots=[(c, cfg.slots.capacity) for c in cfg.slots.codes],
+                 hoppers=cfg.hopper_capacity, hopper_fill=cfg.sim.hopper_fill)
+            row = db.conn.execute("SELECT value FROM meta WHERE key = 'seeded'").fetchone()
+            return str(row[0]) if row else None
+
+        return await self.store.run(run)
+
+    async def _start_outputs(self, d: Devices) -> None:
+        """Spirals and hoppers: started off, and stopped by the fault path."""
+        await d.spirals.start()
+        self._closers.append(d.spirals.close)
+        self.sales.spirals = d.spirals
+        self.faults.add_safety_handler("spirals stopped", d.spirals.stop_all)
+        for coin, hopper in d.hoppers.items():
+            await hopper.start()
+            self._closers.append(hopper.close)
+            self.faults.add_safety_handler(f"hopper {coin}c stopped", hopper.emergency_stop)
+        self._payer.hoppers = dict(d.hoppers)
 
     async def close(self) -> None:
         """Stop everything in reverse order; each step isolated and bounded."""
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            _done, stuck = await asyncio.wait(list(self._tasks), timeout=CLOSE_STEP_S)
-            for task in stuck:
-                log.error("task %s did not stop when cancelled", task.get_name())
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.devices.spirals.stop_all(), CLOSE_STEP_S)
-        while self._started:
-            closer = self._started.pop()
+        await self.tasks.cancel_all(CLOSE_STEP_S)
+        if self.devices is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.devices.spirals.stop_all(), CLOSE_STEP_S)
+        while self._closers:
+            closer = self._closers.pop()
             try:
                 await asyncio.wait_for(closer(), CLOSE_STEP_S)
             except Exception:
                 log.exception("close step failed")
 
-    def spawn(self, coro: Coroutine[Any, Any, T] | Awaitable[T], name: str) -> asyncio.Task[T]:
-        """Run ``coro`` as a supervised task: an unexpected error faults the machine."""
-        task: asyncio.Task[T] = asyncio.ensure_future(coro)
-        task.set_name(name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if task.cancelled():
+    def _task_failed(self, name: str, exc: BaseException) -> None:
+        if isinstance(exc, VendingError) and (exc.status < 500 or isinstance(exc, OutOfService)):
             return
-        exc = task.exception()
-        if exc is None or (isinstance(exc, VendingError) and (
-                exc.status < 500 or isinstance(exc, OutOfService))):
-            return
-        log.error("task %s failed: %r", task.get_name(), exc)
-        if task.get_name() != "fault":  # a failing fault path must not call itself forever
-            self.spawn(self.fault(f"internal error in {task.get_name()}: {exc!r}"), "fault")
+        log.error("task %s failed: %r", name, exc)
+        if name != "fault":  # a failing fault path must not call itself forever
+            self.tasks.spawn(self.faults.report(f"internal error in {name}: {exc!r}"), "fault")
 
-    # --- state, acceptor, faults ------------------------------------------
+    # --- what follows the machine ----------------------------------------------
 
     def _state_changed(self, state: State) -> None:
         previous, self._published_state = self._published_state, state
         self.stream.publish("state", state=state.value, previous=previous.value)
-        self.acceptor_dirty()
-        self.panel_refresh()
+        self._changed()
+
+    def _changed(self) -> None:
+        """State, credit or stock moved: the acceptor and the LCD follow."""
+        self.coin_gate.dirty()
+        self.front_panel.refresh()
 
     def _journal_grew(self, last_id: int) -> None:
         # After the events its caller publishes for the same commit (vend, payout...).
         asyncio.get_running_loop().call_soon(
             functools.partial(self.stream.publish, "journal", lastId=last_id))
 
-    def _display_shows(self, line1: str, line2: str) -> None:
-        self.stream.publish("display", lines=[line1, line2])
+    def _stock_changed(self, product: dict[str, Any] | None, slot: str) -> None:
+        """After a product change: the spiral is loaded to match (by the operator)."""
+        if product is None:
+            self._hardware.spiral_loaded(slot, "", 0)
+        else:
+            self._hardware.spiral_loaded(str(product["slot"]), str(product["productName"]),
+                                         int(product["amountAvailable"]))
+        self.stream.publish("stock", slot=slot)
+        self.coin_gate.dirty()
 
-    def _publish_faults(self) -> None:
-        self.stream.publish("faults", faults=[
-            {"device": device, "reason": reason, "latched": True}
-            for device, reason in self._faults.items()])
+    # --- for the sim control, tests and pages (public, read-mostly) -------------
 
-    def acceptor_dirty(self) -> None:
-        self._acceptor_synced.clear()
-        self._acceptor_wake.set()
+    @property
+    def fsm_state(self) -> str:
+        return self.model.state.value
 
-    def panel_refresh(self) -> None:
-        if self.panel is not None:
-            self.panel.refresh()
+    def quiet(self) -> asyncio.Lock:
+        """Hold it and no vend or payout runs."""
+        return self.mechanism.quiet()
 
-    async def _wanted_acceptor(self) -> tuple[bool, set[int]]:
-        """Accepting, and which coins: the acceptance rule for whoever gets the next coin."""
-        if self.model.state not in READY or self._hold_coins:
-            return False, set()
-        claims = list(self._claims)
-        max_credit = self.config.machine.max_credit_cents
+    def require_in_service(self) -> None:
+        self.mechanism.require_in_service()
 
-        def rule(db: Any) -> set[int]:
-            payout = journal.payout_inventory(db)
-            capacity = journal.hopper_capacity(db)
-            if claims:
-                out = set()
-                for c in claims:
-                    credit = journal.find_credit(db, journal.user_holder(c.user_id))
-                    if credit is None:
-                        continue  # the account went while its coin was awaited
-                    if money.coin_acceptable(c.coin, credit, max_credit=max_credit,
-                                             payout=payout, capacity=capacity):
-                        out.add(c.coin)
-                return out
-            credit = journal.get_credit(db, journal.PANEL)
-            return {c for c in money.COINS_CENTS if money.coin_acceptable(
-                c, credit, max_credit=max_credit, payout=payout, capacity=capacity)}
+    def next_coin_credited(self) -> asyncio.Future[None]:
+        """Resolved when the acceptor's next batch of coins has been credited."""
+        return self.coin_gate.next_coin_credited()
 
-        coins = await self.store.run(rule)
-        return bool(coins), coins
-
-    async def _acceptor_loop(self) -> None:
-        acceptor = self.devices.acceptor
-        while True:
-            await self._acceptor_wake.wait()
-            self._acceptor_wake.clear()
-            try:
-                accepting, coins = await self._wanted_acceptor()
-                if coins:
-                    await acceptor.set_coins_enabled(coins)
-                await acceptor.set_accepting(accepting)
-            except Exception as exc:  # this loop must outlive any one failure
-                log.warning("acceptor inhibit not applied: %r", exc)
-                await asyncio.sleep(0.5)
-                self._acceptor_wake.set()
-                continue
-            await self._refresh_exact_change()
-            if not self._acceptor_wake.is_set():
-                self._acceptor_synced.set()
+    async def panel_credit(self) -> int:
+        return await self.sales.credit_of(PANEL)
 
     async def acceptor_synced(self) -> None:
         """Wait until the acceptor's inhibits match the machine's wishes."""
-        await self._acceptor_synced.wait()
+        await self.coin_gate.synced()
 
-    async def _refresh_exact_change(self) -> None:
-        exact = await self.store.run(
-            lambda db: money.exact_change_only(journal.payout_inventory(db)))
-        if exact != self._exact_change:
-            self._exact_change = exact
-            self.panel_refresh()
+    async def settled(self, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
+        """Wait until the machine has finished what the last action started."""
+        deadline = time.monotonic() + timeout_s
+        await asyncio.sleep(0.02)  # a key press or coin just handed over starts its action
+        while time.monotonic() < deadline:
+            if not self.tasks.busy and not self.mechanism.busy:
+                return
+            await asyncio.sleep(0.02)
 
-    async def fault(self, reason: str, *, device: str = "machine") -> None:
-        """The one fault path: outputs off, acceptor inhibited, out of service."""
-        log.error("FAULT %s: %s", device, reason)
-        changed = self._faults.get(device) != reason
-        self._faults[device] = reason
-        if changed:
-            self._publish_faults()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.devices.spirals.stop_all(), CLOSE_STEP_S)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.devices.acceptor.set_accepting(False), CLOSE_STEP_S)
-        faults = dict(self._faults)
-        await self.store.tx(lambda db: _save_faults(db, faults, device, reason))
-        if self.model.state is not State.OUT_OF_SERVICE:
-            await self.model.fire("fault")
-        self.panel_refresh()
+    # --- the API's calls -------------------------------------------------------
 
-    async def clear_faults(self, devices: list[str] | None = None) -> None:
-        before = len(self._faults)
-        for device in devices if devices is not None else list(self._faults):
-            self._faults.pop(device, None)
-        if len(self._faults) != before:
-            self._publish_faults()
-        faults = dict(self._faults)
-        await self.store.tx(lambda db: _save_faults(db, faults, "operator", "cleared"))
-        if not self._faults and self.model.state is State.OUT_OF_SERVICE:
-            await self.model.fire("recovered")
+    async def deposit(self, user_id: int, coin: int) -> int:
+        return await self.coin_gate.deposit(user_id, coin)
 
-    @property
-    def faults(self) -> dict[str, str]:
-        return dict(self._faults)
+    async def buy(self, user_id: int, product_id: int, amount: int) -> dict[str, Any]:
+        return await self.sales.buy(user_id, product_id, amount)
 
-    # --- front panel --------------------------------------------------------
-
-    def panel_snapshot(self) -> PanelSnapshot:
-        return PanelSnapshot(self.model.state, self.model.panel_credit_cents,
-                             self._exact_change, self.vending_slot,
-                             next(iter(self._faults.values()), None),
-                             coin_return_ok=self.payback_possible())
-
-    def payback_possible(self) -> bool:
-        """Out of service, the hoppers may still pay credit back: not when a hopper
-        or the machine itself is at fault (an acceptor or a slot fault is fine)."""
-        return not any(device == "machine" or device.startswith("hopper")
-                       for device in self._faults)
-
-    def panel_select(self, slot: str) -> None:
-        self.spawn(self._panel_select(slot), f"panel-select-{slot}")
-
-    def panel_coin_return(self) -> None:
-        self.spawn(self._panel_coin_return(), "panel-coin-return")
-
-    def _flash(self, line1: str, line2: str = "") -> None:
-        if self.panel is not None:
-            self.panel.flash(line1, line2)
-
-    async def _panel_select(self, slot: str) -> None:
-        await panel_select(self, slot)
-
-    async def _panel_coin_return(self) -> None:
-        if self.model.panel_credit_cents <= 0:
-            return
-        try:
-            coins, unpaid = await self.pay_back(journal.PANEL, "coin_return",
-                                                even_out_of_service=True)
-        except VendingError as exc:
-            self._flash(*_panel_error(exc))
-            return
-        if unpaid:
-            self._flash("CHANGE SHORT", f"OWED {money.format_cents(unpaid)}")
-        elif coins:
-            self._flash("TAKE YOUR COINS", money.format_cents(sum(coins)))
-
-    # --- API facade: stock and maintenance ---------------------------------
-
-    async def stock_changed(self, product: dict[str, Any] | None, slot: str) -> None:
-        """After a product change: the simulated operator loads the spiral to match."""
-        if self._sim_hooks is not None:
-            if product is None:
-                self._sim_hooks.load_spiral(slot, "", 0)
-            else:
-                self._sim_hooks.load_spiral(str(product["slot"]), str(product["productName"]),
-                                            int(product["amountAvailable"]))
-        self.stream.publish("stock", slot=slot)
-        self.acceptor_dirty()
-
-    async def claim_arrives(self, claim: DepositClaim) -> None:
-        if self._sim_hooks is None:
-            return
-        hooks = self._sim_hooks
-
-        async def insert() -> None:
-            # The simulated buyer puts the coin in once.  A coin the acceptor
-            # refuses (jam, inhibit) never arrives: the claim then waits, like
-            # on hardware, for its full time or a coin from /sim/coin.
-            async with self._mechanism:
-                self._require_in_service()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.acceptor_synced(), SIM_CUSTOMER_WAIT_S)
-                if await hooks.insert_for_claim(claim.coin) != "accepted":
-                    return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(claim.done), SIM_CUSTOMER_WAIT_S)
-
-        await asyncio.shield(self.spawn(insert(), "sim-deposit"))
+    async def reset(self, user_id: int) -> list[int]:
+        return await self.sales.reset(user_id)
 
     async def state_json(self) -> dict[str, Any]:
-        def read(db: Any) -> dict[str, Any]:
-            slots = []
-            for row in db.conn.execute(
-                "SELECT s.code, s.capacity, s.status, s.status_reason, p.id FROM slots s "
-                "LEFT JOIN products p ON p.slot = s.code ORDER BY s.position"
-            ):
-                product = journal.product_json(journal.product_row(db, int(row[4]))) \
-                    if row[4] is not None else None
-                slots.append({"slot": row[0], "capacity": int(row[1]), "status": row[2],
-                              "reason": row[3], "product": product})
-            return {"coins": journal.inventory_json(db), "slots": slots,
-                    "panelCredit": journal.get_credit(db, journal.PANEL),
-                    "ledgerBalanced": read_ledger(db).balanced}
-
-        data = await self.store.run(read)
-        return {"state": self.model.state.value,
-                "faults": [{"device": k, "reason": v} for k, v in self._faults.items()],
-                "acceptor": {"accepting": self.devices.acceptor.accepting},
-                "exactChangeOnly": self._exact_change, "simulated": self.simulated, **data}
+        return await self.maintenance.state_json()
 
     async def set_hopper(self, coin: int, payout: int) -> dict[str, Any]:
-        money.validate_coin(coin)
-        capacity = self.config.hopper_capacity.get(coin)
-        if capacity is None:
-            raise NotFound(f"there is no {coin}c hopper")
-        if not money.is_int(payout) or not 0 <= payout <= capacity:
-            raise ValidationError(f"payout must be an integer 0..{capacity}",
-                                  fields={"payout": f"0..{capacity}"})
-        async with self._mechanism, self._coins_held():
-            await self.store.tx(lambda db: journal.adjust_hopper(db, coin, payout))
-            if self._sim_hooks is not None and hasattr(self._sim_hooks, "set_hopper"):
-                self._sim_hooks.set_hopper(coin, payout)
-        self.stream.publish("inventory")
-        if f"hopper:{coin}" in self._faults:
-            await self.clear_faults([f"hopper:{coin}"])
-        self.acceptor_dirty()
-        inventory = await self.store.run(journal.inventory_json)
-        this = next(entry for entry in inventory if entry["coin"] == coin)
-        return {**this, "coins": inventory}
+        return await self.maintenance.set_hopper(coin, payout)
 
     async def collect_cashbox(self) -> int:
-        async with self._mechanism, self._coins_held():
-            value = await self.store.tx(journal.collect_cashbox)
-            if self._sim_hooks is not None and hasattr(self._sim_hooks, "empty_cashbox"):
-                self._sim_hooks.empty_cashbox()
-        self.stream.publish("inventory")
-        return value
-
-    @contextlib.asynccontextmanager
-    async def _coins_held(self) -> AsyncIterator[None]:
-        """No coin moves meanwhile: the acceptor is inhibited, and a coin it took
-        just before is credited first, so an operator's count is not overtaken."""
-        self._hold_coins = True
-        self.acceptor_dirty()
-        try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.acceptor_synced(), CLOSE_STEP_S)
-            await asyncio.sleep(2 * self.config.acceptor.poll_interval_s)  # a last poll
-            yield
-        finally:
-            self._hold_coins = False
-            self.acceptor_dirty()
-
-    def quiet(self) -> asyncio.Lock:
-        """Hold it and no vend or payout runs: for catalog and account changes."""
-        return self._mechanism
-
-    def has_open_claim(self, user_id: int) -> bool:
-        """A deposit of this account is awaited at the coin slot."""
-        return any(c.user_id == user_id and not c.done.done() for c in self._claims)
+        return await self.maintenance.collect_cashbox()
 
     async def set_service(self, enabled: bool) -> dict[str, Any]:
-        if enabled and self.model.state is not State.SERVICE:
-            async with self._mechanism:
-                await self.model.fire("enter_service")
-                await self.store.tx(lambda db: append_event(db, "service", enabled=True))
-        elif not enabled and self.model.state is State.SERVICE:
-            await self.clear_faults()
-            slots = await self.store.tx(_clear_slot_checks)
-            for slot in slots:
-                self.stream.publish("stock", slot=slot)
-            self.model.panel_credit_cents = await self.store.run(
-                lambda db: journal.get_credit(db, journal.PANEL))
-            await self.model.fire("leave_service")
-            await self.store.tx(lambda db: append_event(db, "service", enabled=False,
-                                                        slots_cleared=len(slots)))
-        return await self.state_json()
+        return await self.maintenance.set_service(enabled)
 
     async def events(self, after: int, limit: int) -> list[dict[str, Any]]:
-        return await self.store.run(lambda db: journal.events_after(db, after, limit))
+        return await self.maintenance.events(after, limit)
 
     async def audit_text(self) -> str:
-        cfg = self.config
-        data = await self.store.run(lambda db: audit.collect(
-            db, machine_id=cfg.machine.machine_id, model=cfg.machine.model,
-            software_version=VERSION, currency=cfg.machine.currency,
-            currency_code=cfg.machine.currency_code, rows=cfg.slots.rows))
-        return audit.render(data)
+        return await self.maintenance.audit_text()
 
     def health(self) -> dict[str, Any]:
-        state = self.model.state
-        status = {State.OUT_OF_SERVICE: "out_of_service", State.BOOTING: "starting",
-                  State.SERVICE: "service"}.get(state, "ok")
-        return {"status": status, "state": state.value}
-
-
-def _panel_error(exc: VendingError) -> tuple[str, str]:
-    return ("OUT OF SERVICE", "SORRY") if isinstance(exc, OutOfService) else ("PLEASE WAIT", "")
-
-
-def _load_faults(db: Any) -> dict[str, str]:
-    row = db.conn.execute("SELECT value FROM meta WHERE key = 'faults'").fetchone()
-    return {str(k): str(v) for k, v in json.loads(row[0]).items()} if row else {}
-
-
-def _save_faults(db: Any, faults: dict[str, str], device: str, reason: str) -> None:
-    db.conn.execute("INSERT INTO meta (key, value) VALUES ('faults', ?) "
-                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    (json.dumps(faults),))
-    append_event(db, "fault" if reason != "cleared" else "faults_cleared", device=device,
-                 reason=reason)
-
-
-def _clear_slot_checks(db: Any) -> list[str]:
-    """Leaving service mode: the operator has checked every flagged slot and hopper."""
-    db.conn.execute("DELETE FROM meta WHERE key = 'hopper_faults'")
-    slots = [str(r[0]) for r in db.conn.execute("SELECT code FROM slots WHERE status != 'ok'")]
-    db.conn.execute("UPDATE slots SET status = 'ok', status_reason = NULL WHERE status != 'ok'")
-    return slots
+        return self.maintenance.health()

@@ -1,4 +1,5 @@
-"""The front panel: what the 16x2 LCD says, and what the keypad asks for.
+"""The front panel's LCD writer and key parser (the flow is ``controller.front_panel``,
+the texts ``controller.panel_text``).
 
 Keys: a row letter then a column digit select a slot (``A1``), ``*`` is coin
 return, ``#`` clears a half-typed code; a code not finished within 5 s is
@@ -17,48 +18,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from controller.fsm import State
-from controller.money import format_cents
+from controller.fsm import READY, State
+from controller.panel_text import Lines, PanelSnapshot, status_lines, typing_lines
 from drivers.base import Display
+from drivers.keys import COIN_RETURN_KEY, ROW_KEYS
 
 log = logging.getLogger(__name__)
 
 FLASH_S = 2.5
 TYPED_S = 5.0  # a half-typed slot code is forgotten after this long
-ROW_KEYS = "ABCD"
-READY_STATES = (State.IDLE, State.CREDIT)
-
-
-@dataclass(frozen=True)
-class PanelSnapshot:
-    state: State
-    credit_cents: int
-    exact_change_only: bool
-    vending_slot: str | None = None
-    fault: str | None = None
-    coin_return_ok: bool = False  # out of service, but the hoppers can pay the credit back
-
-
-def status_lines(s: PanelSnapshot) -> tuple[str, str]:
-    """The resting screen for a machine state."""
-    if s.state is State.OUT_OF_SERVICE:
-        if s.credit_cents > 0 and s.coin_return_ok:
-            return "OUT OF SERVICE", f"* RETURNS {format_cents(s.credit_cents)}"
-        return "OUT OF SERVICE", "SORRY"
-    if s.state is State.SERVICE:
-        return "SERVICE MODE", ""
-    if s.state is State.BOOTING:
-        return "STARTING", "PLEASE WAIT"
-    if s.state is State.VENDING:
-        return f"VENDING {s.vending_slot or ''}".strip(), "PLEASE WAIT"
-    if s.state is State.PAYING:
-        return "PAYING CHANGE", "PLEASE WAIT"
-    if s.credit_cents > 0:
-        return f"CREDIT {format_cents(s.credit_cents)}", (
-            "EXACT CHANGE" if s.exact_change_only else "SELECT ITEM")
-    if s.exact_change_only:
-        return "EXACT CHANGE", "ONLY"
-    return "HELLO", "INSERT COINS"
 
 
 @dataclass(frozen=True)
@@ -104,9 +72,9 @@ class Panel:
     def refresh(self) -> None:
         self._dirty.set()
 
-    def flash(self, line1: str, line2: str = "", seconds: float = FLASH_S) -> None:
+    def flash(self, lines: Lines, seconds: float = FLASH_S) -> None:
         s = self._snapshot()
-        self._flash = _Flash((line1, line2), time.monotonic() + seconds,
+        self._flash = _Flash(lines, time.monotonic() + seconds,
                              (s.state, s.credit_cents))
         self.refresh()
 
@@ -116,7 +84,7 @@ class Panel:
         typed, self._typed = self._typed if now < self._typed_until else "", ""
         self._flash = None
         self.refresh()
-        if key == "*":
+        if key == COIN_RETURN_KEY:
             self._on_coin_return()
         elif key in ROW_KEYS:
             self._typed, self._typed_until = key, now + TYPED_S
@@ -132,9 +100,8 @@ class Panel:
             if now < flash.until and flash.context == (s.state, s.credit_cents):
                 return flash.lines, flash.until
             self._flash = None
-        if self._typed and now < self._typed_until and s.state in READY_STATES:
-            credit = f"CREDIT {format_cents(s.credit_cents)}" if s.credit_cents else ""
-            return (f"SELECT {self._typed}_", credit), self._typed_until
+        if self._typed and now < self._typed_until and s.state in READY:
+            return typing_lines(self._typed, s.credit_cents), self._typed_until
         return status_lines(s), None
 
     async def _run(self) -> None:

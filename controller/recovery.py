@@ -24,11 +24,10 @@ import json
 import logging
 from typing import Any
 
-from controller import journal
-from controller.errors import HardwareError
-from controller.store import Store
-from controller.store.db import append_event
+from controller.store import Store, journal
+from controller.store.event_log import append_event
 from drivers.base import Hopper, HopperStatus, dispense_accepted
+from drivers.errors import HardwareError
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from controller.errors import StoreError
+from controller.money import COINS_CENTS
+from controller.store.event_log import last_event_id
 from controller.store.schema import COUNTER_NAMES, MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
@@ -47,8 +49,12 @@ def migrate(conn: sqlite3.Connection) -> int:
     for number in range(version + 1, SCHEMA_VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[number - 1]:
-                conn.execute(statement)
+            step = MIGRATIONS[number - 1]
+            if callable(step):
+                step(sqlite_utils.Database(conn))
+            else:
+                for statement in step:
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {number}")
             conn.execute("COMMIT")
         except BaseException:
@@ -78,7 +84,7 @@ def seed(conn: sqlite3.Connection, *, slots: Iterable[tuple[str, int]],
         for name in COUNTER_NAMES:
             conn.execute("INSERT OR IGNORE INTO counters (name) VALUES (?)", (name,))
         seeded = conn.execute("SELECT value FROM meta WHERE key = 'seeded'").fetchone()
-        for coin in (5, 10, 20, 50, 100):
+        for coin in COINS_CENTS:
             capacity = hoppers.get(coin, 0)
             conn.execute(
                 "INSERT INTO coins (coin, capacity) VALUES (?, ?) "
@@ -191,32 +197,11 @@ def transaction(db: sqlite_utils.Database, fn: Callable[[sqlite_utils.Database],
     return result
 
 
-def last_event_id(db: sqlite_utils.Database) -> int:
-    return int(db.conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
-
-
 def _transaction_noting_events(db: sqlite_utils.Database,
                                fn: Callable[[sqlite_utils.Database], T]) -> tuple[T, int]:
     """A transaction, and the event log's last id once it committed."""
     result = transaction(db, fn)
     return result, last_event_id(db)
-
-
-def append_event(db: sqlite_utils.Database, kind: str, **data: Any) -> int:
-    """Append to the event log (inside the caller's transaction)."""
-    cur = db.conn.execute(
-        "INSERT INTO events (ts, kind, data) VALUES (?, ?, ?)",
-        (time.time(), kind, json.dumps(data, sort_keys=True)),
-    )
-    return int(cur.lastrowid or 0)
-
-
-def bump(db: sqlite_utils.Database, name: str, amount: int) -> None:
-    """Add to one audit counter, lifetime and interim (inside a transaction)."""
-    db.conn.execute(
-        "UPDATE counters SET lifetime = lifetime + ?, interim = interim + ? WHERE name = ?",
-        (amount, amount, name),
-    )
 
 
 def next_id(conn: sqlite3.Connection, table: str) -> int:

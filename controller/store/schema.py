@@ -1,12 +1,38 @@
 """The schema, as ordered migrations; ``PRAGMA user_version`` is the version.
 
-A migration is a list of SQL statements applied in one transaction with the
-version bump.  Never edit a migration that has shipped: add the next one.
+A migration is applied in one transaction with the version bump: the first
+two, as shipped, are lists of SQL statements; later ones are functions that
+use sqlite-utils' table API.  Never edit a migration that has shipped: add
+the next one.
 """
 
 from __future__ import annotations
 
-MIGRATIONS: list[list[str]] = [
+from collections.abc import Callable
+
+import sqlite_utils
+
+from controller.store import faults
+
+Migration = list[str] | Callable[[sqlite_utils.Database], None]
+
+
+def _faults_in_one_table(db: sqlite_utils.Database) -> None:
+    """3: faults move from two JSON blobs in ``meta`` (the machine's, and the hoppers'
+    left out of change-making) into the ``faults`` table."""
+    faults.create_table(db)
+    db.execute(
+        "INSERT OR IGNORE INTO faults (device, reason, latched, stops_machine, since) "
+        "SELECT key, value, 1, 1, 0 FROM json_each("
+        "(SELECT value FROM meta WHERE key = 'faults'))")
+    db.execute(
+        "INSERT OR IGNORE INTO faults (device, reason, latched, stops_machine, since) "
+        "SELECT 'hopper:' || key, value, 1, 0, 0 FROM json_each("
+        "(SELECT value FROM meta WHERE key = 'hopper_faults'))")
+    db.execute("DELETE FROM meta WHERE key IN ('faults', 'hopper_faults')")
+
+
+MIGRATIONS: list[Migration] = [
     # 1: the whole first schema
     [
         """CREATE TABLE users (
@@ -118,6 +144,7 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE payouts ADD COLUMN before_status TEXT NOT NULL DEFAULT '{}'",
     ],
+    _faults_in_one_table,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -134,4 +161,6 @@ COUNTER_NAMES: tuple[str, ...] = (
     "sales_count",  # number of paid vends
     "failed_vends",  # vends that delivered nothing
     "overpaid",  # value a hopper paid beyond the change owed (a late coin): a loss
+    "cashless_value",  # value of paid vends paid by a card reader (not cash)
+    "cashless_count",  # number of those vends
 )

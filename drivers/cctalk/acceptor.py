@@ -19,7 +19,6 @@ import contextlib
 import logging
 from collections.abc import Collection
 
-from controller.errors import DeviceBusy, DeviceLost, DeviceNak, HardwareError, ProtocolError
 from drivers.base import CoinAcceptor, CoinBatch, CoinEvent, CoinEventKind, CoinHandler
 from drivers.cctalk.coins import (
     EVENT_PAIRS,
@@ -33,6 +32,7 @@ from drivers.cctalk.coins import (
 )
 from drivers.cctalk.frame import Header
 from drivers.cctalk.link import CctalkLink
+from drivers.errors import DeviceBusy, DeviceLost, DeviceNak, HardwareError, ProtocolError
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import enum
 from dataclasses import dataclass
 from typing import Literal
 
-from controller.errors import ProtocolError
+from drivers.errors import ProtocolError
 
 ChecksumMode = Literal["simple", "crc16"]
 

@@ -17,7 +17,10 @@ import contextlib
 import logging
 from typing import Literal
 
-from controller.errors import (
+from drivers.base import CoinPaidHook, Hopper, HopperStatus, PayoutResult, dispense_accepted
+from drivers.cctalk.frame import Header
+from drivers.cctalk.link import CctalkLink
+from drivers.errors import (
     DeviceBusy,
     DeviceLost,
     DeviceNak,
@@ -25,9 +28,6 @@ from controller.errors import (
     HopperFault,
     ProtocolError,
 )
-from drivers.base import CoinPaidHook, Hopper, HopperStatus, PayoutResult, dispense_accepted
-from drivers.cctalk.frame import Header
-from drivers.cctalk.link import CctalkLink
 
 log = logging.getLogger(__name__)
 

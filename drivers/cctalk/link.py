@@ -29,14 +29,6 @@ from typing import Literal
 
 import serial
 
-from controller.errors import (
-    DeviceBusy,
-    DeviceLost,
-    DeviceNak,
-    DriverTimeout,
-    HardwareError,
-    ProtocolError,
-)
 from drivers.cctalk.frame import (
     ChecksumMode,
     Frame,
@@ -44,6 +36,14 @@ from drivers.cctalk.frame import (
     Header,
     decode,
     encode,
+)
+from drivers.errors import (
+    DeviceBusy,
+    DeviceLost,
+    DeviceNak,
+    DriverTimeout,
+    HardwareError,
+    ProtocolError,
 )
 
 log = logging.getLogger(__name__)

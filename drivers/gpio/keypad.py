@@ -21,13 +21,13 @@ from collections.abc import Sequence
 
 from gpiozero.pins import Factory
 
-from controller.errors import ConfigError
 from drivers.base import KeyHandler, Keypad
 from drivers.gpio.lines import InputLine, OutputLine
+from drivers.keys import KEYPAD_LAYOUT
 
 log = logging.getLogger(__name__)
 
-DEFAULT_KEYS = ("123A", "456B", "789C", "*0#D")
+DEFAULT_KEYS = KEYPAD_LAYOUT
 
 
 class MatrixKeypad(Keypad):
@@ -37,9 +37,9 @@ class MatrixKeypad(Keypad):
                  keys: Sequence[str] = DEFAULT_KEYS, pin_factory: Factory | None = None,
                  scan_interval_s: float = 0.01, debounce_scans: int = 2) -> None:
         if len(keys) != len(row_pins) or any(len(k) != len(column_pins) for k in keys):
-            raise ConfigError("keys must have one string per row, one character per column")
+            raise ValueError("keys must have one string per row, one character per column")
         if scan_interval_s <= 0 or debounce_scans < 1:
-            raise ConfigError("scan_interval_s must be positive and debounce_scans >= 1")
+            raise ValueError("scan_interval_s must be positive and debounce_scans >= 1")
         self.keys = tuple(keys)
         self.scan_interval_s = scan_interval_s
         self.debounce_scans = debounce_scans

@@ -32,8 +32,8 @@ from collections.abc import Sequence
 
 from gpiozero.pins import Factory
 
-from controller.errors import ConfigError, HardwareError
 from drivers.base import Display
+from drivers.errors import NotStarted
 from drivers.gpio.lines import OutputLine
 
 ROW_OFFSETS = (0x00, 0x40, 0x14, 0x54)  # DDRAM address of each line's first character
@@ -58,9 +58,9 @@ class Hd44780Display(Display):
                  pin_factory: Factory | None = None, columns: int = 16, rows: int = 2,
                  power_on_delay_s: float = 0.05, byte_delay_s: float = 50e-6) -> None:
         if len(data_pins) != 4:
-            raise ConfigError("data_pins are D4, D5, D6, D7: four pins")
+            raise ValueError("data_pins are D4, D5, D6, D7: four pins")
         if not 1 <= rows <= len(ROW_OFFSETS) or columns < 1:
-            raise ConfigError("rows must be 1..4 and columns positive")
+            raise ValueError("rows must be 1..4 and columns positive")
         self.rows = rows
         self.columns = columns
         self.power_on_delay_s = power_on_delay_s
@@ -95,7 +95,7 @@ class Hd44780Display(Display):
                   for text in (*lines, *[""] * self.rows)[: self.rows]]
         async with self._lock:
             if not self._shown:
-                raise HardwareError("display not started")
+                raise NotStarted("display not started")
             for row, text in enumerate(wanted):
                 self._write_row(row, text)
                 await asyncio.sleep(0)  # let other tasks run between lines

@@ -34,8 +34,8 @@ import logging
 
 from gpiozero.pins import Factory
 
-from controller.errors import HardwareError
 from drivers.base import CoinPaidHook, Hopper, HopperStatus, PayoutResult
+from drivers.errors import NotStarted
 from drivers.gpio.lines import InputLine, OutputLine
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class PulseHopper(Hopper):
 
     async def dispense(self, count: int, *, on_paid: CoinPaidHook | None = None) -> PayoutResult:
         if not self._started:
-            raise HardwareError(f"{self.name} not started")
+            raise NotStarted(f"{self.name} not started")
         if count <= 0:
             return PayoutResult(requested=max(count, 0), paid=0)
         async with self._lock:

@@ -36,8 +36,8 @@ from collections.abc import Callable, Sequence
 
 from gpiozero.pins import Factory
 
-from controller.errors import ConfigError, HardwareError, NotFound
 from drivers.base import SpiralMatrix, VendOutcome, VendResult
+from drivers.errors import HardwareError, NotStarted, UnknownSlot
 from drivers.gpio.lines import InputLine, OutputLine
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,9 @@ class GpioSpiralMatrix(SpiralMatrix):
                  drop_wait_s: float = 1.0, nudges: int = 3,
                  max_on_s: float | None = None) -> None:
         if len(row_names) != len(row_pins) or not row_pins or not column_pins:
-            raise ConfigError("one row name per row pin, at least one row and one column")
+            raise ValueError("one row name per row pin, at least one row and one column")
         if min(leave_home_timeout_s, turn_timeout_s, drop_wait_s) <= 0 or nudges < 0:
-            raise ConfigError("spiral timings must be positive and nudges >= 0")
+            raise ValueError("spiral timings must be positive and nudges >= 0")
         self.leave_home_timeout_s = leave_home_timeout_s
         self.turn_timeout_s = turn_timeout_s
         self.drop_wait_s = drop_wait_s
@@ -137,9 +137,9 @@ class GpioSpiralMatrix(SpiralMatrix):
 
     async def vend(self, slot: str) -> VendResult:
         if slot not in self._address:
-            raise NotFound(f"no spiral slot {slot!r}")
+            raise UnknownSlot(f"no spiral slot {slot!r}")
         if not self._started:
-            raise HardwareError("spiral matrix not started")
+            raise NotStarted("spiral matrix not started")
         row, column = self._address[slot]
         async with self._lock:
             self._drop_seen.clear()

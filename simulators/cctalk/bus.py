@@ -23,8 +23,8 @@ import time
 import tty
 from collections.abc import Iterable
 
-from controller.errors import ProtocolError
 from drivers.cctalk.frame import ChecksumMode, FrameReader, decode
+from drivers.errors import ProtocolError
 from simulators.cctalk.acceptor import SimCctalkAcceptor
 from simulators.cctalk.device import LogEntry, SimCctalkDevice
 from simulators.cctalk.hopper import SimCctalkHopper

@@ -17,9 +17,10 @@ from collections.abc import Sequence
 
 from gpiozero.pins.mock import MockFactory
 
+from drivers.keys import KEYPAD_LAYOUT
 from simulators.gpio.pins import SimLog, SimPin, sim_pin
 
-DEFAULT_KEYS = ("123A", "456B", "789C", "*0#D")
+DEFAULT_KEYS = KEYPAD_LAYOUT
 
 
 class SimKeypad:

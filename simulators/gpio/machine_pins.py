@@ -86,6 +86,49 @@ class SimTimings:
 
 
 @dataclass
+class GpioSimulators:
+    """The simulated side of the GPIO devices, on one mock pin factory."""
+
+    factory: MockFactory
+    spirals: SimSpiralMechanics
+    keypad: SimKeypad
+    lcd: SimLcd
+    _closed: bool = field(default=False, repr=False)
+
+    async def start(self) -> None:
+        await self.spirals.start()
+        await self.keypad.start()
+        await self.lcd.start()
+
+    async def close(self) -> None:
+        """Stop the simulators and release the factory (after the drivers closed)."""
+        if self._closed:
+            return
+        self._closed = True
+        for sim in (self.lcd, self.keypad, self.spirals):
+            await sim.close()
+        self.factory.reset()
+        self.factory.close()
+
+
+def build_gpio_simulators(world: SimWorld, *, pins: MachinePins, timings: SimTimings,
+                          factory: MockFactory) -> GpioSimulators:
+    """The spiral mechanics, keypad and LCD simulators on ``factory`` (nothing started)."""
+    pins.check()
+    t = timings
+    return GpioSimulators(
+        factory=factory,
+        spirals=SimSpiralMechanics(
+            factory, world, row_pins=pins.spiral_rows, column_pins=pins.spiral_columns,
+            cam_pin=pins.cam, drop_pin=pins.drop, row_names=pins.spiral_row_names,
+            leave_home_s=t.leave_home_s, turn_s=t.turn_s, fall_s=t.fall_s, beam_s=t.beam_s),
+        keypad=SimKeypad(factory, row_pins=pins.keypad_rows, column_pins=pins.keypad_columns,
+                         hold_s=t.key_hold_s, gap_s=t.key_gap_s),
+        lcd=SimLcd(factory, rs_pin=pins.lcd_rs, e_pin=pins.lcd_e, data_pins=pins.lcd_data),
+    )
+
+
+@dataclass
 class GpioMachine:
     """Both sides of the GPIO devices on one mock pin factory.
 
@@ -122,7 +165,9 @@ class GpioMachine:
 def build_gpio_machine(world: SimWorld, *, pins: MachinePins | None = None,
                        timings: SimTimings | None = None,
                        factory: MockFactory | None = None) -> GpioMachine:
-    """Real drivers and their simulators on one mock pin factory (no pin opened yet)."""
+    """Real drivers and their simulators on one mock pin factory (no pin opened yet): the
+    rig of the driver tests.  The machine itself builds its drivers from its config
+    (``controller.devices``) on the factory of ``build_gpio_simulators``."""
     pins = pins or MachinePins()
     t = timings or SimTimings()
     pins.check()

@@ -5,9 +5,9 @@ whose hoppers have ``kind = "pulse"`` gets, in sim mode, the real GPIO
 drivers (``PulseCoinAcceptor``, ``PulseHopper``) on the simulators
 (``SimPulseAcceptor``, ``SimPulseHopper``), all on the one mock pin factory
 of the spirals, keypad and LCD (``simulators.gpio.machine_pins``).
-``check_pins`` refuses (ConfigError) a config that would use a pin twice or
-a pin the simulated Pi (GPIO0..27) does not have; the default spirals,
-keypad and LCD leave only GPIO14 and 15 free.
+Config parsing (``controller.config_pins``) has refused a config that would
+use a pin twice or a pin the Pi does not have; the default spirals, keypad
+and LCD leave only GPIO14 and 15 free.
 
 Timings are short (a 1.00 coin is a 0.4 s pulse train at speed 1) and scale
 with ``[sim] speed``; every length is at least 2 ms, since the mock pins do
@@ -29,21 +29,15 @@ inhibit.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 from gpiozero.pins.mock import MockFactory
 
-from controller.config import Config
-from controller.errors import ConfigError
-from drivers.gpio.pulse_acceptor import PulseCoinAcceptor
-from drivers.gpio.pulse_hopper import PulseHopper
 from simulators.gpio.pulse_acceptor import SimPulseAcceptor
 from simulators.gpio.pulse_hopper import SimPulseHopper
 from simulators.world import SimWorld
 
-SIM_GPIO = range(28)  # the mock pin factory is a Pi with GPIO0..27 (the 40-pin header)
 MIN_S = 0.002  # no simulated pulse, space or interval shorter than this
 STRETCH_S = 0.25  # how much a busy event loop may stretch a simulated pulse
 STALL_S = 0.15  # ... or a space between the pulses of one train
@@ -100,48 +94,6 @@ class PulseTimings:
             late_coin_s=late * 2 + 0.04, coin_timeout_s=interval * 10 + 0.5)
 
 
-def check_pins(config: Config) -> None:
-    """ConfigError naming every GPIO pin the simulated machine would use twice
-    (or that the simulated Pi does not have)."""
-    users: dict[int, list[str]] = defaultdict(list)
-    mo, kp, lcd, rows = config.motors, config.keypad, config.lcd, config.slots.rows
-    for row, pin in zip(rows, mo.row_pins, strict=False):
-        users[pin].append(f"spiral row {row}")
-    for column, pin in enumerate(mo.column_pins, start=1):
-        users[pin].append(f"spiral column {column}")
-    users[mo.cam_pin].append("cam switch")
-    users[mo.drop_pin].append("drop sensor")
-    for i, pin in enumerate(kp.row_pins, start=1):
-        users[pin].append(f"keypad row {i}")
-    for i, pin in enumerate(kp.column_pins, start=1):
-        users[pin].append(f"keypad column {i}")
-    users[lcd.rs_pin].append("LCD RS")
-    users[lcd.e_pin].append("LCD E")
-    for name, pin in zip(("D4", "D5", "D6", "D7"), lcd.data_pins, strict=False):
-        users[pin].append(f"LCD {name}")
-    a = config.acceptor
-    if a.kind == "pulse":
-        users[a.pulse_pin].append("acceptor pulse")
-        users[a.inhibit_pin].append("acceptor inhibit")
-    for h in config.hoppers:
-        if h.kind != "pulse":
-            continue
-        if not h.motor_pin or not h.sensor_pin:
-            raise ConfigError(f"{config.source}: pulse hopper {h.coin_cents}c needs "
-                              "motor_pin and sensor_pin")
-        users[h.motor_pin].append(f"hopper {h.coin_cents}c motor")
-        users[h.sensor_pin].append(f"hopper {h.coin_cents}c sensor")
-    shared = [f"GPIO{pin} ({', '.join(names)})"
-              for pin, names in sorted(users.items()) if len(names) > 1]
-    if shared:
-        raise ConfigError(f"{config.source}: GPIO pins used twice: {'; '.join(shared)}")
-    missing = [f"GPIO{pin} ({', '.join(names)})"
-               for pin, names in sorted(users.items()) if pin not in SIM_GPIO]
-    if missing:
-        raise ConfigError(f"{config.source}: the simulated Pi has GPIO0..27 only, not "
-                          f"{'; '.join(missing)}")
-
-
 class SimPulseCoinSlot:
     """The coin slot of a simulated pulse acceptor, as the sim control sees it."""
 
@@ -172,12 +124,10 @@ class SimPulseCoinSlot:
 
 
 @dataclass
-class PulseDevices:
-    """The pulse drivers a config asks for, and their simulators."""
+class PulseSimulators:
+    """The simulated pulse coin devices (the drivers on them are the machine's)."""
 
-    acceptor: PulseCoinAcceptor | None = None
     coin_slot: SimPulseCoinSlot | None = None
-    hoppers: dict[int, PulseHopper] = field(default_factory=dict)
     sim_hoppers: dict[int, SimPulseHopper] = field(default_factory=dict)
 
     def device_named(self, name: str) -> FaultTarget | None:
@@ -188,7 +138,7 @@ class PulseDevices:
             return self.sim_hoppers.get(int(name[7:]))
         return None
 
-    async def start_simulators(self) -> None:
+    async def start(self) -> None:
         if self.coin_slot is not None:
             await self.coin_slot.sim.start()
         for sim in self.sim_hoppers.values():
@@ -201,28 +151,19 @@ class PulseDevices:
             await self.coin_slot.sim.close()
 
 
-def build_pulse_devices(config: Config, world: SimWorld, factory: MockFactory,
-                        timings: PulseTimings) -> PulseDevices:
-    """The pulse devices of ``config`` on ``factory`` (call ``check_pins`` first)."""
+def build_pulse_simulators(world: SimWorld, factory: MockFactory, timings: PulseTimings, *,
+                           acceptor_pins: tuple[int, int] | None,
+                           hopper_pins: dict[int, tuple[int, int]]) -> PulseSimulators:
+    """Simulated pulse devices: the acceptor on ``(pulse, inhibit)`` pins if given, and
+    a hopper per coin on ``(motor, exit sensor)`` pins."""
     t = timings
-    devices = PulseDevices()
-    a = config.acceptor
-    if a.kind == "pulse":
-        sim = SimPulseAcceptor(factory, world, pulse_pin=a.pulse_pin, inhibit_pin=a.inhibit_pin,
-                               pulse_s=t.pulse_s, space_s=t.space_s)
-        devices.coin_slot = SimPulseCoinSlot(sim)
-        devices.acceptor = PulseCoinAcceptor(
-            pulse_pin=a.pulse_pin, inhibit_pin=a.inhibit_pin, pin_factory=factory,
-            pulse_min_s=t.pulse_min_s, pulse_max_s=t.pulse_max_s, train_gap_s=t.train_gap_s,
-            retry_s=0.2)
-    for h in config.hoppers:
-        if h.kind != "pulse":
-            continue
-        devices.sim_hoppers[h.coin_cents] = SimPulseHopper(
-            factory, world, h.coin_cents, motor_pin=h.motor_pin, exit_pin=h.sensor_pin,
+    sims = PulseSimulators()
+    if acceptor_pins is not None:
+        sims.coin_slot = SimPulseCoinSlot(SimPulseAcceptor(
+            factory, world, pulse_pin=acceptor_pins[0], inhibit_pin=acceptor_pins[1],
+            pulse_s=t.pulse_s, space_s=t.space_s))
+    for coin, (motor, sensor) in hopper_pins.items():
+        sims.sim_hoppers[coin] = SimPulseHopper(
+            factory, world, coin, motor_pin=motor, exit_pin=sensor,
             coin_interval_s=t.coin_interval_s, exit_pulse_s=t.exit_pulse_s, late_s=t.late_s)
-        devices.hoppers[h.coin_cents] = PulseHopper(
-            h.coin_cents, motor_pin=h.motor_pin, exit_pin=h.sensor_pin, pin_factory=factory,
-            coin_timeout_s=t.coin_timeout_s, late_coin_s=t.late_coin_s,
-            exit_pulse_min_s=t.exit_pulse_min_s, exit_pulse_max_s=t.exit_pulse_max_s)
-    return devices
+    return sims

@@ -53,6 +53,8 @@ FAKE_ONLY = os.environ.get("VENDING_API_MACHINE") == "fake"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "double_only: needs the FakeMachine test double")
+    config.addinivalue_line("markers", "machine_config(**kw): [machine] settings of the "
+                                       "real simulated machine")
 
 
 @pytest_asyncio.fixture
@@ -63,10 +65,17 @@ async def machine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     force errors the real machine only shows under hardware faults.
     """
     if not FAKE_ONLY and request.node.get_closest_marker("double_only") is None:
+        import dataclasses
+
         from controller.app import build_machine
         from controller.config import Config
 
-        real: Any = build_machine(Config(), tmp_path / "vending.db")
+        cfg = Config()
+        settings = request.node.get_closest_marker("machine_config")
+        if settings is not None:
+            cfg = dataclasses.replace(cfg, machine=dataclasses.replace(cfg.machine,
+                                                                       **settings.kwargs))
+        real: Any = build_machine(cfg, tmp_path / "vending.db")
         await real.start()
         try:
             yield real

@@ -14,7 +14,8 @@ from typing import Any
 
 import sqlite_utils
 
-from controller import catalog
+from controller.account_service import AccountService
+from controller.catalog_service import ProductService
 from controller.config import Config
 from controller.errors import (
     CreditLimit,
@@ -28,6 +29,7 @@ from controller.errors import (
 from controller.money import coin_list, require_change
 from controller.store import Store
 from controller.store.db import seed
+from controller.store.products import get_product
 
 
 class FakeSim:
@@ -80,6 +82,8 @@ class FakeMachine:
         self.deposit_times_out = False
         self.stock_calls: list[tuple[dict[str, Any] | None, str]] = []
         self._quiet = asyncio.Lock()
+        self.products = ProductService(self.store, self._quiet, self._stock_changed)
+        self.accounts = AccountService(self.store, self._quiet, lambda user_id: False)
 
     async def start(self) -> None:
         await self.store.start()
@@ -117,7 +121,7 @@ class FakeMachine:
         self._check()
 
         def sell(db: sqlite_utils.Database) -> dict[str, Any]:
-            product = catalog.get_product(db, product_id)
+            product = get_product(db, product_id)
             deposit = int(db.conn.execute("SELECT deposit FROM users WHERE id = ?",
                                           (user_id,)).fetchone()[0])
             if product["amountAvailable"] < amount:
@@ -129,7 +133,7 @@ class FakeMachine:
             db.conn.execute("UPDATE products SET amount_available = amount_available - ? "
                             "WHERE id = ?", (amount, product_id))
             db.conn.execute("UPDATE users SET deposit = 0 WHERE id = ?", (user_id,))
-            return {"totalSpent": total, "product": catalog.get_product(db, product_id),
+            return {"totalSpent": total, "product": get_product(db, product_id),
                     "amount": amount, "change": change, "deposit": 0}
 
         return await self.store.tx(sell)
@@ -150,13 +154,7 @@ class FakeMachine:
     def _payout(db: sqlite_utils.Database) -> dict[int, int]:
         return {r["coin"]: r["payout"] for r in db.conn.execute("SELECT coin, payout FROM coins")}
 
-    def quiet(self) -> asyncio.Lock:
-        return self._quiet
-
-    def has_open_claim(self, user_id: int) -> bool:
-        return False
-
-    async def stock_changed(self, product: dict[str, Any] | None, slot: str) -> None:
+    def _stock_changed(self, product: dict[str, Any] | None, slot: str) -> None:
         self.stock_calls.append((product, slot))
 
     async def state_json(self) -> dict[str, Any]:

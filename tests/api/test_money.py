@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
@@ -153,13 +152,11 @@ async def test_buy_waits_for_a_customer_at_the_panel(client: TestClient[Any, Any
     assert r.status == 200 and (await r.json())["change"] == [20, 10, 5]
 
 
+@pytest.mark.machine_config(deposit_claim_s=0.3)
 async def test_deposit_refused_by_a_jammed_acceptor_times_out(
         client: TestClient[Any, Any], buyer: Account, operator: Account, machine: Any) -> None:
     if not isinstance(machine, Machine):
         pytest.skip("needs the simulated machine")
-    config = machine.config
-    machine.config = dataclasses.replace(
-        config, machine=dataclasses.replace(config.machine, deposit_claim_s=0.3))
     await client.post("/sim/fault", json={"device": "acceptor", "fault": "jam"})
     r = await client.post("/deposit", json={"coin": 50}, headers=buyer.auth)
     assert (r.status, (await error_of(r))["code"]) == (408, "deposit_timeout")
@@ -169,6 +166,4 @@ async def test_deposit_refused_by_a_jammed_acceptor_times_out(
     assert (await (await client.get("/sim/state")).json())["returned"] == [50]
     await client.post("/sim/fault", json={"device": "acceptor", "fault": "clear"})
     # the refused insertion holds nothing: the next deposit goes through at once
-    machine.config = dataclasses.replace(
-        config, machine=dataclasses.replace(config.machine, deposit_claim_s=2.0))
     assert await _deposit(client, buyer, 50) == 50

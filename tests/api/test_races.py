@@ -4,7 +4,6 @@ spent twice, every cent accounted for."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import Any
 
 import pytest
@@ -125,7 +124,7 @@ async def test_buy_and_reset_in_parallel_never_spend_twice(client: TestClient[An
 async def _world_matches_store(app: web.Application) -> None:
     """Stock, hoppers and cashbox in the database are the simulated machine's."""
     machine = app[MACHINE_KEY]
-    world = machine.sim._sim.world
+    world = machine.sim.hardware.world
 
     def read(db: Any) -> tuple[dict[str, int], dict[int, tuple[int, int]], int]:
         stock = {r[0]: int(r[1]) for r in db.conn.execute(
@@ -198,23 +197,21 @@ async def test_account_with_a_failing_purchase_is_not_deleted(client: TestClient
     await app[MACHINE_KEY].start()
 
 
+@pytest.mark.machine_config(deposit_claim_s=1.0)
 async def test_account_awaiting_a_coin_is_not_deleted(client: TestClient[Any, Any],
                                                       app: web.Application) -> None:
     machine = app[MACHINE_KEY]
     buyer = await make_account(app, "buyer")
     await client.post("/sim/fault", json={"device": "acceptor", "fault": "jam"})
-    config = machine.config
-    machine.config = dataclasses.replace(
-        config, machine=dataclasses.replace(config.machine, deposit_claim_s=1.0))
     deposit = asyncio.ensure_future(_deposit(client, buyer, 50))
     for _ in range(200):
-        if machine.has_open_claim(buyer.id):
+        if machine.coin_gate.has_open_claim(buyer.id):
             break
         await asyncio.sleep(0.005)
     gone = await client.delete("/user", headers=buyer.auth)
     assert gone.status == 409 and (await error_of(gone))["code"] == "deposit_not_empty"
     assert (await deposit).status == 408
-    assert any(t.get_name() == "acceptor-sync" for t in machine._tasks)
+    await asyncio.wait_for(machine.acceptor_synced(), 2.0)  # the acceptor is still kept in step
 
 
 @pytest.mark.parametrize("change", [{"cost": 70}, {"amountAvailable": 10}, {"slot": "B2"}])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from controller.errors import ProtocolError
 from drivers.base import CoinEventKind
 from drivers.cctalk.coins import (
     event_kind,
@@ -22,6 +21,7 @@ from drivers.cctalk.frame import (
     encode,
     simple_checksum,
 )
+from drivers.errors import ProtocolError
 
 # (what, dest, src, header, data, bytes on the wire)
 REQUESTS = [

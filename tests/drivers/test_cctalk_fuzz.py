@@ -7,11 +7,11 @@ import asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller.errors import ProtocolError
 from drivers.base import CoinBatch, CoinEventKind
 from drivers.cctalk.acceptor import CctalkCoinAcceptor
 from drivers.cctalk.frame import FrameReader, decode, encode
 from drivers.cctalk.link import CctalkLink
+from drivers.errors import ProtocolError
 from simulators.cctalk import build_cctalk_bus
 from simulators.world import SimWorld
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from controller.errors import DeviceNak, HardwareError
 from drivers.base import HopperStatus
 from drivers.cctalk.hopper import CctalkHopper, fault_from_test_flags
 from drivers.cctalk.link import CctalkLink
+from drivers.errors import DeviceNak, HardwareError
 from simulators.cctalk import SimCctalkBus, SimCctalkHopper, build_cctalk_bus
 from simulators.world import SimWorld
 

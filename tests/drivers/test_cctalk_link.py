@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from controller.errors import DeviceBusy, DeviceLost, DeviceNak, HardwareError
 from drivers.cctalk.frame import Header
 from drivers.cctalk.link import CctalkLink, EchoMode
+from drivers.errors import DeviceBusy, DeviceLost, DeviceNak, HardwareError
 from simulators.cctalk import SimCctalkBus, build_cctalk_bus
 from simulators.world import SimWorld
 

@@ -8,7 +8,7 @@ import pytest
 import pytest_asyncio
 from gpiozero.pins.mock import MockFactory
 
-from controller.errors import HardwareError
+from drivers.errors import HardwareError
 from drivers.gpio.lcd import Hd44780Display, to_rom
 from simulators.gpio.lcd import SimLcd
 from simulators.gpio.pins import sim_factory_context

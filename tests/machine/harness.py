@@ -15,11 +15,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from controller import catalog, journal
 from controller.app import build_machine
 from controller.config import Config
 from controller.ledger import read_ledger
 from controller.machine import Machine
+from controller.store import credit as credit_store
+from controller.store import products
 
 
 def sim_config(**machine: Any) -> Config:
@@ -36,18 +37,17 @@ async def start_machine(db_path: Path, config: Config | None = None) -> Machine:
 async def stock(machine: Machine, slot: str, name: str, cost: int, amount: int) -> int:
     """A seller stocks a slot (the simulated operator loads the spiral)."""
 
-    def add(db: Any) -> dict[str, Any]:
+    def seller_id(db: Any) -> int:
         seller = db.conn.execute("SELECT id FROM users WHERE role = 'seller'").fetchone()
         if seller is None:
             db.conn.execute("INSERT INTO users (username, password_hash, role, created_at) "
                             "VALUES ('seller', 'x', 'seller', 0)")
             seller = db.conn.execute("SELECT id FROM users WHERE role = 'seller'").fetchone()
-        user = {"id": int(seller[0]), "role": "seller"}
-        return catalog.create_product(db, user, {"productName": name, "cost": cost,
-                                                 "amountAvailable": amount, "slot": slot})
+        return int(seller[0])
 
-    product = await machine.store.tx(add)
-    await machine.stock_changed(product, slot)
+    user = {"id": await machine.store.tx(seller_id), "role": "seller"}
+    product = await machine.products.create(user, {"productName": name, "cost": cost,
+                                                   "amountAvailable": amount, "slot": slot})
     return int(product["id"])
 
 
@@ -60,7 +60,7 @@ class Tally:
 
 
 async def settle(machine: Machine) -> None:
-    await machine.sim._settle()
+    await machine.settled()
 
 
 async def run_steps(machine: Machine, steps: list[tuple[str, Any]], tally: Tally) -> None:
@@ -83,7 +83,7 @@ async def run_steps(machine: Machine, steps: list[tuple[str, Any]], tally: Tally
         elif action == "refill":
             await machine.set_hopper(*arg)
         elif action == "machine_fault":  # (device, reason): the one fault path
-            await machine.fault(arg[1], device=arg[0])
+            await machine.faults.report(arg[1], device=arg[0])
         elif action == "wait":
             await asyncio.sleep(arg)
         elif action == "expect":
@@ -95,7 +95,7 @@ async def run_steps(machine: Machine, steps: list[tuple[str, Any]], tally: Tally
 
 async def check_expectations(machine: Machine, expect: dict[str, Any]) -> None:
     state = machine.sim.state()
-    credit = await machine.store.run(lambda db: journal.get_credit(db, journal.PANEL))
+    credit = await machine.panel_credit()
     for key, want in expect.items():
         if key == "display":
             assert [line.strip() for line in state["display"]] == want, state["display"]
@@ -109,7 +109,7 @@ async def check_expectations(machine: Machine, expect: dict[str, Any]) -> None:
             assert credit == want, (credit, want)
         elif key == "stock":
             for slot, amount in want.items():
-                row = await machine.store.run(lambda db, s=slot: journal.product_in_slot(db, s))
+                row = await machine.store.run(lambda db, s=slot: products.product_in_slot(db, s))
                 assert row is not None and row["amount_available"] == amount, (slot, row)
         elif key == "slot_status":
             for slot, status in want.items():
@@ -117,14 +117,14 @@ async def check_expectations(machine: Machine, expect: dict[str, Any]) -> None:
                     "SELECT status FROM slots WHERE code = ?", (s,)).fetchone()[0])
                 assert got == status, (slot, got)
         elif key == "fault_has":
-            assert any(want in r for r in machine.faults.values()), machine.faults
+            assert any(want in r for r in machine.faults.active.values()), machine.faults.active
         else:
             raise ValueError(f"unknown expectation {key}")
 
 
 async def check_conservation(machine: Machine, tally: Tally) -> None:
     """Every cent and every product accounted for; the DB matches the physical world."""
-    world = machine.sim._sim.world
+    world = machine.sim.hardware.world
     assert world is not None
 
     def read(db: Any) -> dict[str, Any]:
@@ -143,7 +143,7 @@ async def check_conservation(machine: Machine, tally: Tally) -> None:
                                   "'pending')").fetchone()[0]
         return {"coins": coins, "counters": counters, "stock": stock, "unknown": unknown,
                 "delivered": delivered, "pending": pending, "ledger": read_ledger(db),
-                "credit": journal.get_credit(db, journal.PANEL)}
+                "credit": credit_store.get_credit(db, credit_store.PANEL)}
 
     data = await machine.store.run(read)
     ledger = data["ledger"]
@@ -192,9 +192,9 @@ class CutSwitch:
 
     def _power_off(self) -> None:
         self.cut = True
-        world = self.machine.sim._sim.world
+        world = self.machine.sim.hardware.world
         world.path = None  # the physical state on disk is frozen at this instant
-        self.machine.fault = self._dead  # type: ignore[method-assign]
+        self.machine.faults.report = self._dead  # type: ignore[method-assign]
         raise PowerCut(f"power cut at transaction {self.count}")
 
     async def _dead(self, *args: Any, **kwargs: Any) -> None:
@@ -219,9 +219,6 @@ class CutSwitch:
 
 async def pull_the_plug(machine: Machine) -> None:
     """Stop what is left of a machine after a power cut, writing nothing."""
-    for task in list(machine._tasks):
-        task.cancel()
-    await asyncio.gather(*machine._tasks, return_exceptions=True)
     with contextlib.suppress(BaseException):
         await machine.close()
 

@@ -80,7 +80,7 @@ async def test_a_fault_and_its_clearing_are_published(tmp_path: Path) -> None:
     machine = await start_machine(tmp_path / "v.db")
     try:
         with machine.stream.subscribe(["faults", "state"]) as sub:
-            await machine.fault("test fault: check it", device="hopper:50")
+            await machine.faults.report("test fault: check it", device="hopper:50")
             await machine.set_service(True)
             await machine.set_service(False)
             events = drain(sub)

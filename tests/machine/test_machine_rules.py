@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from controller import journal
 from controller.fsm import State
+from controller.store import credit
 from tests.machine.harness import (
     CutSwitch,
     PowerCut,
@@ -31,20 +31,20 @@ async def test_a_coin_arriving_mid_vend_never_stops_the_motor(tmp_path: Path) ->
         tally = Tally(stocked={"A1": 2})
         product = await stock(machine, "A1", "Cola", 65, 2)
         await run_steps(machine, [("coin", 100)], tally)
-        sale = asyncio.create_task(machine.sell(journal.PANEL, product, 1))
+        sale = asyncio.create_task(machine.sales.sell(credit.PANEL, product, 1))
         for _ in range(400):
             if machine.model.state is State.VENDING:
                 break
             await asyncio.sleep(0.005)
         assert machine.model.state is State.VENDING
         # a coin already in the validator when the inhibit went on: credited mid-turn
-        sim = machine.sim._sim
+        sim = machine.sim.hardware
         sim.world.route_coin(50)
         sim.bus.acceptor.inject_event(1, position=4)
         tally.inserted += 50
         result = await sale
         assert result.delivered and result.failure is None
-        log = sim.gpio.sim_spirals.log
+        log = sim.gpio.spirals.log
         assert not log.entries("violation")
         assert any("A1" in e.detail for e in log.entries("drop")) or sim.world.tray == ["Cola"]
         await settle(machine)
@@ -77,7 +77,7 @@ async def test_a_coin_buffered_across_a_power_cut_is_credited_once(
     machine = await start_machine(path)
     try:
         await asyncio.sleep(0.3)  # a few acceptor polls
-        credit = await machine.store.run(lambda db: journal.get_credit(db, journal.PANEL))
+        credit = await machine.panel_credit()
         assert credit == tally.inserted
         await check_conservation(machine, tally)
     finally:
@@ -126,7 +126,11 @@ async def test_an_acceptor_that_is_not_read_takes_the_machine_out_of_service(
                 break
             await asyncio.sleep(0.01)
         assert machine.model.state is State.OUT_OF_SERVICE
-        assert "coin acceptor not answering" in machine.faults["acceptor"]
+        assert "coin acceptor not answering" in machine.faults.active["acceptor"]
+        for _ in range(100):  # the LCD follows the state within a few writes
+            if machine.sim.state()["display"][0] == "OUT OF SERVICE":
+                break
+            await asyncio.sleep(0.01)
         assert machine.sim.state()["display"] == ["OUT OF SERVICE", "* RETURNS 1.00"]
         await machine.sim.inject_fault("acceptor", "clear")
         await machine.sim.press("*")  # the hoppers still pay the credit back
@@ -139,7 +143,7 @@ async def test_an_acceptor_that_is_not_read_takes_the_machine_out_of_service(
 async def test_lost_acceptor_events_take_the_machine_out_of_service(tmp_path: Path) -> None:
     machine = await start_machine(tmp_path / "v.db")
     try:
-        sim = machine.sim._sim
+        sim = machine.sim.hardware
         await machine.acceptor_synced()
         for _ in range(7):  # seven coins between two polls: the buffer holds five
             sim.world.route_coin(50)
@@ -148,8 +152,8 @@ async def test_lost_acceptor_events_take_the_machine_out_of_service(tmp_path: Pa
             if machine.model.state is State.OUT_OF_SERVICE:
                 break
             await asyncio.sleep(0.01)
-        assert "lost 2 event(s)" in machine.faults["acceptor"]
-        credit = await machine.store.run(lambda db: journal.get_credit(db, journal.PANEL))
+        assert "lost 2 event(s)" in machine.faults.active["acceptor"]
+        credit = await machine.panel_credit()
         assert credit == 250  # the five the device still reported
         events = await machine.events(0, 1000)
         assert any(e["kind"] == "fault" and "lost 2" in e["data"]["reason"] for e in events)

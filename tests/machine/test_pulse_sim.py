@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from controller import config as config_module
-from controller import journal
 from controller.app import build_machine
 from controller.config import Config
 from controller.errors import ConfigError, ValidationError
@@ -109,7 +108,7 @@ async def insert(machine: Machine, tally: Tally, *coins: int) -> dict[str, Any]:
 
 
 async def credit(machine: Machine) -> int:
-    return int(await machine.store.run(lambda db: journal.get_credit(db, journal.PANEL)))
+    return int(await machine.panel_credit())
 
 
 async def press(machine: Machine, keys: str) -> dict[str, Any]:
@@ -137,8 +136,8 @@ async def test_pulse_sale_pays_change_through_pulse_hoppers(tmp_path: Path) -> N
         assert isinstance(devices.acceptor, PulseCoinAcceptor)
         assert sorted(devices.hoppers) == [5, 10, 20]
         assert all(isinstance(h, PulseHopper) for h in devices.hoppers.values())
-        assert machine.sim._sim.bus is None  # no ccTalk device, no ccTalk bus
-        world = machine.sim._sim.world
+        assert machine.sim.hardware.bus is None  # no ccTalk device, no ccTalk bus
+        world = machine.sim.hardware.world
         tally = Tally()
         await stock(machine, "A1", "Cola", 65, 3)
         tally.stocked["A1"] = 3
@@ -175,7 +174,8 @@ async def test_empty_pulse_hopper_change_from_the_others(tmp_path: Path) -> None
         assert state["tray"] == ["Gum"]
         assert sum(state["returned"]) == 20 and 20 not in state["returned"]
         assert await credit(machine) == 0 and machine.model.panel_credit_cents == 0
-        assert state["state"] == "out_of_service" and "hopper 20c" in machine.faults["hopper:20"]
+        assert state["state"] == "out_of_service"
+        assert "hopper 20c" in machine.faults.active["hopper:20"]
         await check_conservation(machine, tally)
         with pytest.raises(ValidationError, match="smoke"):
             await machine.sim.inject_fault("hopper:20", "smoke")
@@ -203,7 +203,7 @@ async def test_mixed_pulse_acceptor_and_cctalk_hoppers(tmp_path: Path) -> None:
         devices = machine.devices
         assert isinstance(devices.acceptor, PulseCoinAcceptor)
         assert all(isinstance(h, CctalkHopper) for h in devices.hoppers.values())
-        bus = machine.sim._sim.bus
+        bus = machine.sim.hardware.bus
         assert bus is not None and bus.acceptor is None
         assert sorted(bus.hoppers) == [5, 10, 20, 50]
         tally = Tally()
@@ -245,7 +245,7 @@ sensor_pin = 15
     async with running(tmp_path, text) as machine:
         assert isinstance(machine.devices.hoppers[50], PulseHopper)
         assert isinstance(machine.devices.hoppers[10], CctalkHopper)
-        bus = machine.sim._sim.bus
+        bus = machine.sim.hardware.bus
         assert bus is not None and bus.acceptor is not None and sorted(bus.hoppers) == [10]
         tally = Tally()
         await insert(machine, tally, 50, 50, 10)
@@ -264,9 +264,8 @@ sensor_pin = 15
     (PULSE_HOPPERS, ["GPIO6", "spiral row B", "hopper 5c motor"]),
 ])
 def test_pin_collision_is_a_config_error(tmp_path: Path, text: str, names: list[str]) -> None:
-    cfg = load(tmp_path, text)
     with pytest.raises(ConfigError) as err:
-        build_machine(cfg, tmp_path / "vending.db")
+        build_machine(load(tmp_path, text), tmp_path / "vending.db")
     for name in names:
         assert name in err.value.message, err.value.message
     assert str(tmp_path / "machine.toml") in err.value.message

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from controller import journal, money
+from controller import money
 from controller.recovery import recover
-from controller.store import Store
+from controller.store import Store, credit, inventory, journal
 from controller.store.db import seed
 from drivers.base import CoinPaidHook, Hopper, HopperStatus, PayoutResult
 
@@ -50,9 +50,9 @@ async def cut_payout(tmp_path: Path, before: tuple[int, int] | None) -> Store:
                                     hopper_fill=20))
 
     def setup(db: sqlite_utils.Database) -> None:
-        journal.credit_coin(db, 100, journal.PANEL)
-        journal.adjust_hopper(db, 100, 0)
-        ticket = journal.open_payout(db, journal.PANEL, "coin_return")
+        inventory.credit_coin(db, 100, credit.PANEL)
+        inventory.adjust_hopper(db, 100, 0)
+        ticket = journal.open_payout(db, credit.PANEL, "coin_return")
         assert ticket is not None and ticket.plan == {50: 2}
         if before is None:  # a row journaled before the figures were kept
             journal.record_hopper_counter(db, ticket.payout_id, 50, 7)
@@ -79,8 +79,8 @@ async def test_recovered_payout(tmp_path: Path, before: tuple[int, int] | None,
     try:
         problems = await recover(store, {50: StatusOnlyHopper(after)})
         assert bool(problems) == problem, problems
-        credit = await store.run(lambda db: journal.get_credit(db, journal.PANEL))
-        assert credit == 100 - 50 * paid
+        panel = await store.run(lambda db: credit.get_credit(db, credit.PANEL))
+        assert panel == 100 - 50 * paid
         assert await store.run(journal.open_payouts) == []
         coins = await store.run(lambda db: dict(db.conn.execute(
             "SELECT coin, payout FROM coins").fetchall()))

@@ -29,9 +29,10 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from controller import journal, money  # noqa: E402
-from controller.store import Store  # noqa: E402
+from controller import money  # noqa: E402
+from controller.store import Store, credit  # noqa: E402
 from controller.store.db import seed  # noqa: E402
+from controller.store.inventory import credit_coin  # noqa: E402
 
 
 def bench_change() -> None:
@@ -54,7 +55,7 @@ async def bench_store(path: Path) -> None:
     n = 200
     started = time.perf_counter()
     for _ in range(n):
-        await store.tx(lambda db: journal.credit_coin(db, 5, journal.PANEL))
+        await store.tx(lambda db: credit_coin(db, 5, credit.PANEL))
     elapsed = time.perf_counter() - started
     await store.close()
     print(f"store: {n / elapsed:.0f} coin-credit transactions/s "

@@ -82,7 +82,9 @@ rows = "ABC"
 columns = 4
 [motors]
 row_pins = [5, 6, 12]
-column_pins = [16, 19, 20, 21]
+column_pins = [16, 19, 4, 26]
+[keypad]
+column_pins = [9, 11, 13, 14]
 """
     cfg = config.load(write(tmp_path, text))
     assert not cfg.machine.simulated
@@ -104,3 +106,35 @@ def test_the_example_pi_config_is_valid() -> None:
     assert not cfg.machine.simulated
     assert cfg.acceptor.port == "/dev/serial0"
     assert len(cfg.hoppers) == 5
+
+
+REAL = "[machine]\nsimulated = false\n"
+FREE_KEYPAD = "[keypad]\ncolumn_pins = [9, 11, 26, 4]\n[slots]\ncolumns = 4\n" \
+              "[motors]\ncolumn_pins = [16, 19, 20, 21]\n"
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    (REAL + FREE_KEYPAD.replace("[motors]\n", "[motors]\ncam_pin = 17\n"),
+     r"used twice: GPIO17 \(cam switch, keypad row 1\)"),
+    (REAL + FREE_KEYPAD + "[[hoppers]]\ncoin_cents = 50\nkind = \"pulse\"\nmotor_pin = 13\n",
+     "pulse hopper 50c needs motor_pin and sensor_pin"),
+    (REAL, r"pins the Pi reserves: GPIO0 \(keypad column 3\); GPIO1 \(keypad column 4\)"),
+    (REAL + FREE_KEYPAD + "[[hoppers]]\ncoin_cents = 50\nkind = \"pulse\"\nmotor_pin = 14\n"
+     "sensor_pin = 15\n", r"GPIO14 \(hopper 50c motor\).*GPIO14 is the UART TXD"),
+    ("[slots]\nrows = \"ABCDE\"\n", "row keys ABCD"),
+])
+def test_check_config_refuses_pins_of_a_real_machine(tmp_path: Path, text: str,
+                                                      match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        config.load(write(tmp_path, text))
+
+
+def test_pins_of_a_real_machine_that_fit(tmp_path: Path) -> None:
+    usb = "[acceptor]\nport = \"/dev/ttyUSB0\"\n"
+    hopper = "[[hoppers]]\ncoin_cents = 50\nkind = \"pulse\"\nmotor_pin = 14\nsensor_pin = 15\n"
+    cfg = config.load(write(tmp_path, REAL + FREE_KEYPAD + usb + hopper))
+    assert (cfg.hoppers[0].motor_pin, cfg.hoppers[0].sensor_pin) == (14, 15)
+    # in sim mode GPIO0 is a pin like any other (0 is not "unset")
+    sim = config.load(write(tmp_path, FREE_KEYPAD + "[[hoppers]]\ncoin_cents = 50\n"
+                                      "kind = \"pulse\"\nmotor_pin = 0\nsensor_pin = 1\n"))
+    assert (sim.hoppers[0].motor_pin, sim.hoppers[0].sensor_pin) == (0, 1)

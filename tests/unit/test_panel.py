@@ -81,7 +81,7 @@ def test_hash_and_stray_digits_clear_the_code(rig: Rig) -> None:
 
 def test_a_flash_gives_way_when_the_credit_changes(rig: Rig, clock: Clock) -> None:
     rig.snapshot = PanelSnapshot(State.CREDIT, 50, False)
-    rig.panel.flash("A1 PRICE 0.65", "CREDIT 0.50")
+    rig.panel.flash(("A1 PRICE 0.65", "CREDIT 0.50"))
     assert rig.screen() == ("A1 PRICE 0.65", "CREDIT 0.50")
     rig.snapshot = PanelSnapshot(State.CREDIT, 60, False)  # a coin
     assert rig.screen() == ("CREDIT 0.60", "SELECT ITEM")
@@ -89,13 +89,13 @@ def test_a_flash_gives_way_when_the_credit_changes(rig: Rig, clock: Clock) -> No
 
 def test_a_flash_gives_way_when_the_state_changes(rig: Rig) -> None:
     rig.snapshot = PanelSnapshot(State.SERVICE, 0, False)
-    rig.panel.flash("OUT OF SERVICE", "SORRY")
+    rig.panel.flash(("OUT OF SERVICE", "SORRY"))
     rig.snapshot = PanelSnapshot(State.IDLE, 0, False)
     assert rig.screen() == ("HELLO", "INSERT COINS")
 
 
 def test_a_flash_ends_after_its_time(rig: Rig, clock: Clock) -> None:
-    rig.panel.flash("TAKE YOUR COINS", "0.20")
+    rig.panel.flash(("TAKE YOUR COINS", "0.20"))
     clock.now += panel_module.FLASH_S - 0.1
     assert rig.screen() == ("TAKE YOUR COINS", "0.20")
     clock.now += 0.2

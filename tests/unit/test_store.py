@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from controller.store import Store, open_db
-from controller.store.db import append_event
+from controller.store.event_log import append_event
 from controller.store.schema import SCHEMA_VERSION
 
 

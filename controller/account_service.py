@@ -1,0 +1,93 @@
+"""Accounts and login sessions as the API and the CLI change them.
+
+Each method is one store transaction of ``controller.accounts``; password
+hashes (scrypt, slow on purpose) are made on a thread of their own before
+it, so a flood of sign-ups cannot take the threads that logins check
+passwords on.  Deleting an account waits for a running sale and refuses one
+whose deposit coin is awaited at the slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import sqlite_utils
+
+from controller import accounts
+from controller.errors import DepositNotEmpty, UsernameTaken
+from controller.passwords import hash_password
+from controller.store import Store
+
+T = TypeVar("T")
+
+# New password hashes (scrypt: ~40 ms and 16 MiB each) run on one thread of their own.
+_HASHING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="new-password")
+
+
+async def _hashed(fn: Callable[..., T], *args: object) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, fn, *args)
+
+
+class AccountService:
+    def __init__(self, store: Store, quiet: asyncio.Lock,
+                 has_open_claim: Callable[[int], bool]) -> None:
+        self._store = store
+        self._quiet = quiet
+        self._has_open_claim = has_open_claim
+
+    async def sign_up(self, username: str, password: str, role: str) -> dict[str, Any]:
+        """A buyer or seller account (``username_taken`` before paying for a hash)."""
+        if await self.find_login(username) is not None:
+            raise UsernameTaken(fields={"username": "taken"})
+        new = await _hashed(accounts.prepare_user, username, password, role)
+        return await self._store.tx(lambda db: accounts.create_user(db, new))
+
+    async def find_login(self, username: str) -> dict[str, Any] | None:
+        return await self._store.run(lambda db: accounts.find_login(db, username))
+
+    async def check_login(self, username: str, password: str) -> dict[str, Any] | None:
+        """The account when the password is right (constant time), else None."""
+        row = await self.find_login(username)
+        if not await asyncio.to_thread(accounts.check_password, row, password):
+            return None
+        return row
+
+    async def change_password(self, user_id: int, session_id: str,
+                              password: str) -> dict[str, Any]:
+        """A new password; every other session of the account ends."""
+        password_hash = await _hashed(hash_password, password)
+
+        def change(db: sqlite_utils.Database) -> dict[str, Any]:
+            user = accounts.set_password_hash(db, user_id, password_hash)
+            accounts.revoke_other_sessions(db, user_id, session_id, reason="password_changed")
+            return user
+
+        return await self._store.tx(change)
+
+    async def delete(self, user_id: int) -> None:
+        async with self._quiet:  # not while this account buys or is paid
+            if self._has_open_claim(user_id):
+                raise DepositNotEmpty("a deposit of this account is awaited at the coin slot")
+            await self._store.tx(lambda db: accounts.delete_user(db, user_id))
+
+    # --- sessions -------------------------------------------------------------
+
+    async def open_session(self, user_id: int, ttl_s: float) -> accounts.OpenedSession:
+        return await self._store.tx(lambda db: accounts.open_session(db, user_id, ttl_s=ttl_s))
+
+    async def rotate_refresh(self, session_id: str, user_id: int, jti: str,
+                             ttl_s: float) -> accounts.OpenedSession | None:
+        return await self._store.tx(lambda db: accounts.rotate_refresh(
+            db, session_id, user_id, jti, ttl_s=ttl_s))
+
+    async def session_user(self, session_id: str, user_id: int) -> dict[str, Any] | None:
+        return await self._store.run(lambda db: accounts.session_user(db, session_id, user_id))
+
+    async def end_session(self, session_id: str, reason: str) -> bool:
+        return await self._store.tx(lambda db: accounts.revoke_session(db, session_id, reason))
+
+    async def end_all_sessions(self, user_id: int, reason: str) -> int:
+        return await self._store.tx(lambda db: accounts.revoke_all_sessions(db, user_id, reason))

@@ -1,0 +1,55 @@
+"""Products as the API and the CLI change them: the catalog rules, then the machine.
+
+A change waits for a running vend or payout (a price, stock or slot must not
+change under a sale), is one store transaction (``controller.catalog``), and
+is then made physical: the spiral loaded to match, a ``stock`` event, and the
+acceptor told (a sold-out machine takes coins differently).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from controller import catalog
+from controller.store import Store
+from controller.store.products import get_product, list_products
+
+StockChanged = Callable[[dict[str, Any] | None, str], None]
+
+
+class ProductService:
+    def __init__(self, store: Store, quiet: asyncio.Lock, stock_changed: StockChanged) -> None:
+        self._store = store
+        self._quiet = quiet
+        self._stock_changed = stock_changed
+
+    async def list(self) -> list[dict[str, Any]]:
+        return await self._store.run(list_products)
+
+    async def get(self, product_id: int) -> dict[str, Any]:
+        return await self._store.run(lambda db: get_product(db, product_id))
+
+    async def create(self, user: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        async with self._quiet:
+            product = await self._store.tx(lambda db: catalog.create_product(db, user, data))
+            self._stock_changed(product, product["slot"])
+        return product
+
+    async def update(self, user: dict[str, Any], product_id: int,
+                     changes: dict[str, Any]) -> dict[str, Any]:
+        async with self._quiet:
+            before, after = await self._store.tx(
+                lambda db: catalog.update_product(db, user, product_id, changes))
+            if before["slot"] != after["slot"]:
+                self._stock_changed(None, before["slot"])
+            self._stock_changed(after, after["slot"])
+        return after
+
+    async def delete(self, user: dict[str, Any], product_id: int) -> dict[str, Any]:
+        async with self._quiet:
+            product = await self._store.tx(
+                lambda db: catalog.delete_product(db, user, product_id))
+            self._stock_changed(None, product["slot"])
+        return product

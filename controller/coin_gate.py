@@ -1,0 +1,305 @@
+"""The coin gate: the coin acceptor's inhibits, deposit claims, and coins credited.
+
+It keeps the acceptor's inhibits in step with the machine (accepting only in
+``idle``/``credit``, only coins whose credit could still be paid back, none
+while an operator counts coins), credits every accepted coin once to its
+holder (a buyer's deposit claim for that coin value, else the panel), and
+turns the acceptor's status events into faults and device events.
+
+A deposit claim (``POST /deposit``) waits for the next coin of its value.  On
+hardware the buyer walks to the machine; a simulated machine has a
+``ClaimCustomer`` that inserts the coin itself, through the same acceptor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import sqlite_utils
+
+from controller import money
+from controller.config import Config
+from controller.errors import CreditLimit, DepositTimeout
+from controller.events import EventStream
+from controller.faults import FaultRegistry
+from controller.fsm import READY, MachineModel
+from controller.mechanism import Mechanism
+from controller.store import Store
+from controller.store.credit import PANEL, find_credit, get_credit, user_holder
+from controller.store.event_log import append_event
+from controller.store.inventory import (
+    credit_coin,
+    device_counter,
+    hopper_capacity,
+    payout_inventory,
+    set_device_counter,
+)
+from controller.tasks import Supervisor
+from drivers.base import CoinAcceptor, CoinBatch, CoinEvent, CoinEventKind
+
+log = logging.getLogger(__name__)
+SYNC_WAIT_S = 3.0
+
+
+@dataclass
+class DepositClaim:
+    """An API buyer waiting for a coin of one value to be inserted."""
+
+    user_id: int
+    coin: int
+    done: asyncio.Future[int] = field(default_factory=lambda: asyncio.get_running_loop()
+                                      .create_future())
+
+
+class ClaimCustomer(Protocol):
+    """Who brings a claimed coin to the machine (the simulated buyer; None on hardware)."""
+
+    async def bring_coin(self, coin: int, credited: asyncio.Future[int]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Credited:
+    coin: int
+    holder: str
+    route: str
+
+
+class CoinGate:
+    def __init__(self, config: Config, store: Store, model: MachineModel, stream: EventStream,
+                 faults: FaultRegistry, tasks: Supervisor, mechanism: Mechanism) -> None:
+        self._config = config
+        self._store = store
+        self._model = model
+        self._stream = stream
+        self._faults = faults
+        self._tasks = tasks
+        self._mechanism = mechanism
+        self._acceptor: CoinAcceptor | None = None
+        self._claims: list[DepositClaim] = []
+        self._credited_waiters: list[asyncio.Future[None]] = []
+        self._wake = asyncio.Event()
+        self._synced = asyncio.Event()
+        self._hold_coins = False
+        self.exact_change_only = False
+        self.customer: ClaimCustomer | None = None
+        self.on_credit: Callable[[], Awaitable[None]] | None = None  # the panel credit moved
+        self.on_refused: Callable[[CoinEvent, bool], None] | None = None  # (event, claimed)
+        self.on_exact_change: Callable[[], None] | None = None
+
+    # --- life cycle -----------------------------------------------------------
+
+    async def start(self, acceptor: CoinAcceptor) -> None:
+        """Resume the acceptor from the last credited counter and keep it in step."""
+        self._acceptor = acceptor
+        acceptor.set_handler(self.on_coins)
+        counter = await self._store.run(lambda db: device_counter(db, acceptor.name))
+        await acceptor.start(resume_counter=counter)
+        baseline = acceptor.event_counter
+        if counter is None and baseline is not None:
+            await self._store.tx(lambda db: set_device_counter(db, acceptor.name, baseline))
+        self._tasks.spawn(self._sync_loop(), "acceptor-sync")
+
+    @property
+    def accepting(self) -> bool:
+        return self._acceptor is not None and self._acceptor.accepting
+
+    # --- inhibits -------------------------------------------------------------
+
+    def dirty(self) -> None:
+        """The machine changed: bring the acceptor's inhibits in step."""
+        self._synced.clear()
+        self._wake.set()
+
+    async def synced(self) -> None:
+        """Wait until the acceptor's inhibits match the machine's wishes."""
+        await self._synced.wait()
+
+    async def inhibit(self) -> None:
+        """Refuse every coin at once (the fault path)."""
+        if self._acceptor is not None:
+            await self._acceptor.set_accepting(False)
+
+    async def _wanted(self) -> set[int]:
+        """The coins to accept now: the acceptance rule for whoever gets the next coin."""
+        if self._model.state not in READY or self._hold_coins:
+            return set()
+        claims = list(self._claims)
+        max_credit = self._config.machine.max_credit_cents
+
+        def rule(db: sqlite_utils.Database) -> set[int]:
+            payout, capacity = payout_inventory(db), hopper_capacity(db)
+
+            def fits(coin: int, credit: int | None) -> bool:
+                return credit is not None and money.coin_acceptable(
+                    coin, credit, max_credit=max_credit, payout=payout, capacity=capacity)
+
+            if claims:  # an account that went while its coin was awaited takes none
+                return {c.coin for c in claims
+                        if fits(c.coin, find_credit(db, user_holder(c.user_id)))}
+            credit = get_credit(db, PANEL)
+            return {c for c in money.COINS_CENTS if fits(c, credit)}
+
+        return await self._store.run(rule)
+
+    async def _sync_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._apply(await self._wanted())
+            except Exception as exc:  # this loop must outlive any one failure
+                log.warning("acceptor inhibit not applied: %r", exc)
+                await asyncio.sleep(0.5)
+                self._wake.set()
+                continue
+            await self.refresh_exact_change()
+            if not self._wake.is_set():
+                self._synced.set()
+
+    async def _apply(self, coins: set[int]) -> None:
+        assert self._acceptor is not None
+        if coins:
+            await self._acceptor.set_coins_enabled(coins)
+        await self._acceptor.set_accepting(bool(coins))
+
+    async def refresh_exact_change(self) -> None:
+        exact = await self._store.run(
+            lambda db: money.exact_change_only(payout_inventory(db)))
+        if exact != self.exact_change_only:
+            self.exact_change_only = exact
+            if self.on_exact_change is not None:
+                self.on_exact_change()
+
+    @contextlib.asynccontextmanager
+    async def coins_held(self) -> AsyncIterator[None]:
+        """No coin moves meanwhile: the acceptor is inhibited, and a coin it took
+        just before is credited first, so an operator's count is not overtaken."""
+        self._hold_coins = True
+        self.dirty()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.synced(), SYNC_WAIT_S)
+            await asyncio.sleep(2 * self._config.acceptor.poll_interval_s)  # a last poll
+            yield
+        finally:
+            self._hold_coins = False
+            self.dirty()
+
+    # --- coins in -------------------------------------------------------------
+
+    async def on_coins(self, batch: CoinBatch) -> None:
+        """The acceptor's handler: credit every coin once, with its counter."""
+        credited, claimed = await self._store.tx(lambda db: self._credit_batch(db, batch))
+        await self._announce(credited)
+        for claim in claimed:
+            deposit = await self._store.run(
+                lambda db, c=claim: get_credit(db, user_holder(c.user_id)))  # type: ignore[misc]
+            if not claim.done.done():
+                claim.done.set_result(deposit)
+        for waiter in self._credited_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._credited_waiters.clear()
+        await self._status_events(batch)
+
+    def _credit_batch(self, db: sqlite_utils.Database,
+                      batch: CoinBatch) -> tuple[list[Credited], list[DepositClaim]]:
+        credited: list[Credited] = []
+        claims, claimed = list(self._claims), []
+        for event in batch.events:
+            if event.kind is not CoinEventKind.CREDIT:
+                append_event(db, f"acceptor_{event.kind.value}", code=event.code,
+                             position=event.position)
+                continue
+            claim = next((c for c in claims if c.coin == event.value_cents and not c.done.done()
+                          and find_credit(db, user_holder(c.user_id)) is not None), None)
+            holder = user_holder(claim.user_id) if claim else PANEL
+            if claim is not None:
+                claims.remove(claim)
+                claimed.append(claim)
+            route = credit_coin(db, event.value_cents, holder)
+            credited.append(Credited(event.value_cents, holder, route))
+        if batch.counter is not None and self._acceptor is not None:
+            set_device_counter(db, self._acceptor.name, batch.counter)
+        return credited, claimed
+
+    async def _announce(self, credited: list[Credited]) -> None:
+        for c in credited:
+            self._stream.publish("coin", coin=c.coin, holder=c.holder, route=c.route)
+        for holder in dict.fromkeys(c.holder for c in credited):
+            cents = await self._store.run(lambda db, h=holder: find_credit(db, h))  # type: ignore[misc]
+            if cents is not None:
+                self._stream.publish("credit", holder=holder, cents=cents)
+        if credited:
+            self._stream.publish("inventory")
+            if self.on_credit is not None:
+                await self.on_credit()
+
+    def next_coin_credited(self) -> asyncio.Future[None]:
+        """Resolved when the acceptor's next batch of coins has been credited."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._credited_waiters.append(waiter)
+        return waiter
+
+    async def _status_events(self, batch: CoinBatch) -> None:
+        for event in batch.events:
+            if event.kind in (CoinEventKind.INHIBITED, CoinEventKind.REJECTED) \
+                    and self.on_refused is not None:
+                self.on_refused(event, bool(self._claims))
+            if event.kind is CoinEventKind.DEVICE_BACK:
+                self._stream.publish("device", device="acceptor", ok=True, error=None)
+            elif event.kind is CoinEventKind.DEVICE_LOST:
+                self._stream.publish("device", device="acceptor", ok=False,
+                                     error="not answering")
+                await self._faults.report("coin acceptor not answering (or refusing every "
+                                          "poll): check its cable and power", device="acceptor")
+            elif event.kind is CoinEventKind.EVENTS_LOST:
+                # Coins may have been taken and not credited: someone must count.
+                await self._faults.report(
+                    f"coin acceptor lost {event.code} event(s) (more than 5 between polls): "
+                    "coins may not have been credited; count the cash, check the acceptor, "
+                    "then leave service mode", device="acceptor")
+
+    # --- deposit claims -------------------------------------------------------
+
+    def has_open_claim(self, user_id: int) -> bool:
+        """A deposit of this account is awaited at the coin slot."""
+        return any(c.user_id == user_id and not c.done.done() for c in self._claims)
+
+    async def deposit(self, user_id: int, coin: int) -> int:
+        """``POST /deposit``: claim the next coin of this value inserted at the machine."""
+        money.validate_coin(coin)
+        self._mechanism.require_in_service()
+        await self._store.run(lambda db: self._check_claim(db, user_holder(user_id), coin))
+        claim = DepositClaim(user_id, coin)
+        self._claims.append(claim)
+        self.dirty()
+        try:
+            if self.customer is not None:
+                await asyncio.shield(self._tasks.spawn(
+                    self.customer.bring_coin(coin, claim.done), "sim-deposit"))
+            return await asyncio.wait_for(asyncio.shield(claim.done),
+                                          self._config.machine.deposit_claim_s)
+        except TimeoutError:
+            raise DepositTimeout(f"no {coin} coin was inserted within "
+                                 f"{self._config.machine.deposit_claim_s:g} s") from None
+        finally:
+            self._claims.remove(claim)
+            self.dirty()
+
+    def _check_claim(self, db: sqlite_utils.Database, holder: str, coin: int) -> None:
+        credit = get_credit(db, holder)
+        max_credit = self._config.machine.max_credit_cents
+        if money.coin_acceptable(coin, credit, max_credit=max_credit,
+                                 payout=payout_inventory(db), capacity=hopper_capacity(db)):
+            return
+        if credit + coin > max_credit:
+            raise CreditLimit(f"a {coin} coin would take the credit past the limit of "
+                              f"{money.format_cents(max_credit)}")
+        raise CreditLimit(f"a {coin} coin cannot be accepted: the credit could not be paid "
+                          "back from the coins held")

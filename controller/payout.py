@@ -1,0 +1,114 @@
+"""Paying a holder's credit through the hoppers: change, coin return, reset.
+
+The payout is journaled (its plan fixed from the coins held) before the first
+hopper is told; each coin a hopper reports paid is recorded at once; when a
+hopper pays short, what is still owed is planned again from the other
+hoppers.  What could not be paid goes back to the holder's credit, and each
+hopper that failed is reported through the one fault path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from controller.events import EventStream
+from controller.faults import FaultRegistry
+from controller.fsm import MachineModel, State
+from controller.store import Store, journal
+from controller.store import faults as fault_rows
+from controller.store.credit import find_credit
+from drivers.base import Hopper
+from drivers.errors import HardwareError
+
+log = logging.getLogger(__name__)
+
+
+class ChangePayer:
+    def __init__(self, store: Store, model: MachineModel, stream: EventStream,
+                 faults: FaultRegistry, changed: Callable[[], None]) -> None:
+        self._store = store
+        self._model = model
+        self._stream = stream
+        self._faults = faults
+        self._changed = changed
+        self.hoppers: dict[int, Hopper] = {}
+
+    async def pay(self, holder: str, reason: str) -> tuple[list[int], int]:
+        """Pay the holder's whole credit (journaled): the coins paid and what is unpaid."""
+        ticket = await self._store.tx(lambda db: journal.open_payout(db, holder, reason))
+        if ticket is None:
+            return [], 0
+        await self._publish_credit(holder)
+        if self._model.state is not State.PAYING:
+            await self._model.fire("start_payout")
+        self._changed()
+        failures = await self._dispense_plan(ticket)
+        coins, unpaid = await self._store.tx(
+            lambda db: journal.settle_payout(db, ticket.payout_id))
+        self._stream.publish("payout", holder=holder, coins=coins, unpaid=unpaid)
+        if coins:
+            self._stream.publish("inventory")
+        if unpaid:
+            await self._publish_credit(holder)
+        for coin, why in failures.items():
+            await self._faults.report(why, device=f"hopper:{coin}")
+        return coins, unpaid
+
+    async def _dispense_plan(self, ticket: journal.PayoutTicket) -> dict[int, str]:
+        """Each hopper of the plan once, largest coin first; replanned after a short pay.
+        Returns the fault reason of each hopper that paid short."""
+        plan, used = ticket.plan, set[int]()
+        failures: dict[int, str] = {}
+        while todo := sorted((c for c in plan if c not in used and plan[c] > 0), reverse=True):
+            coin = todo[0]
+            used.add(coin)
+            failed, certain = await self._dispense(ticket.payout_id, coin, plan[coin])
+            if not failed:
+                continue
+            # pay what is still owed from the other hoppers, then report the fault;
+            # not when this hopper may have paid more than it counted
+            failures[coin] = failed
+            if not certain:
+                break
+            replanned = await self._store.tx(
+                lambda db: journal.replan_payout(db, ticket.payout_id, used))
+            if replanned is None:
+                break
+            plan = replanned
+        return failures
+
+    async def _dispense(self, payout_id: int, coin: int, count: int) -> tuple[str | None, bool]:
+        """Pay ``count`` coins from one hopper: a fault reason when it paid short
+        (or None), and whether the coins it counted are certainly all it paid."""
+        hopper = self.hoppers[coin]
+        try:
+            status = await hopper.status()
+        except HardwareError as exc:
+            self._stream.publish("device", device=f"hopper:{coin}", ok=False, error=str(exc))
+            return f"hopper {coin}c not answering ({exc}): check it", True
+        await self._store.tx(lambda db: journal.record_hopper_counter(
+            db, payout_id, coin, status.counter, status.paid, status.unpaid))
+
+        async def on_paid(total: int) -> None:
+            await self._store.tx(lambda db: journal.record_coins_paid(db, payout_id, coin, total))
+
+        try:
+            result = await hopper.dispense(count, on_paid=on_paid)
+        except HardwareError as exc:
+            reason = f"hopper {coin}c refused to pay ({exc})"
+            await self._store.tx(lambda db: fault_rows.set_hopper_fault(db, coin, reason))
+            return reason + ": check it", True
+        await on_paid(result.paid)
+        if result.paid >= count:
+            return None, True
+        reason = f"hopper {coin}c {result.fault or 'short pay'}: paid {result.paid} of {count}"
+        if not result.certain:
+            reason += " or more"
+        await self._store.tx(lambda db: fault_rows.set_hopper_fault(db, coin, reason))
+        return reason + "; refill or clear it, then leave service mode", result.certain
+
+    async def _publish_credit(self, holder: str) -> None:
+        cents = await self._store.run(lambda db: find_credit(db, holder))
+        if cents is not None:
+            self._stream.publish("credit", holder=holder, cents=cents)

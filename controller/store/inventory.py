@@ -1,0 +1,93 @@
+"""Coin inventory: per coin value, coins in its hopper (usable for change, up to
+its capacity) and in the cashbox; and the acceptor's last event counter.
+
+Every function runs on the store's owner thread inside the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from controller import money
+from controller.store.counters import bump, reset_interim
+from controller.store.credit import add_credit
+from controller.store.event_log import append_event
+from controller.store.faults import clear_hopper_fault, hopper_faults
+
+
+def payout_inventory(db: sqlite_utils.Database) -> dict[int, int]:
+    """Coins usable for change: hopper counts of hoppers that are not at fault."""
+    faulted = set(hopper_faults(db))
+    return {int(r[0]): int(r[1]) for r in db.conn.execute("SELECT coin, payout FROM coins")
+            if int(r[0]) not in faulted}
+
+
+def hopper_capacity(db: sqlite_utils.Database) -> dict[int, int]:
+    return {int(r[0]): int(r[1])
+            for r in db.conn.execute("SELECT coin, capacity FROM coins WHERE capacity > 0")}
+
+
+def credit_coin(db: sqlite_utils.Database, coin: int, holder: str) -> str:
+    """An accepted coin: route it, count it, credit its holder.  Returns the route
+    (``hopper`` or ``cashbox``)."""
+    payout = {int(r[0]): int(r[1]) for r in db.conn.execute("SELECT coin, payout FROM coins")}
+    to_hopper = money.routes_to_hopper(coin, payout, hopper_capacity(db))
+    column = "payout" if to_hopper else "cashbox"
+    db.conn.execute(f"UPDATE coins SET {column} = {column} + 1 WHERE coin = ?", (coin,))
+    bump(db, "cash_in", coin)
+    bump(db, "cash_to_hoppers" if to_hopper else "cash_to_cashbox", coin)
+    add_credit(db, holder, coin)
+    append_event(db, "coin_accepted", coin=coin, holder=holder, route=column)
+    return "hopper" if to_hopper else "cashbox"
+
+
+def pay_coins(db: sqlite_utils.Database, coin: int, count: int) -> None:
+    """``count`` coins left the hopper of ``coin`` as change."""
+    db.conn.execute("UPDATE coins SET payout = MAX(payout - ?, 0) WHERE coin = ?", (count, coin))
+    bump(db, "change_paid", coin * count)
+
+
+def adjust_hopper(db: sqlite_utils.Database, coin: int, payout: int) -> dict[str, int]:
+    """An operator sets the count of a hopper after a refill or removal."""
+    row = db.table("coins").get(coin)
+    before = int(row["payout"])
+    delta = payout - before
+    db.table("coins").update(coin, {"payout": payout})
+    bump(db, "adjustments", coin * delta)
+    if delta > 0:
+        bump(db, "refills", coin * delta)
+    clear_hopper_fault(db, coin)
+    append_event(db, "hopper_adjusted", coin=coin, before=before, after=payout)
+    return {"coin": coin, "payout": payout, "capacity": int(row["capacity"])}
+
+
+def collect_cashbox(db: sqlite_utils.Database) -> int:
+    """An audited cashbox collection: empties the cashbox, resets interim counters."""
+    value = int(db.conn.execute("SELECT SUM(coin * cashbox) FROM coins").fetchone()[0] or 0)
+    db.conn.execute("UPDATE coins SET cashbox = 0")
+    bump(db, "cash_collected", value)
+    reset_interim(db)
+    append_event(db, "cashbox_collected", value=value)
+    return value
+
+
+def inventory_json(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    faults = hopper_faults(db)
+    return [{"coin": int(r["coin"]), "payout": int(r["payout"]),
+             "capacity": int(r["capacity"]), "cashbox": int(r["cashbox"]),
+             "fault": faults.get(int(r["coin"]))}
+            for r in db.table("coins").rows_where(order_by="coin")]
+
+
+def device_counter(db: sqlite_utils.Database, device: str) -> int | None:
+    """The last event counter credited from this coin acceptor."""
+    row = db.conn.execute("SELECT counter FROM device_state WHERE device = ?",
+                          (device,)).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def set_device_counter(db: sqlite_utils.Database, device: str, counter: int | None) -> None:
+    db.table("device_state").upsert({"device": device, "counter": counter}, pk="device")
