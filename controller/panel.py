@@ -92,7 +92,7 @@ class Panel:
             self._on_select(typed + key)
         # "#", a digit without a row, or a key a matrix may add: the code is cleared
 
-    def _screen(self) -> tuple[tuple[str, str], float | None]:
+    def screen(self) -> tuple[tuple[str, str], float | None]:
         now = time.monotonic()
         s = self._snapshot()
         if self._flash is not None:
@@ -107,7 +107,7 @@ class Panel:
     async def _run(self) -> None:
         while True:
             self._dirty.clear()
-            lines, until = self._screen()
+            lines, until = self.screen()
             if lines != self.lines:
                 try:
                     await self._display.show(*lines)

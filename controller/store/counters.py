@@ -29,10 +29,6 @@ def count_slot_failure(db: sqlite_utils.Database, slot: str) -> None:
                     "interim_failed = interim_failed + 1 WHERE slot = ?", (slot,))
 
 
-def lifetime(db: sqlite_utils.Database) -> dict[str, int]:
-    return {str(r[0]): int(r[1]) for r in db.conn.execute("SELECT name, lifetime FROM counters")}
-
-
 def reset_interim(db: sqlite_utils.Database) -> None:
     """A cashbox collection starts a new audit period."""
     db.conn.execute("UPDATE counters SET interim = 0")

@@ -10,8 +10,6 @@ transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import sqlite_utils
 
 from controller.errors import NotFound
@@ -67,9 +65,3 @@ def add_credit(db: sqlite_utils.Database, holder: str, delta: int) -> int:
     else:
         db.conn.execute("UPDATE users SET deposit = deposit + ? WHERE id = ?", (delta, uid))
     return get_credit(db, holder)
-
-
-def holders_with_credit(db: sqlite_utils.Database) -> Iterator[tuple[str, int]]:
-    yield PANEL, get_credit(db, PANEL)
-    for r in db.conn.execute("SELECT id, deposit FROM users WHERE deposit > 0"):
-        yield user_holder(int(r[0])), int(r[1])

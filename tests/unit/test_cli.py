@@ -96,6 +96,17 @@ def test_check_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 2 and "prot" in err and str(bad) in err
 
 
+def test_check_config_refuses_a_pin_collision_on_a_real_machine(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pi = tmp_path / "pi.toml"
+    pi.write_text("[machine]\nsimulated = false\n[motors]\ncam_pin = 9\n")
+    code, _, err = run_cli(capsys, "check-config", str(pi))
+    assert code == 2 and "GPIO9 (cam switch, keypad column 1)" in err
+    example = Path(__file__).resolve().parents[2] / "systemd" / "vending.toml"
+    code, out, _ = run_cli(capsys, "check-config", str(example))
+    assert code == 0 and "config OK" in out
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

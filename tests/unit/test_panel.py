@@ -34,7 +34,7 @@ class Rig:
             self.panel.key(key)
 
     def screen(self) -> tuple[str, str]:
-        return self.panel._screen()[0]
+        return self.panel.screen()[0]
 
 
 @pytest.fixture

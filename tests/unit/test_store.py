@@ -7,7 +7,8 @@ import pytest
 
 from controller.store import Store, open_db
 from controller.store.event_log import append_event
-from controller.store.schema import SCHEMA_VERSION
+from controller.store.faults import all_faults, hopper_faults
+from controller.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 
 def test_pragmas_and_schema_version(tmp_path: Path) -> None:
@@ -65,3 +66,21 @@ async def test_store_runs_on_one_thread_and_rolls_back(tmp_path: Path) -> None:
         assert credit == 0
     finally:
         await store.close()
+
+
+def test_faults_kept_in_two_blobs_move_into_one_table(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "v.db", isolation_level=None)
+    for step in MIGRATIONS[:2]:  # a database of schema 2
+        assert isinstance(step, list)
+        for statement in step:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute("""INSERT INTO meta VALUES ('faults', '{"acceptor": "lost events"}')""")
+    conn.execute("""INSERT INTO meta VALUES ('hopper_faults', '{"50": "empty", "20": "jam"}')""")
+    conn.close()
+    db = open_db(tmp_path / "v.db")
+    assert {(f.device, f.reason, f.stops_machine) for f in all_faults(db)} == {
+        ("acceptor", "lost events", True), ("hopper:50", "empty", False),
+        ("hopper:20", "jam", False)}
+    assert hopper_faults(db) == {50: "empty", 20: "jam"}
+    assert db.conn.execute("SELECT COUNT(*) FROM meta WHERE key LIKE '%faults'").fetchone()[0] == 0
