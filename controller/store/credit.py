@@ -55,13 +55,12 @@ def get_credit(db: sqlite_utils.Database, holder: str) -> int:
     return credit
 
 
-def add_credit(db: sqlite_utils.Database, holder: str, delta: int) -> int:
+def add_credit(db: sqlite_utils.Database, holder: str, delta: int) -> None:
     """Move ``delta`` cents into (or, negative, out of) the holder's credit."""
     if is_external(holder):
-        return 0
+        return
     uid = holder_user_id(holder)
     if uid is None:
         db.conn.execute("UPDATE panel SET credit = credit + ? WHERE id = 1", (delta,))
     else:
         db.conn.execute("UPDATE users SET deposit = deposit + ? WHERE id = ?", (delta, uid))
-    return get_credit(db, holder)

@@ -14,11 +14,10 @@ from typing import Any
 import sqlite_utils
 
 
-def append_event(db: sqlite_utils.Database, kind: str, **data: Any) -> int:
-    """Append one event (inside the caller's transaction); returns its id."""
-    table = db.table("events")
-    table.insert({"ts": time.time(), "kind": kind, "data": json.dumps(data, sort_keys=True)})
-    return row_id(table.last_pk)
+def append_event(db: sqlite_utils.Database, kind: str, **data: Any) -> None:
+    """Append one event (inside the caller's transaction)."""
+    db.table("events").insert({"ts": time.time(), "kind": kind,
+                               "data": json.dumps(data, sort_keys=True)})
 
 
 def row_id(pk: object) -> int:

@@ -50,7 +50,7 @@ def pay_coins(db: sqlite_utils.Database, coin: int, count: int) -> None:
     bump(db, "change_paid", coin * count)
 
 
-def adjust_hopper(db: sqlite_utils.Database, coin: int, payout: int) -> dict[str, int]:
+def adjust_hopper(db: sqlite_utils.Database, coin: int, payout: int) -> None:
     """An operator sets the count of a hopper after a refill or removal."""
     row = db.table("coins").get(coin)
     before = int(row["payout"])
@@ -61,7 +61,6 @@ def adjust_hopper(db: sqlite_utils.Database, coin: int, payout: int) -> dict[str
         bump(db, "refills", coin * delta)
     clear_hopper_fault(db, coin)
     append_event(db, "hopper_adjusted", coin=coin, before=before, after=payout)
-    return {"coin": coin, "payout": payout, "capacity": int(row["capacity"])}
 
 
 def collect_cashbox(db: sqlite_utils.Database) -> int:

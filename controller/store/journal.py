@@ -185,19 +185,18 @@ def hopper_status_before(payout: Mapping[str, Any], coin: int) -> tuple[int, int
 
 
 def record_coins_paid(db: sqlite_utils.Database, payout_id: int, coin: int,
-                      paid_total: int) -> int:
+                      paid_total: int) -> None:
     """The hopper of ``coin`` has paid ``paid_total`` coins for this payout so far.
 
-    Only the coins not yet recorded move (idempotent); returns how many did.
+    Only the coins not yet recorded move (idempotent).
     """
     paid = _payout_json(db, payout_id, "paid")
     new = paid_total - paid.get(coin, 0)
     if new <= 0:
-        return 0
+        return
     paid[coin] = paid_total
     db.table("payouts").update(payout_id, {"paid": _coin_map_json(paid)})
     pay_coins(db, coin, new)
-    return new
 
 
 def replan_payout(db: sqlite_utils.Database, payout_id: int,
