@@ -29,7 +29,7 @@ from controller.errors import ValidationError
 from drivers.base import CoinAcceptor, Devices, Hopper
 from drivers.cctalk.acceptor import CctalkCoinAcceptor
 from drivers.cctalk.frame import ChecksumMode
-from drivers.cctalk.hopper import CctalkHopper, Security
+from drivers.cctalk.hopper import HOPPER_MODELS, CctalkHopper, Security
 from drivers.cctalk.link import CctalkLink, EchoMode
 from simulators.cctalk.acceptor import SimCctalkAcceptor
 from simulators.cctalk.bus import SimCctalkBus
@@ -118,6 +118,7 @@ class SimulatedMachine:
                 world, coins=[h.coin_cents for h in cfg.hoppers],
                 acceptor_address=cfg.acceptor.address if cctalk_acceptor else None,
                 hopper_addresses={h.coin_cents: h.address for h in cctalk_hoppers},
+                hopper_models={h.coin_cents: h.model for h in cctalk_hoppers},
                 coin_interval_s=0.015 / speed)
             await bus.start()
             self.bus = bus
@@ -136,6 +137,7 @@ class SimulatedMachine:
             hoppers.update({h.coin_cents: CctalkHopper(
                 link, address=h.address, coin_cents=h.coin_cents,
                 security=cast(Security, h.security), status_poll_interval_s=0.01,
+                counter_moves_on_refusal=HOPPER_MODELS[h.model].counter_moves_on_refusal,
                 dispense_timeout_s=3.0, late_coin_window_s=0.05) for h in cctalk_hoppers})
         mo, kp, lcd = cfg.motors, cfg.keypad, cfg.lcd
         pins = MachinePins(
