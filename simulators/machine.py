@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -33,6 +34,7 @@ from drivers.cctalk.hopper import HOPPER_MODELS, CctalkHopper, Security
 from drivers.cctalk.link import CctalkLink, EchoMode
 from simulators.cctalk.acceptor import SimCctalkAcceptor
 from simulators.cctalk.bus import SimCctalkBus
+from simulators.cctalk.device import SimCctalkDevice
 from simulators.cctalk.factory import build_cctalk_bus
 from simulators.gpio.machine_pins import GpioMachine, MachinePins, SimTimings, build_gpio_machine
 from simulators.gpio.pins import sim_pin_factory
@@ -49,6 +51,8 @@ from simulators.world import SimWorld
 
 if TYPE_CHECKING:
     from controller.machine import Machine
+
+log = logging.getLogger(__name__)
 
 KEYS = set("0123456789ABCD*#")
 SETTLE_TIMEOUT_S = 15.0
@@ -161,9 +165,30 @@ class SimulatedMachine:
         hoppers.update(pulse.hoppers)
         assert acceptor is not None
         spirals, keypad, display = gpio.spirals, gpio.keypad, gpio.display
+        self._restore_faults(world)
         ordered = {h.coin_cents: hoppers[h.coin_cents] for h in cfg.hoppers}
         return Devices(acceptor=acceptor, hoppers=ordered, spirals=spirals, keypad=keypad,
                        display=display, extra_closers=closers)
+
+    def _restore_faults(self, world: SimWorld) -> None:
+        """Faults injected before a restart are still there (until ``clear``)."""
+        for device, faults in world.injected_faults().items():
+            try:
+                if device.startswith("slot:"):
+                    assert self.gpio is not None
+                    for fault in faults:
+                        self.gpio.sim_spirals.inject(device[5:], fault)
+                    continue
+                target = self.device_named(device)
+            except (KeyError, ValueError) as exc:
+                log.warning("saved fault of %s not restored: %s", device, exc)
+                continue
+            if isinstance(target, SimCctalkDevice):
+                target.restore_faults(faults)
+            else:
+                for fault in faults:
+                    target.inject(fault)
+            log.info("simulated %s still has %s", device, ", ".join(faults))
 
     def device_named(self, name: str) -> FaultTarget:
         """The simulated coin device called ``name`` ("acceptor", "hopper:50")."""
@@ -287,4 +312,11 @@ class SimControl:
             message = str(exc.args[0]) if exc.args else str(exc)
             field = "fault" if "fault" in message else "device"
             raise ValidationError(message, fields={field: message}) from None
+        assert sim.world is not None
+        sim.world.note_fault(device, fault)  # part of the world: kept until cleared
         return {"device": device, "fault": fault}
+
+    @property
+    def simulated_machine(self) -> SimulatedMachine:
+        """The simulated devices and world behind this machine."""
+        return self._sim
