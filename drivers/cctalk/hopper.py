@@ -234,6 +234,8 @@ class CctalkHopper(Hopper):
             return PayoutResult(count, 0, fault="device_lost", certain=False)
         if status.counter == before.counter:
             return "resend"  # every model moves its counter on a dispense it takes
+        if status.counter == 0:  # reset since the status before: what it did is lost
+            return PayoutResult(count, 0, fault="device_reset", certain=False)
         if not self.counter_moves_on_refusal:
             return status.counter  # (SCH2, SCH1) a moved counter is a taken dispense
         accepted = dispense_accepted(before, status, count)
