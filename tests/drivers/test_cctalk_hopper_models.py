@@ -8,6 +8,7 @@ booked as more than the coins that left the hopper.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -168,3 +169,18 @@ async def test_status_is_polled_no_faster_than_every_100_ms(rig: Rig) -> None:
     times = [t for t, d, what in rig.sim.log[start:] if d == "rx" and what.split()[3] == "a6"]
     gaps = [b - a for a, b in itertools.pairwise(times[1:])]  # after the check before
     assert gaps and min(gaps) >= 0.095
+
+
+async def test_a_reset_after_a_lost_reply_is_uncertain_and_never_resent(rig: Rig) -> None:
+    assert (await rig.driver.dispense(1)).paid == 1  # the counter is off 0
+    rig.sim.lose_replies[0xA7] = 1
+    rig.sim.coin_interval_s = 0.5  # the reset comes before the first coin
+    task = asyncio.create_task(rig.driver.dispense(3))
+    for _ in range(500):
+        if rig.dispenses_sent() == 2:
+            break
+        await asyncio.sleep(0.002)
+    rig.sim.inject("reset")
+    result = await task
+    assert (result.paid, result.fault, result.certain) == (0, "device_reset", False)
+    assert rig.dispenses_sent() == 2 and rig.coins_out() == 1
