@@ -12,6 +12,7 @@ import pytest_asyncio
 from controller.errors import DeviceNak, HardwareError
 from drivers.base import HopperStatus
 from drivers.cctalk.hopper import CctalkHopper, fault_from_test_flags
+from drivers.cctalk.hopper_flags import describe_test_flags
 from drivers.cctalk.link import CctalkLink
 from simulators.cctalk import SimCctalkBus, SimCctalkHopper, build_cctalk_bus
 from simulators.world import SimWorld
@@ -147,6 +148,12 @@ async def test_fault_from_flags() -> None:
     assert fault_from_test_flags(b"\x02") == "empty"
     assert fault_from_test_flags(b"\x80") == "short_pay"
     assert fault_from_test_flags(b"") == "short_pay"
+    assert fault_from_test_flags(b"\x04") == "short_pay"  # motor reversed: a jam cleared, latched
+    assert fault_from_test_flags(b"\x06") == "empty"  # an empty hopper after a cleared jam
+    assert fault_from_test_flags(b"\x08") == fault_from_test_flags(b"\x10") == "sensor"
+    assert fault_from_test_flags(b"\x02\xff\xff") == "empty"  # only the first byte counts
+    assert describe_test_flags(b"\x84") == [
+        "motor reversed to clear a jam (latched until reset)", "payout disabled"]
 
 
 async def test_lost_dispense_reply_pays_once(hopper50: CctalkHopper, sim50: SimCctalkHopper,
