@@ -21,7 +21,7 @@ from controller.errors import ConfigError
 from drivers.base import CoinAcceptor, Devices, Hopper
 from drivers.cctalk.acceptor import CctalkCoinAcceptor
 from drivers.cctalk.frame import ChecksumMode
-from drivers.cctalk.hopper import CctalkHopper, Security
+from drivers.cctalk.hopper import HOPPER_MODELS, CctalkHopper, Security
 from drivers.cctalk.link import CctalkLink, EchoMode
 from drivers.gpio.keypad import MatrixKeypad
 from drivers.gpio.lcd import Hd44780Display
@@ -131,6 +131,8 @@ def _hopper(config: Config, h: HopperConfig, link: CctalkLink | None,
         t = ports.cctalk
         return CctalkHopper(link, address=h.address, coin_cents=h.coin_cents,
                             security=cast(Security, h.security),
+                            counter_moves_on_refusal=HOPPER_MODELS[
+                                h.model].counter_moves_on_refusal,
                             **_given(status_poll_interval_s=t.status_poll_interval_s,
                                      dispense_timeout_s=t.dispense_timeout_s,
                                      late_coin_window_s=t.late_coin_window_s))

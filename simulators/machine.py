@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +29,7 @@ from controller.devices import CctalkTimings, DevicePorts, GpioTimings
 from controller.errors import ValidationError
 from simulators.cctalk.acceptor import SimCctalkAcceptor
 from simulators.cctalk.bus import SimCctalkBus
+from simulators.cctalk.device import SimCctalkDevice
 from simulators.cctalk.factory import build_cctalk_bus
 from simulators.gpio.machine_pins import (
     GpioSimulators,
@@ -46,6 +48,7 @@ from simulators.gpio.pulse_machine import (
 from simulators.gpio.spiral import SPIRAL_FAULTS
 from simulators.world import SimWorld
 
+log = logging.getLogger(__name__)
 KEYS = frozenset("0123456789ABCD*#")
 CUSTOMER_WAIT_S = 5.0  # how long the simulated buyer waits at the machine
 
@@ -111,6 +114,7 @@ class SimulatedMachine:
         assert self.gpio is not None and self.pulse is not None
         await self.gpio.start()
         await self.pulse.start()
+        self._restore_faults(world)
         return DevicePorts(pin_factory=factory, cctalk_port=port,
                            cctalk=SIM_CCTALK_TIMINGS, gpio=self._gpio_timings())
 
@@ -140,6 +144,7 @@ class SimulatedMachine:
             world, coins=[h.coin_cents for h in cfg.hoppers],
             acceptor_address=cfg.acceptor.address if cctalk_acceptor else None,
             hopper_addresses={h.coin_cents: h.address for h in cctalk_hoppers},
+            hopper_models={h.coin_cents: h.model for h in cctalk_hoppers},
             coin_interval_s=0.015 / cfg.sim.speed)
         await bus.start()
         self.bus = bus
@@ -182,6 +187,26 @@ class SimulatedMachine:
             train_gap_s=p.train_gap_s, acceptor_retry_s=0.2, coin_timeout_s=p.coin_timeout_s,
             late_coin_s=p.late_coin_s, exit_pulse_min_s=p.exit_pulse_min_s,
             exit_pulse_max_s=p.exit_pulse_max_s)
+
+    def _restore_faults(self, world: SimWorld) -> None:
+        """Faults injected before a restart are still there (until ``clear``)."""
+        for device, faults in world.injected_faults().items():
+            try:
+                if device.startswith("slot:"):
+                    assert self.gpio is not None
+                    for fault in faults:
+                        self.gpio.spirals.inject(device[5:], fault)
+                    continue
+                target = self.device_named(device)
+            except (KeyError, ValueError) as exc:
+                log.warning("saved fault of %s not restored: %s", device, exc)
+                continue
+            if isinstance(target, SimCctalkDevice):
+                target.restore_faults(faults)
+            else:
+                for fault in faults:
+                    target.inject(fault)
+            log.info("simulated %s still has %s", device, ", ".join(faults))
 
     def device_named(self, name: str) -> FaultTarget:
         """The simulated coin device called ``name`` ("acceptor", "hopper:50")."""
@@ -246,19 +271,19 @@ SIM_CCTALK_TIMINGS = CctalkTimings(reply_timeout_s=0.05, retries=2, poll_interva
 class SimControl:
     """The ``/sim/*`` endpoints: hands on the simulated machine."""
 
-    def __init__(self, hardware: SimulatedMachine, machine: MachineView) -> None:
-        self.hardware = hardware
+    def __init__(self, simulated_machine: SimulatedMachine, machine: MachineView) -> None:
+        self.simulated_machine = simulated_machine  # the simulated devices and world
         self._machine = machine
 
     async def insert_coin(self, coin: int) -> dict[str, Any]:
         if not isinstance(coin, int) or isinstance(coin, bool) or coin <= 0:
             raise ValidationError("coin must be a positive integer", fields={"coin": "invalid"})
-        slot = self.hardware.coin_slot
+        slot = self.simulated_machine.coin_slot
         assert slot is not None
         # One coin slot: coins go in one after the other, each counted before the
         # next (a real acceptor validates a coin in a few hundred ms and buffers
         # only five events between polls).
-        async with self.hardware.coin_lock:
+        async with self.simulated_machine.coin_lock:
             with contextlib.suppress(TimeoutError):
                 # The customer waits for the machine to take coins again (after a
                 # sale, or the inhibits the last coin's credit called for).
@@ -274,25 +299,25 @@ class SimControl:
     async def press(self, keys: str) -> dict[str, Any]:
         if not isinstance(keys, str) or not keys or any(k not in KEYS for k in keys):
             raise ValidationError("keys are 0-9, A-D, * and #", fields={"keys": "invalid"})
-        assert self.hardware.gpio is not None
-        await self.hardware.gpio.keypad.press(keys)
+        assert self.simulated_machine.gpio is not None
+        await self.simulated_machine.gpio.keypad.press(keys)
         await self._machine.settled()
         return self.state()
 
     def state(self) -> dict[str, Any]:
-        world, gpio = self.hardware.world, self.hardware.gpio
+        world, gpio = self.simulated_machine.world, self.simulated_machine.gpio
         assert world is not None and gpio is not None
         return {"display": [line.rstrip() for line in gpio.lcd.lines], "tray": list(world.tray),
                 "returned": list(world.cup), "state": self._machine.fsm_state}
 
     async def take_tray(self) -> dict[str, Any]:
-        assert self.hardware.world is not None
-        tray, cup = self.hardware.world.take_tray()
+        assert self.simulated_machine.world is not None
+        tray, cup = self.simulated_machine.world.take_tray()
         return {"tray": tray, "returned": cup}
 
     def fault_menu(self) -> dict[str, list[str]]:
         """The faults each simulated device takes ("clear" aside), for the web panel."""
-        hw = self.hardware
+        hw = self.simulated_machine
         menu: dict[str, list[str]] = {}
         for name in ["acceptor", *(f"hopper:{h.coin_cents}" for h in hw.config.hoppers)]:
             with contextlib.suppress(KeyError):
@@ -301,7 +326,7 @@ class SimControl:
         return menu
 
     async def inject_fault(self, device: str, fault: str) -> dict[str, Any]:
-        hw = self.hardware
+        hw = self.simulated_machine
         assert hw.gpio is not None
         try:
             if device.startswith("slot:"):
@@ -314,4 +339,6 @@ class SimControl:
             message = str(exc.args[0]) if exc.args else str(exc)
             field = "fault" if "fault" in message else "device"
             raise ValidationError(message, fields={field: message}) from None
+        assert hw.world is not None
+        hw.world.note_fault(device, fault)  # part of the world: kept until cleared
         return {"device": device, "fault": fault}

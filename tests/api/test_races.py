@@ -124,7 +124,7 @@ async def test_buy_and_reset_in_parallel_never_spend_twice(client: TestClient[An
 async def _world_matches_store(app: web.Application) -> None:
     """Stock, hoppers and cashbox in the database are the simulated machine's."""
     machine = app[MACHINE_KEY]
-    world = machine.sim.hardware.world
+    world = machine.sim.simulated_machine.world
 
     def read(db: Any) -> tuple[dict[str, int], dict[int, tuple[int, int]], int]:
         stock = {r[0]: int(r[1]) for r in db.conn.execute(

@@ -124,7 +124,7 @@ async def check_expectations(machine: Machine, expect: dict[str, Any]) -> None:
 
 async def check_conservation(machine: Machine, tally: Tally) -> None:
     """Every cent and every product accounted for; the DB matches the physical world."""
-    world = machine.sim.hardware.world
+    world = machine.sim.simulated_machine.world
     assert world is not None
 
     def read(db: Any) -> dict[str, Any]:
@@ -192,7 +192,7 @@ class CutSwitch:
 
     def _power_off(self) -> None:
         self.cut = True
-        world = self.machine.sim.hardware.world
+        world = self.machine.sim.simulated_machine.world
         world.path = None  # the physical state on disk is frozen at this instant
         self.machine.faults.report = self._dead  # type: ignore[method-assign]
         raise PowerCut(f"power cut at transaction {self.count}")

@@ -38,7 +38,7 @@ async def test_a_coin_arriving_mid_vend_never_stops_the_motor(tmp_path: Path) ->
             await asyncio.sleep(0.005)
         assert machine.model.state is State.VENDING
         # a coin already in the validator when the inhibit went on: credited mid-turn
-        sim = machine.sim.hardware
+        sim = machine.sim.simulated_machine
         sim.world.route_coin(50)
         sim.bus.acceptor.inject_event(1, position=4)
         tally.inserted += 50
@@ -143,7 +143,7 @@ async def test_an_acceptor_that_is_not_read_takes_the_machine_out_of_service(
 async def test_lost_acceptor_events_take_the_machine_out_of_service(tmp_path: Path) -> None:
     machine = await start_machine(tmp_path / "v.db")
     try:
-        sim = machine.sim.hardware
+        sim = machine.sim.simulated_machine
         await machine.acceptor_synced()
         for _ in range(7):  # seven coins between two polls: the buffer holds five
             sim.world.route_coin(50)

@@ -136,8 +136,8 @@ async def test_pulse_sale_pays_change_through_pulse_hoppers(tmp_path: Path) -> N
         assert isinstance(devices.acceptor, PulseCoinAcceptor)
         assert sorted(devices.hoppers) == [5, 10, 20]
         assert all(isinstance(h, PulseHopper) for h in devices.hoppers.values())
-        assert machine.sim.hardware.bus is None  # no ccTalk device, no ccTalk bus
-        world = machine.sim.hardware.world
+        assert machine.sim.simulated_machine.bus is None  # no ccTalk device, no ccTalk bus
+        world = machine.sim.simulated_machine.world
         tally = Tally()
         await stock(machine, "A1", "Cola", 65, 3)
         tally.stocked["A1"] = 3
@@ -203,7 +203,7 @@ async def test_mixed_pulse_acceptor_and_cctalk_hoppers(tmp_path: Path) -> None:
         devices = machine.devices
         assert isinstance(devices.acceptor, PulseCoinAcceptor)
         assert all(isinstance(h, CctalkHopper) for h in devices.hoppers.values())
-        bus = machine.sim.hardware.bus
+        bus = machine.sim.simulated_machine.bus
         assert bus is not None and bus.acceptor is None
         assert sorted(bus.hoppers) == [5, 10, 20, 50]
         tally = Tally()
@@ -245,7 +245,7 @@ sensor_pin = 15
     async with running(tmp_path, text) as machine:
         assert isinstance(machine.devices.hoppers[50], PulseHopper)
         assert isinstance(machine.devices.hoppers[10], CctalkHopper)
-        bus = machine.sim.hardware.bus
+        bus = machine.sim.simulated_machine.bus
         assert bus is not None and bus.acceptor is not None and sorted(bus.hoppers) == [10]
         tally = Tally()
         await insert(machine, tally, 50, 50, 10)
