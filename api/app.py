@@ -33,7 +33,7 @@ from controller.config import Config
 def all_routes(config: Config | None = None) -> list[Route]:
     """Every route of the API, in the order of the document, fitted to a machine's config."""
     config = config or Config()
-    return [*routes_users.ROUTES, *routes_sessions.ROUTES,
+    return [*routes_users.routes(config.api), *routes_sessions.ROUTES,
             *routes_products.routes(config.slots),
             *routes_money.ROUTES, *routes_machine.routes(config), *routes_sim.ROUTES,
             *routes_meta.ROUTES, *routes_web.ROUTES]
