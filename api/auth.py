@@ -26,6 +26,7 @@ from api.throttle import LoginThrottle, RateLimit
 from controller import accounts
 from controller.config import ApiConfig
 from controller.errors import ConfigError, Unauthorized
+from controller.private_files import tighten
 from controller.store import Store
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def load_secret(configured: str | None, state_dir: Path) -> str:
     path = state_dir / SECRET_FILE
     if not path.exists():
         _create_secret(path)
+    tighten(path)
     secret = path.read_text(encoding="ascii").strip()
     if len(secret) < MIN_SECRET_CHARS:
         raise ConfigError(f"{path} holds no usable secret (delete it to make a new one)")

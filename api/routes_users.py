@@ -29,7 +29,8 @@ USERNAME = Field("string", min_length=3, max_length=32, pattern=accounts.USERNAM
 PASSWORD = Field("string", min_length=accounts.PASSWORD_MIN_CHARS,
                  max_length=accounts.PASSWORD_MAX_CHARS, pattern=NO_CONTROL_CHARS,
                  check=accounts.validate_password,
-                 description="8-128 characters, no control characters")
+                 description="8-128 characters, no control characters, not one of the most "
+                             "common passwords, not the username")
 
 
 

@@ -90,7 +90,7 @@ async def test_claims_of_the_wrong_form_with_the_right_key(client: TestClient[An
 
 async def test_header_bytes_that_are_not_utf8(client: TestClient[Any, Any]) -> None:
     reader, writer = await asyncio.open_connection(client.host, client.port)
-    writer.write(b"GET /user HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe.a.b\r\n"
+    writer.write(b"GET /user HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \xff\xfe.a.b\r\n"
                  b"Connection: close\r\n\r\n")
     await writer.drain()
     answer = await reader.read()

@@ -65,7 +65,7 @@ CASES: list[tuple[str, str, Body, dict[str, int]]] = [
     ("POST", "/sim/coin", {"coin": 10}, everyone(200)),
     ("POST", "/sim/press", {"keys": "*"}, everyone(200)),
     ("GET", "/sim/state", None, everyone(200)),
-    ("POST", "/sim/tray/take", None, everyone(200)),
+    ("POST", "/sim/tray/take", {}, everyone(200)),
     ("POST", "/sim/fault", {"device": "acceptor", "fault": "clear"}, everyone(200)),
     ("GET", "/", None, everyone(200)),
 ]
