@@ -2,9 +2,9 @@
 
 Failed password checks are counted per (account, client address) and per
 client address, in a sliding window.  Only the address that has been failing
-is slowed down (429 with ``Retry-After``); the same account from any other
-address logs in at once, so a hostile neighbour cannot keep the operator out
-by typing wrong passwords for her name.
+is slowed down (429 with ``Retry-After``, after a short delay); the same
+account from any other address logs in at once, so a hostile neighbour
+cannot keep the operator out by typing wrong passwords for her name.
 
 Password checks of one address run a few at a time (the limit is checked
 after waiting for a turn), so a burst of parallel guesses cannot slip past
@@ -98,9 +98,13 @@ class LoginThrottle:
     WINDOW_S = 60.0
     CHECKS_AT_ONCE_PER_ADDRESS = 4
 
-    def __init__(self, per_account_address: int, per_address: int) -> None:
+    def __init__(self, per_account_address: int, per_address: int, *,
+                 refusal_delay_s: float = 0.5) -> None:
         self.per_account_address = per_account_address
         self.per_address = per_address
+        self.refusal_delay_s = refusal_delay_s
+        """A refusal waits this long, holding the address's turn: a guessing
+        address gets a few answers a second instead of hundreds."""
         self._failures = SlidingCounter(self.WINDOW_S)
         self._turns: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
 
@@ -148,7 +152,11 @@ class LoginThrottle:
     async def guarded(self, account: str, address: str) -> AsyncIterator[None]:
         """A password check under the throttle: wait a turn, refuse when used up."""
         async with self.turn(address):
-            self.check(account, address)
+            try:
+                self.check(account, address)
+            except Throttled:
+                await asyncio.sleep(self.refusal_delay_s)
+                raise
             yield
 
 

@@ -32,9 +32,12 @@ async def test_guessing_the_operators_password_does_not_keep_her_out(
         for _ in range(10):
             status, _, _ = await attacker.login(operator.username, "not-her-password")
             assert status == 401
+        started = time.monotonic()
         status, headers, body = await attacker.login(operator.username, "still-guessing")
         assert status == 429 and body["error"]["code"] == "too_many_attempts"
         _retry_after(headers)
+        # the refusal itself is slow: a few guesses a second, not hundreds
+        assert time.monotonic() - started >= 0.4
         # from her desk the right password logs in at once, again and again
         for _ in range(3):
             started = time.monotonic()
@@ -77,6 +80,7 @@ async def test_spraying_many_accounts_slows_down_that_address_only(
 async def test_parallel_guesses_cannot_slip_past_the_count(
         client: TestClient[Any, Any], app: web.Application, buyer: Account) -> None:
     app[AUTH_KEY].throttle.per_account_address = 5
+    app[AUTH_KEY].throttle.refusal_delay_s = 0.01
     async with neighbour(client, ATTACKER) as attacker:
         answers = await _parallel(
             [attacker.login(buyer.username, f"guess-{n}") for n in range(40)])
