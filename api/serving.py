@@ -27,6 +27,7 @@ import asyncio
 import json
 import logging
 import resource
+import ssl
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from aiohttp.web_request import BaseRequest
 
 from api.throttle import client_key
 from controller.config import ApiConfig
+from controller.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +242,20 @@ class AcceptErrorLog:
         log.warning("cannot accept connections: %s (%d reports since the last)",
                     context.get("exception"), self.suppressed)
         self.last_s, self.suppressed = now, 0
+
+
+def tls_context(config: ApiConfig) -> ssl.SSLContext | None:
+    """The server's TLS context when ``[api] tls_cert_file`` and ``tls_key_file`` are set."""
+    if config.tls_cert_file is None or config.tls_key_file is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(config.tls_cert_file, config.tls_key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"[api] tls_cert_file/tls_key_file: cannot load "
+                          f"{config.tls_cert_file} with {config.tls_key_file}: {exc}") from None
+    return context
 
 
 async def listen(runner: web.AppRunner, config: ApiConfig, *,

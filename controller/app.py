@@ -45,7 +45,7 @@ async def serve(config: Config, db_path: Path,
 
 async def _serve(config: Config, db_path: Path, stop: asyncio.Event) -> None:
     from api.app import create_app
-    from api.serving import listen
+    from api.serving import listen, tls_context
 
     machine = build_machine(config, db_path)
     await machine.start()
@@ -54,11 +54,13 @@ async def _serve(config: Config, db_path: Path, stop: asyncio.Event) -> None:
     try:
         await runner.setup()
         try:
-            listener, _ = await listen(runner, config.api)
+            listener, _ = await listen(runner, config.api,
+                                       ssl_context=tls_context(config.api))
         except OSError as exc:
             raise ConfigError(f"cannot serve on {config.api.host}:{config.api.port}: "
                               f"{exc.strerror or exc}") from None
-        log.info("vending machine %s serving on http://%s:%d (%s)", config.machine.machine_id,
+        log.info("vending machine %s serving on %s://%s:%d (%s)", config.machine.machine_id,
+                 "https" if config.api.tls_cert_file else "http",
                  config.api.host, config.api.port,
                  "simulated" if config.machine.simulated else "hardware")
         await stop.wait()

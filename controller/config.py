@@ -151,6 +151,8 @@ class ApiConfig:
     request_head_timeout_s: float = 5.0  # a connection must send a request head this fast
     body_timeout_s: float = 10.0  # ... and its body
     session_prune_interval_s: float = 3600.0
+    tls_cert_file: str | None = None  # PEM certificate chain: the API serves HTTPS
+    tls_key_file: str | None = None  # ... and its private key
 
 
 @dataclass(frozen=True)
@@ -297,7 +299,16 @@ def _api(s: Section) -> ApiConfig:
         session_prune_interval_s=s.get_float("session_prune_interval_s",
                                              d.session_prune_interval_s, minval=1,
                                              maxval=86400),
+        **_tls(s),
     )
+
+
+def _tls(s: Section) -> dict[str, str | None]:
+    cert, key = s.get_optional_str("tls_cert_file"), s.get_optional_str("tls_key_file")
+    if (cert is None) != (key is None):
+        raise s._fail("tls_cert_file" if cert is None else "tls_key_file",
+                      "give both tls_cert_file and tls_key_file, or neither")
+    return {"tls_cert_file": cert, "tls_key_file": key}
 
 
 def _slots(s: Section) -> SlotsConfig:
@@ -430,7 +441,8 @@ def describe(config: Config) -> list[str]:
         f"config: {config.source}",
         f"machine {m.machine_id} ({m.model}), {mode}, currency {m.currency} ({m.currency_code})",
         f"max credit {m.max_credit_cents} cents, deposit claim {m.deposit_claim_s:g} s",
-        f"api on {config.api.host}:{config.api.port}",
+        f"api on {config.api.host}:{config.api.port}"
+        + (f" over TLS ({config.api.tls_cert_file})" if config.api.tls_cert_file else ""),
         f"slots {config.slots.codes[0]}..{config.slots.codes[-1]} "
         f"({len(config.slots.codes)} spirals, capacity {config.slots.capacity})",
     ]
