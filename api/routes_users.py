@@ -18,6 +18,7 @@ from api.validation import Body, Field
 from controller import accounts
 from controller.config import ApiConfig
 from controller.errors import DepositNotEmpty, Forbidden, UsernameTaken
+from controller.password_policy import check_not_common
 from controller.passwords import hash_password
 
 T = TypeVar("T")
@@ -73,6 +74,7 @@ async def read_user(call: Call) -> web.StreamResponse:
 
 
 async def change_password(call: Call) -> web.StreamResponse:
+    check_not_common(call.body["password"], call.me["username"])
     await confirm_password(call, call.body["currentPassword"])
     password_hash = await _hashed(hash_password, call.body["password"])
     user_id, session_id = call.me["id"], call.session_id

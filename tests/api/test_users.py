@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from api.routing import MACHINE_KEY
 from controller import accounts
-from tests.api.conftest import PASSWORD, Account, error_of
+from tests.api.conftest import PASSWORD, Account, error_of, make_account
 
 pytestmark = pytest.mark.asyncio
 
@@ -85,3 +85,38 @@ async def test_operators_only_through_the_cli(client: TestClient[Any, Any],
     r = await client.post("/user", json={"username": "op2", "password": "plum-tart-77",
                                          "role": "operator"})
     assert r.status == 400
+
+
+# --- re-authentication ------------------------------------------------------------------
+
+
+async def test_a_password_change_needs_the_current_password(client: TestClient[Any, Any],
+                                                            app: web.Application,
+                                                            buyer: Account) -> None:
+    r = await client.put("/user", json={"password": "a fresh password"}, headers=buyer.auth)
+    assert r.status == 400
+    assert (await error_of(r))["fields"] == {"currentPassword": "required"}
+    r = await client.put("/user", json={"currentPassword": "not the password",
+                                        "password": "a fresh password"}, headers=buyer.auth)
+    assert r.status == 403 and (await error_of(r))["code"] == "forbidden"
+    builder = await make_account(app, "seller", "bob_the_builder")
+    r = await client.put("/user", json={"currentPassword": PASSWORD,
+                                        "password": "BOB_THE_BUILDER"}, headers=builder.auth)
+    assert r.status == 400
+    assert (await error_of(r))["fields"] == {"password": "same as the username"}
+    for name in (buyer.username, builder.username):
+        r = await client.post("/login", json={"username": name, "password": PASSWORD})
+        assert r.status == 200  # nothing changed
+
+
+async def test_deleting_the_account_needs_the_password(client: TestClient[Any, Any],
+                                                       buyer: Account) -> None:
+    r = await client.delete("/user", headers=buyer.auth)
+    assert r.status == 400
+    assert (await error_of(r))["fields"] == {"password": "required"}
+    r = await client.delete("/user", json={"password": "not the password"},
+                            headers=buyer.auth)
+    assert r.status == 403 and (await error_of(r))["code"] == "forbidden"
+    assert (await client.get("/user", headers=buyer.auth)).status == 200
+    r = await client.delete("/user", json={"password": PASSWORD}, headers=buyer.auth)
+    assert r.status == 204

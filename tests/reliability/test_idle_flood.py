@@ -19,7 +19,9 @@ import pytest
 from tests.process import free_port
 
 FILE_LIMIT = 256
-HEAD_TIMEOUT_S = 2.0
+HEAD_TIMEOUT_S = 5.0
+HEALTH_LIMIT_S = 2.5
+"""Well under the head deadline: answered while the flood is held, on a busy CI box too."""
 FLOOD = 600
 ATTACKERS = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
 
@@ -49,7 +51,7 @@ async def _open_idle(port: int, source: str) -> tuple[asyncio.StreamReader,
 async def _flood(port: int) -> dict[str, float]:
     conns = [c for c in await asyncio.gather(*[
         _open_idle(port, ATTACKERS[n % len(ATTACKERS)]) for n in range(FLOOD)]) if c]
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(1.0)  # the flood is in (the listen backlog worked through)
     latencies = [await _health(port, "127.0.0.9") for _ in range(10)]
     started = time.monotonic()
     # every idle connection is closed by the server: read() ends
@@ -82,8 +84,8 @@ def test_an_idle_flood_does_not_starve_the_api(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, log_path.read_text()[-2000:]
                 time.sleep(0.1)
         figures = asyncio.run(_flood(port))
-        assert figures["health_max_s"] < 1.0, figures
-        assert asyncio.run(_health(port, "127.0.0.2")) < 1.0  # the flood is over
+        assert figures["health_max_s"] < HEALTH_LIMIT_S, figures
+        assert asyncio.run(_health(port, "127.0.0.2")) < HEALTH_LIMIT_S  # the flood is over
     finally:
         proc.terminate()
         proc.wait(10)
