@@ -5,8 +5,8 @@ adds what a LAN API needs against a hostile neighbour:
 
 - a connection must send a complete request head within
   ``request_head_timeout_s`` of connecting, or it is closed (between
-  requests on a kept-alive connection aiohttp's keep-alive timeout, set to
-  the same figure, does the same);
+  requests on a kept-alive connection aiohttp's keep-alive timeout, three
+  head deadlines, closes one whose next head has not arrived);
 - at most ``max_connections`` at once and ``max_connections_per_address``
   from one client address; when the machine is full, the oldest connection
   that has not yet sent its request head makes room (a slow-loris flood
@@ -48,6 +48,9 @@ SERVER_NAME = "vending"
 FD_RESERVE = 128
 """File descriptors kept for the database, serial ports, GPIO and logs."""
 LINGER_S = 2.0
+KEEPALIVE_FACTOR = 3
+"""An idle kept-alive connection may wait this many head deadlines for its next request:
+a client that pauses a little between requests keeps its connection."""
 _HEAD_ENDS = (b"\r\n\r\n", b"\n\n")
 
 
@@ -117,7 +120,7 @@ class GuardedRequestHandler(web.RequestHandler):
     def __init__(self, manager: web.Server, guard: ConnectionGuard, head_timeout_s: float,
                  **kwargs: Any) -> None:
         super().__init__(manager, loop=asyncio.get_running_loop(),
-                         keepalive_timeout=head_timeout_s, **kwargs)
+                         keepalive_timeout=head_timeout_s * KEEPALIVE_FACTOR, **kwargs)
         self.guard = guard
         self.head_timeout_s = head_timeout_s
         self.address = "unknown"
