@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import resource
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -204,8 +205,8 @@ def test_the_file_limit_lowers_the_connection_cap(monkeypatch: pytest.MonkeyPatc
     def refuse(*_: object) -> None:
         raise ValueError("not allowed")
 
-    monkeypatch.setattr(api.serving.resource, "getrlimit", lambda _: (256, 256))
-    monkeypatch.setattr(api.serving.resource, "setrlimit", refuse)
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (256, 256))
+    monkeypatch.setattr(resource, "setrlimit", refuse)
     assert connection_cap(1024) == 256 - api.serving.FD_RESERVE
     assert "LimitNOFILE" in caplog.text
     assert connection_cap(64) == 64
