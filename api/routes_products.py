@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from api.routing import SELLER, Call, Param, Route, no_content, reply
+from api.routing import OPERATOR, SELLER, Call, Param, Route, no_content, reply
 from api.schemas import array, ref
 from api.validation import Body, Field
 from controller import catalog
@@ -72,9 +72,11 @@ def routes(config: SlotsConfig) -> list[Route]:
         Route("POST", "/product", create_product, "Add a product (sellers)", roles=SELLER,
               body=new, status=201, response=ref("Product"), errors=(409,),
               tag="products"),
-        Route("PUT", "/product/{id}", update_product, "Change a product (its seller)",
-              roles=SELLER, body=changes, path_params=PRODUCT_ID, response=ref("Product"),
+        Route("PUT", "/product/{id}", update_product,
+              "Change a product (its seller, or an operator)", roles=SELLER | OPERATOR,
+              body=changes, path_params=PRODUCT_ID, response=ref("Product"),
               errors=(404, 409), tag="products"),
-        Route("DELETE", "/product/{id}", delete_product, "Remove a product (its seller)",
-              roles=SELLER, path_params=PRODUCT_ID, status=204, errors=(404,), tag="products"),
+        Route("DELETE", "/product/{id}", delete_product,
+              "Remove a product (its seller, or an operator)", roles=SELLER | OPERATOR,
+              path_params=PRODUCT_ID, status=204, errors=(404,), tag="products"),
     ]

@@ -9,6 +9,7 @@ from aiohttp import web
 from api.auth import ACTIVE_SESSION_MESSAGE
 from api.routing import ANY_USER, Call, Route, no_content, reply
 from api.schemas import ref
+from api.throttle import client_key
 from api.validation import Body, Field
 from controller import accounts
 from controller.errors import Unauthorized
@@ -30,12 +31,13 @@ def _answer(call: Call, user_id: int, session: accounts.OpenedSession) -> dict[s
 
 async def login(call: Call) -> web.StreamResponse:
     username, password = call.body["username"], call.body["password"]
-    keys = (f"user:{username.lower()}", f"addr:{call.request.remote or 'unknown'}")
-    call.auth.throttle.attempt(*keys)
-    row = await call.machine.accounts.check_login(username, password)
-    if row is None:
-        raise Unauthorized("wrong username or password")
-    call.auth.throttle.forgive(*keys)
+    address = client_key(call.request.remote)
+    async with call.auth.throttle.guarded(username, address):
+        row = await call.machine.accounts.check_login(username, password)
+        if row is None:
+            call.auth.throttle.failed(username, address)
+            raise Unauthorized("wrong username or password")
+    call.auth.throttle.succeeded(username, address)
     user_id = int(row["id"])
     session = await call.machine.accounts.open_session(user_id, call.auth.tokens.refresh_s)
     return reply(_answer(call, user_id, session))

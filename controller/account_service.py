@@ -19,6 +19,7 @@ import sqlite_utils
 from controller import accounts
 from controller.errors import DepositNotEmpty, UsernameTaken
 from controller.passwords import hash_password
+from controller.session_pruning import prune_sessions
 from controller.store import Store
 
 T = TypeVar("T")
@@ -91,3 +92,7 @@ class AccountService:
 
     async def end_all_sessions(self, user_id: int, reason: str) -> int:
         return await self._store.tx(lambda db: accounts.revoke_all_sessions(db, user_id, reason))
+
+    async def prune_sessions(self) -> int:
+        """Delete ended sessions (kept a while for the record); how many went."""
+        return await self._store.tx(prune_sessions)

@@ -12,7 +12,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import sqlite_utils
+
 from controller import catalog
+from controller.seller_quota import check_slot_quota
 from controller.store import Store
 from controller.store.products import get_product, list_products
 
@@ -20,10 +23,12 @@ StockChanged = Callable[[dict[str, Any] | None, str], None]
 
 
 class ProductService:
-    def __init__(self, store: Store, quiet: asyncio.Lock, stock_changed: StockChanged) -> None:
+    def __init__(self, store: Store, quiet: asyncio.Lock, stock_changed: StockChanged, *,
+                 max_slots_per_seller: int = 0) -> None:
         self._store = store
         self._quiet = quiet
         self._stock_changed = stock_changed
+        self._max_slots = max_slots_per_seller  # 0: no limit
 
     async def list(self) -> list[dict[str, Any]]:
         return await self._store.run(list_products)
@@ -32,8 +37,15 @@ class ProductService:
         return await self._store.run(lambda db: get_product(db, product_id))
 
     async def create(self, user: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        """A seller's new product (within the seller's slot quota, checked in the same
+        transaction so parallel creations cannot pass it together)."""
+
+        def create(db: sqlite_utils.Database) -> dict[str, Any]:
+            check_slot_quota(db, user["id"], self._max_slots)
+            return catalog.create_product(db, user, data)
+
         async with self._quiet:
-            product = await self._store.tx(lambda db: catalog.create_product(db, user, data))
+            product = await self._store.tx(create)
             self._stock_changed(product, product["slot"])
         return product
 

@@ -86,6 +86,13 @@ class Section:
         value: bool = self._raw(key, default, bool)
         return value
 
+    def get_str_list(self, key: str, default: tuple[str, ...], *,
+                     choices: tuple[str, ...]) -> tuple[str, ...]:
+        value = self._raw(key, list(default), list)
+        if not all(isinstance(v, str) and v in choices for v in value):
+            raise self._fail(key, f"expected a list of {', '.join(choices)}, got {value!r}")
+        return tuple(dict.fromkeys(value))
+
     def get_int_list(self, key: str, default: list[int], *, length: int | None = None,
                      minval: int = 0, maxval: int = 53) -> list[int]:
         value = self._raw(key, default, list)

@@ -23,6 +23,7 @@ import sqlite_utils
 
 from controller.errors import StoreError
 from controller.money import COINS_CENTS
+from controller.private_files import private_database
 from controller.store.event_log import last_event_id
 from controller.store.schema import COUNTER_NAMES, MIGRATIONS, SCHEMA_VERSION
 
@@ -32,6 +33,7 @@ BUSY_TIMEOUT_MS = 5000
 
 
 def _connect(path: Path | str) -> sqlite3.Connection:
+    private_database(Path(path))  # 0600 whatever the umask; WAL and SHM follow its mode
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
