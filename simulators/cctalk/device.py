@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import deque
 from typing import Any, ClassVar
 
 from drivers.cctalk.frame import ChecksumMode, Frame, Header, encode
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 Reply = tuple[int, bytes]
 LogEntry = tuple[float, str, str]
+LOG_ENTRIES = 5000  # per device or bus; older entries drop off
 
 
 class SimCctalkDevice:
@@ -55,7 +57,7 @@ class SimCctalkDevice:
         self.lose_requests: dict[int, int] = {}  # header -> requests lost on the wire
         self.lose_replies: dict[int, int] = {}  # header -> replies lost on the wire
         self.corrupt_replies: dict[int, int] = {}  # header -> replies with a bad checksum
-        self.log: list[LogEntry] = []
+        self.log: deque[LogEntry] = deque(maxlen=LOG_ENTRIES)  # bounded: runs for months
         self._rng = random.Random(address)
         self.registers: dict[str, Any] = world.device(f"cctalk:{name}")
         if not self.registers:

@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.perf.common import (  # noqa: E402
+from tests.perf.common import (
     ROOT,
     emit,
     free_port,

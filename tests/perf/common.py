@@ -36,7 +36,7 @@ def start_machine(db: Path, port: int, *, log_level: str = "WARNING",
     args = [sys.executable, *prefix, "-m", "controller.cli", "run", "--db", str(db),
             "--port", str(port), "--log-level", log_level]
     return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=open(db.parent / "server.log", "ab"))  # noqa: SIM115
+                            stderr=open(db.parent / "server.log", "ab"))
 
 
 def wait_ready(port: int, timeout_s: float = 30.0) -> float:
