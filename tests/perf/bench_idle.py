@@ -76,26 +76,36 @@ def _project_part(func: FuncKey) -> str | None:
 
 
 def charge_to_callers(stats: pstats.Stats) -> dict[str, float]:
-    """Seconds of own time per project file; library time goes to its project callers."""
+    """Seconds of own time per project file; library time goes to its project callers
+    (in proportion to the time each caller spent in it; cycles go to the event loop)."""
     table: dict[FuncKey, Any] = stats.stats  # type: ignore[attr-defined]
-    spent: dict[str, float] = {}
+    memo: dict[FuncKey, dict[str, float]] = {}
+    loop_only = {"(event loop)": 1.0}
 
-    def charge(func: FuncKey, seconds: float, depth: int) -> None:
+    def owners(func: FuncKey, visiting: set[FuncKey]) -> dict[str, float]:
         part = _project_part(func)
         if part is not None:
-            spent[part] = spent.get(part, 0.0) + seconds
-            return
+            return {part: 1.0}
+        if func in memo:
+            return memo[func]
         callers = table.get(func, (0, 0, 0, 0, {}))[4]
         total = sum(c[2] for c in callers.values())
-        if depth > 30 or not callers or total <= 0:
-            spent["(event loop)"] = spent.get("(event loop)", 0.0) + seconds
-            return
+        if func in visiting or not callers or total <= 0:
+            return loop_only
+        visiting.add(func)
+        mix: dict[str, float] = {}
         for caller, c in callers.items():
-            charge(caller, seconds * c[2] / total, depth + 1)
+            for owner, share in owners(caller, visiting).items():
+                mix[owner] = mix.get(owner, 0.0) + share * c[2] / total
+        visiting.discard(func)
+        memo[func] = mix
+        return mix
 
+    spent: dict[str, float] = {}
     for func, (_, _, own_s, _, _) in table.items():
         if own_s > 0:
-            charge(func, own_s, 0)
+            for owner, share in owners(func, set()).items():
+                spent[owner] = spent.get(owner, 0.0) + own_s * share
     return spent
 
 
