@@ -42,6 +42,23 @@ from tests.perf.common import (
 
 FuncKey = tuple[str, int, str]
 PROJECT_DIRS = ("controller", "drivers", "api", "simulators", "tests")
+CONTROLLER_DIRS = ("controller/", "drivers/", "api/")  # the firmware; not simulators, not tests
+
+
+def start_to_ready_s(starts: int) -> list[float]:
+    """Seconds from the exec of ``vending run`` (a fresh database) to idle, ``starts`` times."""
+    times = []
+    for _ in range(starts):
+        with tempfile.TemporaryDirectory() as tmp:
+            port = free_port()
+            started = time.monotonic()
+            proc = start_machine(Path(tmp) / "ready.db", port)
+            try:
+                wait_ready(port)
+                times.append(round(time.monotonic() - started, 3))
+            finally:
+                stop_machine(proc)
+    return times
 
 
 def measure_process(seconds: float, warmup_s: float) -> dict[str, Any]:
@@ -136,7 +153,7 @@ def measure_profile(seconds: float, warmup_s: float) -> dict[str, Any]:
     stats = asyncio.run(_profile_at_rest(seconds, warmup_s))
     spent = charge_to_callers(stats)
     profiled = sum(spent.values()) or 1e-9
-    controller = sum(v for k, v in spent.items() if not k.startswith(("simulators", "(")))
+    controller = sum(v for k, v in spent.items() if k.startswith(CONTROLLER_DIRS))
     simulators = sum(v for k, v in spent.items() if k.startswith("simulators"))
     per_file = {k: round(v / seconds * 100, 4)
                 for k, v in sorted(spent.items(), key=lambda kv: -kv[1]) if v / seconds > 1e-5}
@@ -156,6 +173,9 @@ def main() -> None:
     seconds, warmup = (2.0, 0.5) if args.short else (args.seconds, 2.0)
     result: dict[str, Any] = {"benchmark": "idle", "seconds_at_rest": seconds}
     result.update(measure_process(seconds, warmup))
+    starts = start_to_ready_s(1 if args.short else 5)
+    result["start_to_ready_s_each"] = starts
+    result["start_to_ready_s_median"] = sorted(starts)[len(starts) // 2]
     result["profile"] = measure_profile(seconds, warmup)
     emit(result)
 

@@ -39,7 +39,7 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.perf.bench_api import seed_api
-from tests.perf.bench_idle import charge_to_callers
+from tests.perf.bench_idle import CONTROLLER_DIRS, charge_to_callers
 from tests.perf.common import ROOT, emit, free_port, percentile_ms
 
 LOAD_PER_S = 200
@@ -175,7 +175,7 @@ def shares(profiler: cProfile.Profile, median_cpu_s: float) -> dict[str, Any]:
     """How the event loop thread's CPU splits between controller and simulators."""
     spent = charge_to_callers(pstats.Stats(profiler))
     total = sum(spent.values()) or 1e-9
-    controller = sum(v for k, v in spent.items() if not k.startswith(("simulators", "(")))
+    controller = sum(v for k, v in spent.items() if k.startswith(CONTROLLER_DIRS))
     top = sorted(spent.items(), key=lambda kv: -kv[1])[:8]
     return {"controller_share": round(controller / total, 3),
             "controller_median_ms_estimate": round(median_cpu_s * controller / total * 1e3, 2),

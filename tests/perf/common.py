@@ -98,4 +98,7 @@ def percentile_ms(values_s: Sequence[float], p: float) -> float:
 
 
 def emit(result: dict[str, Any]) -> None:
+    """Print the result, with the machine's load (other processes skew every figure)."""
+    result["cores"] = os.cpu_count()
+    result["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=2))
