@@ -176,7 +176,13 @@ def main() -> None:
     starts = start_to_ready_s(1 if args.short else 5)
     result["start_to_ready_s_each"] = starts
     result["start_to_ready_s_median"] = sorted(starts)[len(starts) // 2]
-    result["profile"] = measure_profile(seconds, warmup)
+    profile = measure_profile(seconds, warmup)
+    result["profile"] = profile
+    own, sims = profile["controller_share"], profile["simulators_share"]
+    total = result["idle_cpu_percent_of_core"]
+    # the event loop's own share split like the work that woke it
+    result["controller_idle_cpu_percent_of_core"] = round(total * own / max(1e-9, own + sims), 3)
+    result["simulators_idle_cpu_percent_of_core"] = round(total * sims / max(1e-9, own + sims), 3)
     emit(result)
 
 
