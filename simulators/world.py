@@ -1,11 +1,12 @@
 """The physical state of the simulated machine.
 
 Coins in each hopper and the cashbox, products in each spiral, the delivery
-tray, the coin cup, and each simulated device's own registers (ccTalk event
-counters and buffers).  Real hardware keeps this state through a power cut;
-so does the simulated machine: every change is written atomically to a JSON
-file beside the database, and a restarted process finds the machine as it
-was left.
+tray, the coin cup, each simulated device's own registers (ccTalk event
+counters and buffers), and the faults injected through sim control, which
+stay until cleared, like a jammed coin or a cut wire.  Real hardware keeps
+this state through a power cut; so does the simulated machine: every change
+is written atomically to a JSON file beside the database, and a restarted
+process finds the machine as it was left.
 
 What it does not model: coins in flight between the acceptor and a hopper,
 product weight, anything a camera would see.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,10 +32,18 @@ class SimWorld:
     tray: list[str] = field(default_factory=list)  # products in the delivery tray
     cup: list[int] = field(default_factory=list)  # coins in the coin-return cup
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-device registers
+    faults: dict[str, list[str]] = field(default_factory=dict)  # device -> injected faults
     path: Path | None = field(default=None, repr=False, compare=False)
+    on_change: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    """Told (from any thread) after the tray, cup, spirals, hoppers or cashbox changed."""
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
+
+    def _changed(self) -> None:
+        self.save()
+        if self.on_change is not None:
+            self.on_change()
 
     # --- persistence -------------------------------------------------------
 
@@ -44,6 +54,7 @@ class SimWorld:
         with self._lock:
             data = asdict(self)
             data.pop("path", None)
+            data.pop("on_change", None)
             text = json.dumps(data, sort_keys=True)
             tmp = self.path.with_suffix(self.path.suffix + ".tmp")
             with open(tmp, "w", encoding="utf-8") as fh:
@@ -66,6 +77,7 @@ class SimWorld:
                 tray=list(raw["tray"]),
                 cup=[int(c) for c in raw["cup"]],
                 devices=dict(raw["devices"]),
+                faults={k: [str(f) for f in v] for k, v in raw.get("faults", {}).items()},
                 path=path,
             )
             for slot in slots:
@@ -92,6 +104,20 @@ class SimWorld:
         with self._lock:
             return self.devices.setdefault(name, {})
 
+    def note_fault(self, device: str, fault: str) -> None:
+        """Remember a fault injected into ``device`` until ``clear``; ``reset`` acts once."""
+        with self._lock:
+            if fault == "clear":
+                self.faults.pop(device, None)
+            elif fault != "reset" and fault not in self.faults.get(device, []):
+                self.faults.setdefault(device, []).append(fault)
+            self.save()
+
+    def injected_faults(self) -> dict[str, list[str]]:
+        """Every device's standing faults, in the order they were injected."""
+        with self._lock:
+            return {device: list(faults) for device, faults in self.faults.items()}
+
     def route_coin(self, coin: int) -> str:
         """An accepted coin falls into its hopper if not full, else the cashbox."""
         with self._lock:
@@ -101,14 +127,14 @@ class SimWorld:
             else:
                 self.cashbox[coin] = self.cashbox.get(coin, 0) + 1
                 where = "cashbox"
-            self.save()
+            self._changed()
             return where
 
     def return_coin(self, coin: int) -> None:
         """A refused coin (or one paid out) lands in the coin cup."""
         with self._lock:
             self.cup.append(coin)
-            self.save()
+            self._changed()
 
     def take_coin_from_hopper(self, coin: int) -> bool:
         """One coin leaves the hopper into the cup; False when it is empty."""
@@ -117,7 +143,7 @@ class SimWorld:
                 return False
             self.hoppers[coin] -= 1
             self.cup.append(coin)
-            self.save()
+            self._changed()
             return True
 
     def drop_product(self, slot: str) -> str | None:
@@ -128,31 +154,31 @@ class SimWorld:
                 return None
             name = items.pop(0)
             self.tray.append(name)
-            self.save()
+            self._changed()
             return name
 
     def load_spiral(self, slot: str, name: str, count: int) -> None:
         """An operator loads a spiral with ``count`` units of ``name``."""
         with self._lock:
             self.spirals[slot] = [name] * count
-            self.save()
+            self._changed()
 
     def take_tray(self) -> tuple[list[str], list[int]]:
         """The customer empties the tray and the coin cup."""
         with self._lock:
             tray, cup = self.tray, self.cup
             self.tray, self.cup = [], []
-            self.save()
+            self._changed()
             return tray, cup
 
     def set_hopper(self, coin: int, count: int) -> None:
         with self._lock:
             self.hoppers[coin] = count
-            self.save()
+            self._changed()
 
     def empty_cashbox(self) -> dict[int, int]:
         with self._lock:
             taken = dict(self.cashbox)
             self.cashbox = {c: 0 for c in self.cashbox}
-            self.save()
+            self._changed()
             return taken
