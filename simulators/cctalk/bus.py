@@ -21,13 +21,12 @@ import logging
 import os
 import time
 import tty
-from collections import deque
 from collections.abc import Iterable
 
 from controller.errors import ProtocolError
 from drivers.cctalk.frame import ChecksumMode, FrameReader, decode
 from simulators.cctalk.acceptor import SimCctalkAcceptor
-from simulators.cctalk.device import LOG_ENTRIES, LogEntry, SimCctalkDevice
+from simulators.cctalk.device import BoundedLog, SimCctalkDevice
 from simulators.cctalk.hopper import SimCctalkHopper
 
 log = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ class SimCctalkBus:
         self.devices: dict[int, SimCctalkDevice] = {}
         self.acceptor: SimCctalkAcceptor | None = None
         self.hoppers: dict[int, SimCctalkHopper] = {}
-        self.log: deque[LogEntry] = deque(maxlen=LOG_ENTRIES)  # bounded: runs for months
+        self.log: BoundedLog = BoundedLog()
         self.port = ""
         self._master = -1
         self._slave = -1
