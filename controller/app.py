@@ -15,8 +15,13 @@ from aiohttp import web
 from controller.config import Config
 from controller.errors import AlreadyRunning, ConfigError
 from controller.machine import Machine
+from controller.supervision import MachineView, Supervisor, SystemdNotifier, watchdog_period_s
 
 log = logging.getLogger(__name__)
+# SIGTERM must end within 5 s (systemd's stop, a shutdown): a running vend or
+# payout gets WIND_DOWN_S to finish, open HTTP requests API_SHUTDOWN_S.
+WIND_DOWN_S = 3.0
+API_SHUTDOWN_S = 0.5
 
 
 def build_machine(config: Config, db_path: Path) -> Machine:
@@ -48,7 +53,10 @@ async def _serve(config: Config, db_path: Path, stop: asyncio.Event) -> None:
 
     machine = build_machine(config, db_path)
     await machine.start()
-    runner = web.AppRunner(create_app(machine), access_log=None)
+    runner = web.AppRunner(create_app(machine), access_log=None,
+                           shutdown_timeout=API_SHUTDOWN_S)
+    supervisor = Supervisor(machine_view(machine), SystemdNotifier.from_env(),
+                            watchdog_period_s())
     try:
         await runner.setup()
         site = web.TCPSite(runner, config.api.host, config.api.port)
@@ -60,11 +68,26 @@ async def _serve(config: Config, db_path: Path, stop: asyncio.Event) -> None:
         log.info("vending machine %s serving on http://%s:%d (%s)", config.machine.machine_id,
                  config.api.host, config.api.port,
                  "simulated" if config.machine.simulated else "hardware")
+        supervisor.start()
         await stop.wait()
-        log.info("stopping")
+        log.info("stopping: coins refused, waiting for a running vend or payout")
+        supervisor.stopping()
+        await machine.wind_down(WIND_DOWN_S)
     finally:
+        await supervisor.close()
         await runner.cleanup()
         await machine.close()
+        log.info("stopped")
+
+
+def machine_view(machine: Machine) -> MachineView:
+    async def store_answers() -> None:
+        await machine.store.run(lambda db: None)
+
+    return MachineView(stream=machine.stream, state=lambda: machine.model.state.value,
+                       faults=lambda: machine.faults,
+                       heartbeats=lambda: machine.devices.heartbeats(),
+                       store_answers=store_answers)
 
 
 @contextlib.contextmanager

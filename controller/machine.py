@@ -151,6 +151,16 @@ class Machine(SalesMixin):
             except Exception:
                 log.exception("close step failed")
 
+    async def wind_down(self, timeout_s: float) -> None:
+        """Before ``close`` on SIGTERM: refuse coins from now on and let a running
+        vend or payout end and settle its journal (bounded; what does not end in
+        time is stopped by ``close`` and settled by boot recovery)."""
+        self._hold_coins = True
+        self.acceptor_dirty()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._mechanism.acquire(), timeout_s)
+            # held until the process ends: no new vend or payout starts
+
     def spawn(self, coro: Coroutine[Any, Any, T] | Awaitable[T], name: str) -> asyncio.Task[T]:
         """Run ``coro`` as a supervised task: an unexpected error faults the machine."""
         task: asyncio.Task[T] = asyncio.ensure_future(coro)

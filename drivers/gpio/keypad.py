@@ -24,6 +24,7 @@ from gpiozero.pins import Factory
 from controller.errors import ConfigError
 from drivers.base import KeyHandler, Keypad
 from drivers.gpio.lines import InputLine, OutputLine
+from drivers.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class MatrixKeypad(Keypad):
         self._streak: dict[str, int] = {}  # + scans read pressed, - scans read released
         self._down: set[str] = set()  # keys reported and not yet released
         self._task: asyncio.Task[None] | None = None
+        self.heartbeat: Heartbeat = Heartbeat("keypad-scan")
 
     def set_handler(self, handler: KeyHandler) -> None:
         self._handler = handler
@@ -69,6 +71,7 @@ class MatrixKeypad(Keypad):
 
     async def close(self) -> None:
         task, self._task = self._task, None
+        self.heartbeat.stopped()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -80,6 +83,7 @@ class MatrixKeypad(Keypad):
 
     async def _scan_forever(self) -> None:
         while True:
+            self.heartbeat.beat()
             self._debounce(self.scan())
             await asyncio.sleep(self.scan_interval_s)
 
