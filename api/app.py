@@ -15,6 +15,7 @@ from api import (
     openapi,
     routes_machine,
     routes_meta,
+    routes_metrics,
     routes_money,
     routes_products,
     routes_sessions,
@@ -25,6 +26,7 @@ from api import (
 from api.auth import AuthState
 from api.errors import json_errors
 from api.facade import MachineFacade
+from api.metrics import METRICS_KEY, MachineMetrics, http_timing, metrics_ctx
 from api.routing import AUTH_KEY, DOCUMENT_KEY, MACHINE_KEY, Route, wrap
 from api.validation import MAX_BODY_BYTES
 from controller.config import Config
@@ -36,7 +38,7 @@ def all_routes(config: Config | None = None) -> list[Route]:
     return [*routes_users.ROUTES, *routes_sessions.ROUTES,
             *routes_products.routes(config.slots),
             *routes_money.ROUTES, *routes_machine.routes(config), *routes_sim.ROUTES,
-            *routes_meta.ROUTES, *routes_web.ROUTES]
+            *routes_meta.ROUTES, *routes_metrics.ROUTES, *routes_web.ROUTES]
 
 
 async def _auth_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -46,15 +48,18 @@ async def _auth_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(machine: MachineFacade) -> web.Application:
     """The aiohttp application serving the JSON API for ``machine``."""
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[http_timing, json_errors],
+                          client_max_size=MAX_BODY_BYTES)
     routes = all_routes(machine.config)
     app[MACHINE_KEY] = machine
     app[AUTH_KEY] = AuthState(machine.config.api)
     app[DOCUMENT_KEY] = openapi.build(routes)
+    app[METRICS_KEY] = MachineMetrics()
     for route in routes:
         handler = wrap(route)
         app.router.add_route(route.method, route.path, handler)
         if route.method == "GET":
             app.router.add_route("HEAD", route.path, handler)  # the same answer, no body
     app.cleanup_ctx.append(_auth_ctx)
+    app.cleanup_ctx.append(metrics_ctx)
     return app
