@@ -160,6 +160,8 @@ class Machine(SalesMixin):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._mechanism.acquire(), timeout_s)
             # held until the process ends: no new vend or payout starts
+        with contextlib.suppress(TimeoutError):  # the acceptor told to refuse, loop at rest
+            await asyncio.wait_for(self.acceptor_synced(), 1.0)
 
     def spawn(self, coro: Coroutine[Any, Any, T] | Awaitable[T], name: str) -> asyncio.Task[T]:
         """Run ``coro`` as a supervised task: an unexpected error faults the machine."""
