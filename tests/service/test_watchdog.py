@@ -66,3 +66,17 @@ def test_without_notify_socket_nothing_is_sent(tmp_path: Path) -> None:
     assert watchdog_period_s({"WATCHDOG_USEC": "2000000"}) == 2.0
     assert watchdog_period_s({"WATCHDOG_USEC": "2000000", "WATCHDOG_PID": "1"}) is None
     assert watchdog_period_s({"WATCHDOG_USEC": "soon"}) is None
+
+
+@pytest.mark.timeout(60)
+def test_status_follows_state_and_faults(server: Server, notify: NotifySocket) -> None:
+    notify.wait_for("READY=1", 5)
+    server.call("POST", "/sim/coin", {"coin": 100})
+    notify.wait_for("STATUS=credit", 5)
+    server.call("POST", "/sim/fault", {"device": "acceptor", "fault": "silent"})
+    deadline = time.monotonic() + 10
+    statuses: list[str] = []
+    while time.monotonic() < deadline and not any("acceptor (" in s for s in statuses):
+        statuses += lines(notify.receive(0.2), "STATUS=")
+    assert any("; faults: acceptor (coin acceptor not answering" in s for s in statuses), \
+        statuses
