@@ -14,6 +14,7 @@ from aiohttp import web
 
 from controller.config import Config
 from controller.errors import AlreadyRunning, ConfigError
+from controller.logs import follow_events
 from controller.machine import Machine
 from controller.supervision import MachineView, Supervisor, SystemdNotifier, watchdog_period_s
 
@@ -70,7 +71,9 @@ async def _serve(config: Config, db_path: Path, stop: asyncio.Event) -> None:
                  config.api.host, config.api.port,
                  "simulated" if config.machine.simulated else "hardware")
         supervisor.start()
+        event_lines = asyncio.create_task(follow_events(machine.stream), name="event-log")
         await stop.wait()
+        event_lines.cancel()
         log.info("stopping: coins refused, waiting for a running vend or payout")
         supervisor.stopping()
         await machine.wind_down(WIND_DOWN_S)

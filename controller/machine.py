@@ -21,7 +21,13 @@ from typing import Any, Protocol, TypeVar
 
 from controller import audit, journal, money
 from controller.config import Config
-from controller.errors import NotFound, OutOfService, ValidationError, VendingError
+from controller.errors import (
+    HardwareError,
+    NotFound,
+    OutOfService,
+    ValidationError,
+    VendingError,
+)
 from controller.events import EventStream
 from controller.fsm import READY, MachineModel, State
 from controller.ledger import read_ledger
@@ -153,6 +159,8 @@ class Machine(SalesMixin):
             closer = self._started.pop()
             try:
                 await asyncio.wait_for(closer(), CLOSE_STEP_S)
+            except (HardwareError, TimeoutError) as exc:  # a device gone: expected
+                log.warning("close step %s: %r", getattr(closer, "__qualname__", closer), exc)
             except Exception:
                 log.exception("close step failed")
 
