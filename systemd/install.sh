@@ -102,8 +102,9 @@ install_code() {
         fi
     fi
     if [ ! -x "$VENV/bin/python" ]; then
-        if [ "$PIP" = 1 ]; then run python3 -m venv "$VENV"
-        else run python3 -m venv --without-pip "$VENV"; fi
+        # the system's packages stay visible: Pi OS ships lgpio as python3-lgpio
+        if [ "$PIP" = 1 ]; then run python3 -m venv --system-site-packages "$VENV"
+        else run python3 -m venv --system-site-packages --without-pip "$VENV"; fi
     fi
     if [ "$PIP" = 1 ]; then run "$VENV/bin/pip" install --quiet --upgrade "$APP"; fi
 }
