@@ -100,6 +100,7 @@ class Supervisor:
         self.pings = 0
         self._status = ""
         self._stalled: list[str] = []
+        self._store_beat = Heartbeat("store")
         self._tasks: list[asyncio.Task[None]] = []
 
     def status_text(self) -> str:
@@ -115,6 +116,7 @@ class Supervisor:
         self.notifier.send("READY=1", f"STATUS={self._status}", f"MAINPID={os.getpid()}")
         self._tasks.append(asyncio.create_task(self._follow_status(), name="systemd-status"))
         if self.watchdog_s is not None:
+            self._tasks.append(asyncio.create_task(self._probe_store(), name="store-probe"))
             self._tasks.append(asyncio.create_task(self._feed_watchdog(), name="watchdog"))
             log.info("systemd watchdog every %.1f s", self.watchdog_s)
 
@@ -140,7 +142,7 @@ class Supervisor:
         assert self.watchdog_s is not None
         limit_s = self.watchdog_s / 2
         while True:
-            stalled = await self.stalled(limit_s)
+            stalled = self.stalled(limit_s)
             if not stalled:
                 if self._stalled:
                     log.warning("watchdog: every loop alive again; pings resumed")
@@ -150,17 +152,22 @@ class Supervisor:
                 log.error("watchdog: %s silent for over %.1f s; pings stopped (systemd will "
                           "restart the service)", ", ".join(stalled), limit_s)
             self._stalled = stalled
-            await asyncio.sleep(self.watchdog_s / 4)  # at least twice per half period
+            await asyncio.sleep(self.watchdog_s / 4)  # twice per half period: never late
 
-    async def stalled(self, limit_s: float) -> list[str]:
-        """The loops (and the store) that did not show life within ``limit_s``."""
+    def stalled(self, limit_s: float) -> list[str]:
+        """The loops (the store's thread among them) silent for over ``limit_s``."""
         now = time.monotonic()
-        stalled = [hb.name for hb in self.machine.heartbeats() if hb.silent_s(now) > limit_s]
-        try:
-            await asyncio.wait_for(self.machine.store_answers(), limit_s)
-        except TimeoutError:
-            stalled.append("store")
-        except Exception as exc:  # a closed store is not a hang
-            log.debug("store check: %r", exc)
-        return stalled
+        return [hb.name for hb in [*self.machine.heartbeats(), self._store_beat]
+                if hb.silent_s(now) > limit_s]
 
+    async def _probe_store(self) -> None:
+        """The store's owner thread must answer: a stalled disk stops the pings."""
+        assert self.watchdog_s is not None
+        while True:
+            self._store_beat.beat()
+            try:
+                await self.machine.store_answers()
+            except Exception as exc:  # a closed store is not a hang
+                log.debug("store probe: %r", exc)
+            self._store_beat.waiting()
+            await asyncio.sleep(self.watchdog_s / 4)
