@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 
-from drivers.cctalk.link import CctalkLink
+from drivers.cctalk.link import CctalkLink, ReplyLen
 
 
 class HangableLink(CctalkLink):
@@ -40,7 +40,7 @@ class HangableLink(CctalkLink):
         return gate is not None and not gate.is_set()
 
     async def request(self, address: int, header: int, data: bytes = b"", *,
-                      retries: int | None = None, reply_len: int | None = None) -> bytes:
+                      retries: int | None = None, reply_len: ReplyLen = None) -> bytes:
         gate = self._open.get(address)
         if gate is not None:
             await gate.wait()
