@@ -13,6 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
+from controller import cli_admin
 from controller import config as config_mod
 from controller.errors import ConfigError, VendingError
 
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=("operator", "seller", "buyer"))
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from standard input (else prompt)")
+    cli_admin.add_commands(sub, user_sub, common)
     aud = sub.add_parser("audit", parents=[common], help="print the EVA-DTS audit report")
     aud.add_argument("--verify", action="store_true", help="check the ledger identities")
     backup = sub.add_parser("backup", parents=[common],
@@ -73,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
-        if args.command == "user":
+        if args.command == "user" and args.user_command == "add":
             return _user_add(args)
+        if args.command in ("user", "product"):
+            return cli_admin.run(args, _db_path(args))
         if args.command == "audit":
             return _audit(args)
         if args.command == "backup":

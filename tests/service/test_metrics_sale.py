@@ -50,9 +50,11 @@ def test_counters_move_with_a_sale(tmp_path: Path) -> None:
                                          "amountAvailable": 10, "slot": "A1"}, seller)
         before = scrape(server)
         server.call("POST", "/sim/coin", {"coin": 100})
-        during = scrape_when(server, "vending_credit_outstanding_cents", 100)
+        scrape_when(server, "vending_credit_outstanding_cents", 100)
+        during = scrape_when(server, "vending_state", 1, state="credit")
         server.call("POST", "/sim/press", {"keys": "A1"})
-        after = scrape_when(server, "vending_payout_coins_total", 1, coin="5")
+        scrape_when(server, "vending_payout_coins_total", 1, coin="5")
+        after = scrape_when(server, "vending_state", 1, state="idle")
     finally:
         server.stop()
     assert value(before, "vending_state", state="idle") == 1
