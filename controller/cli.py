@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -40,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--sim", action="store_true", help="simulated hardware even with a config")
     run.add_argument("--host", help="API address (default from config: 127.0.0.1)")
     run.add_argument("--port", type=int, help="API port (default from config: 8080)")
-    run.add_argument("--log-level", default="INFO", help="DEBUG shows ccTalk byte traces")
+    run.add_argument("--log-level", default="INFO", type=str.upper,
+                     choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                     help="DEBUG shows ccTalk byte traces (default INFO)")
     user = sub.add_parser("user", parents=[common], help="manage users")
     user_sub = user.add_subparsers(dest="user_command", required=True)
     add = user_sub.add_parser("add", parents=[common], help="create a user")
@@ -105,10 +106,10 @@ def _run(args: argparse.Namespace) -> int:
     api = cfg.api
     cfg = replace(cfg, api=replace(api, host=args.host or api.host,
                                    port=api.port if args.port is None else args.port))
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("transitions").setLevel(logging.WARNING)
     from controller.app import serve
+    from controller.logs import setup_logging
+
+    setup_logging(args.log_level)
 
     asyncio.run(serve(cfg, _db_path(args), _stop_signals))
     return 0

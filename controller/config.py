@@ -225,6 +225,11 @@ class SimConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    public: bool = False  # GET /metrics without an operator token (a trusted LAN only)
+
+
+@dataclass(frozen=True)
 class Config:
     machine: MachineConfig = field(default_factory=MachineConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
@@ -237,6 +242,7 @@ class Config:
     keypad: KeypadConfig = field(default_factory=KeypadConfig)
     lcd: LcdConfig = field(default_factory=LcdConfig)
     sim: SimConfig = field(default_factory=SimConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     source: str = "(built-in simulated machine)"
 
     @property
@@ -430,6 +436,7 @@ def parse(data: dict[str, Any], source: str) -> Config:
         keypad=_keypad(top.section("keypad")),
         lcd=_lcd(top.section("lcd")),
         sim=_sim(top.section("sim")),
+        metrics=MetricsConfig(public=top.section("metrics").get_bool("public", False)),
         source=source,
     )
     top.check_unknown()

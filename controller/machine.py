@@ -21,7 +21,13 @@ from typing import Any, Protocol, TypeVar
 
 from controller import audit, journal, money
 from controller.config import Config
-from controller.errors import NotFound, OutOfService, ValidationError, VendingError
+from controller.errors import (
+    HardwareError,
+    NotFound,
+    OutOfService,
+    ValidationError,
+    VendingError,
+)
 from controller.events import EventStream
 from controller.fsm import READY, MachineModel, State
 from controller.ledger import read_ledger
@@ -153,8 +159,22 @@ class Machine(SalesMixin):
             closer = self._started.pop()
             try:
                 await asyncio.wait_for(closer(), CLOSE_STEP_S)
+            except (HardwareError, TimeoutError) as exc:  # a device gone: expected
+                log.warning("close step %s: %r", getattr(closer, "__qualname__", closer), exc)
             except Exception:
                 log.exception("close step failed")
+
+    async def wind_down(self, timeout_s: float) -> None:
+        """Before ``close`` on SIGTERM: refuse coins from now on and let a running
+        vend or payout end and settle its journal (bounded; what does not end in
+        time is stopped by ``close`` and settled by boot recovery)."""
+        self._hold_coins = True
+        self.acceptor_dirty()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._mechanism.acquire(), timeout_s)
+            # held until the process ends: no new vend or payout starts
+        with contextlib.suppress(TimeoutError):  # the acceptor told to refuse, loop at rest
+            await asyncio.wait_for(self.acceptor_synced(), 1.0)
 
     def spawn(self, coro: Coroutine[Any, Any, T] | Awaitable[T], name: str) -> asyncio.Task[T]:
         """Run ``coro`` as a supervised task: an unexpected error faults the machine."""

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from controller.errors import HardwareError
 from controller.fsm import State
 from controller.money import format_cents
 from drivers.base import Display
@@ -147,7 +148,9 @@ class Panel:
                     self.lines = lines
                     if self._on_show is not None:
                         self._on_show(*lines)
-                except Exception:  # the LCD must never take the machine down
+                except HardwareError as exc:  # the LCD must never take the machine down
+                    log.warning("display write failed: %s", exc)
+                except Exception:
                     log.exception("display write failed")
             timeout = None if until is None else max(0.0, until - time.monotonic())
             with contextlib.suppress(TimeoutError):

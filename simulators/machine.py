@@ -31,11 +31,12 @@ from drivers.base import CoinAcceptor, Devices, Hopper
 from drivers.cctalk.acceptor import CctalkCoinAcceptor
 from drivers.cctalk.frame import ChecksumMode
 from drivers.cctalk.hopper import HOPPER_MODELS, CctalkHopper, Security
-from drivers.cctalk.link import CctalkLink, EchoMode
+from drivers.cctalk.link import EchoMode
 from simulators.cctalk.acceptor import SimCctalkAcceptor
 from simulators.cctalk.bus import SimCctalkBus
 from simulators.cctalk.device import SimCctalkDevice
 from simulators.cctalk.factory import build_cctalk_bus
+from simulators.cctalk.hang import HangableLink
 from simulators.gpio.machine_pins import GpioMachine, MachinePins, SimTimings, build_gpio_machine
 from simulators.gpio.pins import sim_pin_factory
 from simulators.gpio.pulse_machine import (
@@ -81,6 +82,7 @@ class SimulatedMachine:
         self.gpio: GpioMachine | None = None
         self.pulse: PulseDevices | None = None
         self.coin_slot: CoinSlot | None = None
+        self.link: HangableLink | None = None
         self.coin_lock = asyncio.Lock()  # one coin slot: one coin at a time
         self.on_world_change: Callable[[], None] | None = None  # wired by the composition root
 
@@ -128,10 +130,11 @@ class SimulatedMachine:
                 coin_interval_s=0.015 / speed)
             await bus.start()
             self.bus = bus
-            link = CctalkLink(bus.port, echo=cast(EchoMode, cfg.acceptor.echo),
-                              checksum=cast(ChecksumMode, cfg.acceptor.checksum),
-                              reply_timeout_s=0.05, retries=2)
+            link = HangableLink(bus.port, echo=cast(EchoMode, cfg.acceptor.echo),
+                                checksum=cast(ChecksumMode, cfg.acceptor.checksum),
+                                reply_timeout_s=0.05, retries=2)
             await link.start()
+            self.link = link
             closers.append(link.close)
             if cctalk_acceptor:
                 assert bus.acceptor is not None
@@ -303,7 +306,9 @@ class SimControl:
         sim = self._sim
         assert sim.gpio is not None
         try:
-            if device.startswith("slot:"):
+            if fault in ("hang", "clear") and self._line_hook(device, fault):
+                pass
+            elif device.startswith("slot:"):
                 sim.gpio.sim_spirals.inject(device[5:], fault)
             elif device == "acceptor" or device.startswith("hopper:"):
                 target = sim.device_named(device)
@@ -317,6 +322,24 @@ class SimControl:
         assert sim.world is not None
         sim.world.note_fault(device, fault)  # part of the world: kept until cleared
         return {"device": device, "fault": fault}
+
+    def _line_hook(self, device: str, fault: str) -> bool:
+        """The watchdog test hook (simulators/cctalk/hang.py): True when it took ``fault``."""
+        cfg, link = self._sim.config, self._sim.link
+        addresses = {f"hopper:{h.coin_cents}": h.address for h in cfg.hoppers
+                     if h.kind == "cctalk"}
+        if cfg.acceptor.kind == "cctalk":
+            addresses["acceptor"] = cfg.acceptor.address
+        address = addresses.get(device)
+        if link is None or address is None:
+            if fault == "hang":
+                raise ValueError(f"fault 'hang' needs a ccTalk device, not {device!r}")
+            return False
+        if fault == "hang":
+            link.hang(address)
+            return True
+        link.release(address)
+        return False  # "clear" also clears the device's own faults
 
     @property
     def simulated_machine(self) -> SimulatedMachine:

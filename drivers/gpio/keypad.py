@@ -27,6 +27,7 @@ from gpiozero.pins import Factory
 from controller.errors import ConfigError
 from drivers.base import KeyHandler, Keypad
 from drivers.gpio.lines import InputLine, OutputLine
+from drivers.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class MatrixKeypad(Keypad):
         self._down: set[str] = set()  # keys reported and not yet released
         self._task: asyncio.Task[None] | None = None
         self._edge = asyncio.Event()  # a column went active while every row was driven
+        self.heartbeat: Heartbeat = Heartbeat("keypad-scan")
 
     def set_handler(self, handler: KeyHandler) -> None:
         self._handler = handler
@@ -73,6 +75,7 @@ class MatrixKeypad(Keypad):
 
     async def close(self) -> None:
         task, self._task = self._task, None
+        self.heartbeat.stopped()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -92,6 +95,7 @@ class MatrixKeypad(Keypad):
                 row.on()  # every row driven: any key pulls its column low
             self._edge.clear()
             if not any(column.is_active for column in self._columns):
+                self.heartbeat.waiting()  # a key may not come for hours: alive
                 await self._edge.wait()
             await self._scan_until_released()
 
@@ -99,6 +103,7 @@ class MatrixKeypad(Keypad):
         for row in self._rows:
             row.off()
         while True:
+            self.heartbeat.beat()
             self._debounce(self.scan())
             if not self._streak:  # every key released and debounced
                 return

@@ -25,6 +25,7 @@ from controller.errors import (
     OutOfStock,
     ValidationError,
 )
+from controller.events import EventStream
 from controller.money import coin_list, require_change
 from controller.store import Store
 from controller.store.db import seed
@@ -75,6 +76,7 @@ class FakeMachine:
         self.simulated = simulated
         self.store = Store(state_dir / "vending.db")
         self.sim = FakeSim()
+        self.stream = EventStream()
         self.busy = False
         self.out_of_service = False
         self.deposit_times_out = False
