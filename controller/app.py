@@ -47,9 +47,16 @@ async def _serve(config: Config, db_path: Path, stop: asyncio.Event) -> None:
     from api.app import create_app
 
     machine = build_machine(config, db_path)
+    telemetry = None
+    if config.telemetry is not None:  # built first: a bad password or CA file stops here
+        from controller.telemetry import TelemetryPublisher
+
+        telemetry = TelemetryPublisher(machine, config.telemetry)
     await machine.start()
     runner = web.AppRunner(create_app(machine), access_log=None)
     try:
+        if telemetry is not None:
+            await telemetry.start()
         await runner.setup()
         site = web.TCPSite(runner, config.api.host, config.api.port)
         try:
@@ -64,6 +71,8 @@ async def _serve(config: Config, db_path: Path, stop: asyncio.Event) -> None:
         log.info("stopping")
     finally:
         await runner.cleanup()
+        if telemetry is not None:
+            await telemetry.close()
         await machine.close()
 
 
