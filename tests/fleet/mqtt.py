@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import shutil
 import signal
@@ -53,7 +54,7 @@ class Broker:
         listener = (f"listener {port} 127.0.0.1\nallow_anonymous true\n"
                     if plain_listener else "")
         self.conf.write_text(
-            f"per_listener_settings false\n{listener}"
+            f"user {getpass.getuser()}\nper_listener_settings false\n{listener}"
             f"persistence true\npersistence_location {self.dir}/\n"
             f"log_dest file {self.dir}/mosquitto.log\nlog_type all\n{extra_conf}")
         self.proc: subprocess.Popen[bytes] | None = None
