@@ -148,12 +148,18 @@ class TelemetryServer(Server):
         self.config_path.write_text(config)
 
     def start(self) -> None:
+        self.spawn()
+        self.wait_ready()
+
+    def spawn(self) -> None:
         log = open(self.db.parent / "server.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "controller.cli", "run", "--sim", "--config",
-             str(self.config_path), "--db", str(self.db), "--port", str(self.port)],
-            stdout=log, stderr=log)
-        wait_for(self._healthy, 30, "vending run to serve: " + str(self.db.parent))
+             str(self.config_path), "--db", str(self.db), "--port", str(self.port),
+             "--log-level", "WARNING"], stdout=log, stderr=log)
+
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        wait_for(self._healthy, timeout_s, "vending run to serve: " + str(self.db.parent))
 
     def _healthy(self) -> bool:
         try:
