@@ -91,6 +91,7 @@ class Subscriber:
 
     def __init__(self, port: int, topics: list[str], *, tls_ca: Path | None = None) -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
+        self.arrivals: list[float] = []  # time.time() of each message, as they came
         self._lock = threading.Lock()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex}",
                                   clean_session=False)
@@ -115,6 +116,7 @@ class Subscriber:
     def _on_message(self, _client: Any, _userdata: Any, message: Any) -> None:
         with self._lock:
             self.messages.append((message.topic, bytes(message.payload), bool(message.retain)))
+            self.arrivals.append(time.time())
 
     def payloads(self, topic_end: str) -> list[Any]:
         with self._lock:
