@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -59,7 +60,7 @@ def backlog_rate(tmp: Path, broker: Broker) -> dict[str, float]:
     try:
         server.start()
         wait_for(lambda: len(sub.payloads("events")) >= BACKLOG_EVENTS, 300, "the backlog")
-        arrivals = [t for t in sub.arrivals]
+        arrivals = list(sub.arrivals)
     finally:
         server.stop()
         sub.close()
@@ -92,7 +93,7 @@ def sale_delay(tmp: Path, broker: Broker) -> dict[str, float]:
                 delays_ms[min(len(delays_ms) - 1, int(len(delays_ms) * 0.99))], 2)}
 
 
-def _delivered(sub: Subscriber) -> list[tuple[dict[str, object], float]]:
+def _delivered(sub: Subscriber) -> list[tuple[dict[str, Any], float]]:
     out = []
     for (topic, payload, _), arrived in zip(sub.messages, sub.arrivals, strict=False):
         event = json.loads(payload)
