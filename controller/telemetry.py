@@ -155,7 +155,7 @@ class TelemetryPublisher:
             self._state = str(data["state"])
             self._queue_status()
         elif kind == "faults":
-            self._faults = list(data["faults"])
+            self._faults = _faults(data["faults"])
             self._queue_status()
         elif kind == "vend":
             if data.get("result") == "paid":
@@ -184,7 +184,7 @@ class TelemetryPublisher:
         self._sales_day_s = midnight
         state = await self._machine.state_json()
         self._state = str(state["state"])
-        self._faults = list(state["faults"])
+        self._faults = _faults(state["faults"])
         self._queue_status()
 
     def _status(self) -> dict[str, Any]:
@@ -297,6 +297,10 @@ class TelemetryPublisher:
                 str(message.payload).encode()
             reply = await self._commands.handle(payload)
             await client.publish(self.topic("reply"), json.dumps(reply), qos=1)
+
+
+def _faults(faults: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"device": f["device"], "reason": f["reason"]} for f in faults]
 
 
 def _offline() -> str:
