@@ -89,12 +89,15 @@ class Subscriber:
     from a restarted broker are kept for it and arrive after it reconnects.
     """
 
-    def __init__(self, port: int, topics: list[str], *, tls_ca: Path | None = None) -> None:
+    def __init__(self, port: int, topics: list[str], *, tls_ca: Path | None = None,
+                 username: str | None = None, password: str | None = None) -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
         self.arrivals: list[float] = []  # time.time() of each message, as they came
         self._lock = threading.Lock()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex}",
                                   clean_session=False)
+        if username is not None:
+            self.client.username_pw_set(username, password)
         if tls_ca is not None:
             self.client.tls_set(ca_certs=str(tls_ca))
         self.client.on_message = self._on_message
