@@ -128,9 +128,10 @@ def _fleet(args: argparse.Namespace) -> int:
     from controller.config import TelemetryConfig, broker_address
     from controller.fleet import watch
 
-    base = _load(args).telemetry or TelemetryConfig()
-    if args.broker is None and _load(args).telemetry is None:
+    configured = _load(args).telemetry
+    if args.broker is None and configured is None:
         raise ConfigError("give --broker URL (or a config with a [telemetry] section)")
+    base = configured or TelemetryConfig()
     broker = args.broker or base.broker
     try:
         broker_address(broker)
