@@ -233,6 +233,7 @@ class TelemetryPublisher:
         client = aiomqtt.Client(**self._options, identifier=f"vending-{self._id}",
                                 clean_session=False, will=will, keepalive=KEEPALIVE_S,
                                 max_inflight_messages=100, timeout=PUBLISH_TIMEOUT_S)
+        client.pending_calls_threshold = EVENT_BATCH + 10  # a batch in flight is normal
         async with client:
             self._client = client
             self._had_session = True
