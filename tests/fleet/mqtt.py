@@ -168,7 +168,8 @@ class TelemetryServer(Server):
 
     def _healthy(self) -> bool:
         try:
-            return self.call("GET", "/health")["state"] in ("idle", "credit", "out_of_service")
+            return self.call("GET", "/health")["state"] in ("idle", "credit", "out_of_service",
+                                                             "service")
         except OSError:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError((self.db.parent / "server.log").read_text()[-3000:]) \

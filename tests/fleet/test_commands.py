@@ -121,3 +121,14 @@ def test_a_bad_command_gets_an_error_reply_and_changes_nothing(
                                                         "message": "the command is not JSON"}}
     # a refused id stays refused: it is answered from the store, not run
     assert ask(sub, {"id": "b1", "command": "ping"})["error"]["code"] == "validation_error"
+
+
+def test_a_command_sent_while_the_machine_is_off_runs_when_it_is_back(
+        machine: tuple[TelemetryServer, Subscriber]) -> None:
+    server, sub = machine
+    server.stop()
+    sub.publish(CMD, {"id": "later", "command": "service", "args": {"enabled": True}})
+    server.start()
+    reply = wait_for(lambda: sub.payloads(REPLY), 15, "the reply after the restart")[0]
+    assert reply == {"id": "later", "ok": True, "result": {"state": "service"}}
+    assert server.call("GET", "/health")["state"] == "service"

@@ -60,6 +60,13 @@ def test_fleet_without_a_broker_is_a_clear_error(capsys: pytest.CaptureFixture[s
     assert main(["fleet", "--once", "--broker", "tcp://x"]) == 2
 
 
+def test_fleet_with_no_broker_listening_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.process import free_port
+
+    assert main(["fleet", "--once", "--broker", f"mqtt://127.0.0.1:{free_port()}"]) == 1
+    assert "vending: broker mqtt://127.0.0.1:" in capsys.readouterr().err
+
+
 def test_the_fleet_table_from_status_and_inventory() -> None:
     view = FleetView("vending")
     slots = [{"slot": "A1", "productName": "Cola", "cost": 50, "amountAvailable": 0,
