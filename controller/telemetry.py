@@ -41,6 +41,7 @@ from controller.config import TelemetryConfig
 from controller.errors import ConfigError
 from controller.events import MachineEvent, Subscription
 from controller.fleet_commands import FleetCommands
+from controller.machine import VERSION
 
 if TYPE_CHECKING:
     from controller.machine import Machine
@@ -51,7 +52,7 @@ RECONNECT_MIN_S = 0.2
 RECONNECT_MAX_S = 30.0
 EVENT_BATCH = 200
 PUBLISH_TIMEOUT_S = 10.0
-CLOSE_TIMEOUT_S = 2.0
+CLOSE_TIMEOUT_S = 1.0  # each of the two close steps: SIGTERM must stop within 5 s
 KEEPALIVE_S = 30
 STREAM_KINDS = ("journal", "state", "faults", "inventory", "stock", "vend", "resync")
 
@@ -133,7 +134,7 @@ class TelemetryPublisher:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(BaseException):
-                await asyncio.wait_for(task, CLOSE_TIMEOUT_S + PUBLISH_TIMEOUT_S)
+                await asyncio.wait_for(task, CLOSE_TIMEOUT_S)
         if self._subscription is not None:
             self._subscription.close()
 
@@ -190,8 +191,6 @@ class TelemetryPublisher:
     def _status(self) -> dict[str, Any]:
         if telemetry_store.local_midnight_ts() != self._sales_day_s:
             self._sales = (0, 0)
-        from controller.machine import VERSION
-
         return {"online": True, "state": self._state, "faults": self._faults,
                 "version": VERSION, "ts": time.time(),
                 "salesToday": {"count": self._sales[0], "cents": self._sales[1]}}
