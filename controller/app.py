@@ -55,6 +55,11 @@ async def _serve(config: Config, db_path: Path, stop: asyncio.Event) -> None:
     from api.serving import listen, tls_context
 
     machine = build_machine(config, db_path)
+    telemetry = None
+    if config.telemetry is not None:  # built first: a bad password or CA file stops here
+        from controller.telemetry import TelemetryPublisher
+
+        telemetry = TelemetryPublisher(machine, config.telemetry)
     await machine.start()
     runner = web.AppRunner(create_app(machine), access_log=None,
                            shutdown_timeout=API_SHUTDOWN_S)
@@ -62,6 +67,8 @@ async def _serve(config: Config, db_path: Path, stop: asyncio.Event) -> None:
                             watchdog_period_s())
     listener = None
     try:
+        if telemetry is not None:
+            await telemetry.start()
         await runner.setup()
         try:
             listener, _ = await listen(runner, config.api,
@@ -87,6 +94,8 @@ async def _serve(config: Config, db_path: Path, stop: asyncio.Event) -> None:
         await runner.cleanup()
         if listener is not None:
             await listener.wait_closed()
+        if telemetry is not None:
+            await telemetry.close()
         await machine.close()
         log.info("stopped")
 

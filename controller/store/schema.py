@@ -118,6 +118,16 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE payouts ADD COLUMN before_status TEXT NOT NULL DEFAULT '{}'",
     ],
+    # 3: fleet commands taken over MQTT, by id, with the reply once they ran (NULL
+    # while running): a repeated id is answered from here and never run twice
+    [
+        """CREATE TABLE fleet_commands (
+            id TEXT PRIMARY KEY,
+            command TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            reply TEXT
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
