@@ -19,6 +19,7 @@ from api import (
     openapi,
     routes_machine,
     routes_meta,
+    routes_metrics,
     routes_money,
     routes_products,
     routes_sessions,
@@ -30,6 +31,7 @@ from api.auth import AuthState
 from api.browser_guard import sim_browser_guard
 from api.errors import json_errors
 from api.facade import MachineFacade
+from api.metrics import METRICS_KEY, MachineMetrics, http_timing, metrics_ctx
 from api.routing import AUTH_KEY, DOCUMENT_KEY, MACHINE_KEY, Route, wrap
 from api.serving import SERVER_NAME
 from api.validation import MAX_BODY_BYTES
@@ -44,7 +46,7 @@ def all_routes(config: Config | None = None) -> list[Route]:
     return [*routes_users.routes(config.api), *routes_sessions.ROUTES,
             *routes_products.routes(config.slots),
             *routes_money.ROUTES, *routes_machine.routes(config), *routes_sim.ROUTES,
-            *routes_meta.ROUTES, *routes_web.ROUTES]
+            *routes_meta.ROUTES, *routes_metrics.ROUTES, *routes_web.ROUTES]
 
 
 async def _auth_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -77,7 +79,7 @@ def create_app(machine: MachineFacade) -> web.Application:
     """The aiohttp application serving the JSON API for ``machine``."""
     # sim control exists (and is documented) only on a simulated machine
     routes = [r for r in all_routes(machine.config) if machine.simulated or not r.sim_only]
-    middlewares: list[Middleware] = [json_errors]
+    middlewares: list[Middleware] = [http_timing, json_errors]
     if machine.simulated:
         public_posts = frozenset(r.path for r in routes if r.method == "POST" and not r.roles)
         middlewares.append(sim_browser_guard(machine.config.api.host, public_posts))
@@ -85,6 +87,7 @@ def create_app(machine: MachineFacade) -> web.Application:
     app[MACHINE_KEY] = machine
     app[AUTH_KEY] = AuthState(machine.config.api)
     app[DOCUMENT_KEY] = openapi.build(routes)
+    app[METRICS_KEY] = MachineMetrics()
     for route in routes:
         handler = wrap(route)
         app.router.add_route(route.method, route.path, handler)
@@ -92,6 +95,7 @@ def create_app(machine: MachineFacade) -> web.Application:
             app.router.add_route("HEAD", route.path, handler)  # the same answer, no body
     app.cleanup_ctx.append(_auth_ctx)
     app.cleanup_ctx.append(_prune_sessions_ctx)
+    app.cleanup_ctx.append(metrics_ctx)
     app.on_response_prepare.append(_server_header)
     return app
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from controller.accounts import OpenedSession
 from controller.config import Config
+from controller.events import EventStream
 from controller.hardware import SimControl
 
 
@@ -61,6 +62,7 @@ class MachineFacade(Protocol):
     simulated: bool
     state_dir: Path
     sim: SimControl | None
+    stream: EventStream  # every change, published once (metrics subscribe)
 
     @property
     def products(self) -> Products: ...
@@ -85,5 +87,9 @@ class MachineFacade(Protocol):
     async def events(self, after: int, limit: int) -> list[dict[str, Any]]: ...
 
     async def audit_text(self) -> str: ...
+
+    async def coin_inventory(self) -> list[dict[str, Any]]: ...
+
+    async def credit_outstanding(self) -> int: ...
 
     def health(self) -> dict[str, Any]: ...

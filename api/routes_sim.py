@@ -21,7 +21,9 @@ FAULT = Body({
     "device": Field("string", pattern=rf"^(acceptor|slot:[A-Z][1-9]|hopper:({COIN_ALTERNATIVES}))$",
                     description="slot:A1, hopper:50 or acceptor"),
     "fault": Field("string", min_length=1, max_length=32, pattern=r"^[a-z_]+$",
-                   description="jam, no_drop, empty, silent, bad_checksum, reset or clear; "
+                   description="jam, no_drop, empty, silent, bad_checksum, reset, refuse, "
+                               "hang (a ccTalk line that never returns: a watchdog test hook) "
+                               "or clear; "
                                "the simulator says which fit which device"),
 })
 

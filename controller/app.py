@@ -15,9 +15,15 @@ from aiohttp import web
 from controller.config import Config
 from controller.errors import AlreadyRunning, ConfigError
 from controller.hardware import RealHardware
+from controller.logs import follow_events
 from controller.machine import Machine
+from controller.supervision import MachineView, Supervisor, SystemdNotifier, watchdog_period_s
 
 log = logging.getLogger(__name__)
+# SIGTERM must end within 5 s (systemd's stop, a shutdown): a running vend or
+# payout gets WIND_DOWN_S to finish, open HTTP requests API_SHUTDOWN_S.
+WIND_DOWN_S = 3.0
+API_SHUTDOWN_S = 0.5
 
 
 def build_machine(config: Config, db_path: Path) -> Machine:
@@ -52,10 +58,20 @@ async def _serve(config: Config, db_path: Path, stop: asyncio.Event) -> None:
     from api.serving import listen, tls_context
 
     machine = build_machine(config, db_path)
+    telemetry = None
+    if config.telemetry is not None:  # built first: a bad password or CA file stops here
+        from controller.telemetry import TelemetryPublisher
+
+        telemetry = TelemetryPublisher(machine, config.telemetry)
     await machine.start()
-    runner = web.AppRunner(create_app(machine), access_log=None)
+    runner = web.AppRunner(create_app(machine), access_log=None,
+                           shutdown_timeout=API_SHUTDOWN_S)
+    supervisor = Supervisor(machine_view(machine), SystemdNotifier.from_env(),
+                            watchdog_period_s())
     listener = None
     try:
+        if telemetry is not None:
+            await telemetry.start()
         await runner.setup()
         try:
             listener, _ = await listen(runner, config.api,
@@ -67,15 +83,34 @@ async def _serve(config: Config, db_path: Path, stop: asyncio.Event) -> None:
                  "https" if config.api.tls_cert_file else "http",
                  config.api.host, config.api.port,
                  "simulated" if config.machine.simulated else "hardware")
+        supervisor.start()
+        event_lines = asyncio.create_task(follow_events(machine.stream), name="event-log")
         await stop.wait()
-        log.info("stopping")
+        event_lines.cancel()
+        log.info("stopping: coins refused, waiting for a running vend or payout")
+        supervisor.stopping()
+        await machine.wind_down(WIND_DOWN_S)
     finally:
+        await supervisor.close()
         if listener is not None:
             listener.close()  # no new connections; cleanup ends the open ones
         await runner.cleanup()
         if listener is not None:
             await listener.wait_closed()
+        if telemetry is not None:
+            await telemetry.close()
         await machine.close()
+        log.info("stopped")
+
+
+def machine_view(machine: Machine) -> MachineView:
+    async def store_answers() -> None:
+        await machine.store.run(lambda db: None)
+
+    return MachineView(stream=machine.stream, state=lambda: machine.model.state.value,
+                       faults=lambda: machine.faults.active,
+                       heartbeats=machine.heartbeats,
+                       store_answers=store_answers)
 
 
 @contextlib.contextmanager

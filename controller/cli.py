@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -40,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--sim", action="store_true", help="simulated hardware even with a config")
     run.add_argument("--host", help="API address (default from config: 127.0.0.1)")
     run.add_argument("--port", type=int, help="API port (default from config: 8080)")
-    run.add_argument("--log-level", default="INFO", help="DEBUG shows ccTalk byte traces")
+    run.add_argument("--log-level", default="INFO", type=str.upper,
+                     choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                     help="DEBUG shows ccTalk byte traces (default INFO)")
     user = sub.add_parser("user", parents=[common], help="manage users")
     user_sub = user.add_subparsers(dest="user_command", required=True)
     add = user_sub.add_parser("add", parents=[common], help="create a user")
@@ -58,6 +59,15 @@ def _parser() -> argparse.ArgumentParser:
                         help="with a directory: keep only the N newest copies")
     check = sub.add_parser("check-config", parents=[common], help="validate a config file")
     check.add_argument("file")
+    fleet = sub.add_parser("fleet", parents=[common],
+                           help="the live table of every machine that reports to a broker")
+    fleet.add_argument("--broker", metavar="URL",
+                       help="mqtt://host[:port] or mqtts://host[:port] (default: the config's)")
+    fleet.add_argument("--once", action="store_true", help="print the table once and exit")
+    fleet.add_argument("--topic-prefix", help="default: the config's, else vending")
+    fleet.add_argument("--username")
+    fleet.add_argument("--password-file", metavar="FILE")
+    fleet.add_argument("--ca-file", metavar="FILE", help="CA certificate for mqtts://")
     return parser
 
 
@@ -82,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             return _audit(args)
         if args.command == "backup":
             return _backup(args)
+        if args.command == "fleet":
+            return _fleet(args)
         if args.command == "check-config":
             cfg = config_mod.load(args.file)
             print("\n".join(config_mod.describe(cfg)))
@@ -105,10 +117,10 @@ def _run(args: argparse.Namespace) -> int:
     api = cfg.api
     cfg = replace(cfg, api=replace(api, host=args.host or api.host,
                                    port=api.port if args.port is None else args.port))
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("transitions").setLevel(logging.WARNING)
     from controller.app import serve
+    from controller.logs import setup_logging
+
+    setup_logging(args.log_level)
 
     asyncio.run(serve(cfg, _db_path(args), _stop_signals))
     return 0
@@ -118,6 +130,36 @@ def _stop_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+
+def _fleet(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    import aiomqtt
+
+    from controller.config import TelemetryConfig, broker_address
+    from controller.fleet import watch
+
+    configured = _load(args).telemetry
+    if args.broker is None and configured is None:
+        raise ConfigError("give --broker URL (or a config with a [telemetry] section)")
+    base = configured or TelemetryConfig()
+    broker = args.broker or base.broker
+    try:
+        broker_address(broker)
+    except ValueError as exc:
+        raise ConfigError(f"--broker: {exc}") from None
+    cfg = replace(base, broker=broker, topic_prefix=args.topic_prefix or base.topic_prefix,
+                  username=args.username or base.username,
+                  password_file=args.password_file or base.password_file,
+                  ca_file=args.ca_file or base.ca_file)
+    try:
+        return asyncio.run(watch(cfg, once=args.once))
+    except KeyboardInterrupt:
+        return 0
+    except aiomqtt.MqttError as exc:
+        print(f"vending: broker {broker}: {exc}", file=sys.stderr)
+        return 1
 
 
 def _read_password(args: argparse.Namespace) -> str:

@@ -175,6 +175,11 @@ class CoinGate:
             if self.on_exact_change is not None:
                 self.on_exact_change()
 
+    def refuse_from_now(self) -> None:
+        """The machine is stopping: no coin is taken any more."""
+        self._hold_coins = True
+        self.dirty()
+
     @contextlib.asynccontextmanager
     async def coins_held(self) -> AsyncIterator[None]:
         """No coin moves meanwhile: the acceptor is inhibited, and a coin it took

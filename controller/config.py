@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from controller.config_pins import check_pins
 from controller.config_reader import Section
@@ -124,6 +125,49 @@ class SimConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    public: bool = False  # GET /metrics without an operator token (a trusted LAN only)
+
+
+@dataclass(frozen=True)
+class TelemetryConfig:
+    """``[telemetry]``: report to an MQTT broker (off when the section is absent)."""
+
+    broker: str = "mqtt://127.0.0.1:1883"
+    topic_prefix: str = "vending"
+    commands: bool = False
+    username: str | None = None
+    password_file: str | None = None
+    ca_file: str | None = None
+    max_backlog_events: int = 100_000
+
+    @property
+    def tls(self) -> bool:
+        return self.broker.startswith("mqtts://")
+
+    @property
+    def host(self) -> str:
+        return broker_address(self.broker)[0]
+
+    @property
+    def port(self) -> int:
+        return broker_address(self.broker)[1]
+
+
+def broker_address(url: str) -> tuple[str, int]:
+    """``mqtt://host[:port]`` or ``mqtts://host[:port]`` as (host, port); ValueError if not."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"bad port in {url!r}") from None
+    if (parts.scheme not in ("mqtt", "mqtts") or not parts.hostname
+            or parts.path not in ("", "/") or parts.query or parts.username):
+        raise ValueError(f"expected mqtt://host[:port] or mqtts://host[:port], got {url!r}")
+    return parts.hostname, port or (8883 if parts.scheme == "mqtts" else 1883)
+
+
+@dataclass(frozen=True)
 class Config:
     machine: MachineConfig = field(default_factory=MachineConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
@@ -136,6 +180,8 @@ class Config:
     keypad: KeypadConfig = field(default_factory=KeypadConfig)
     lcd: LcdConfig = field(default_factory=LcdConfig)
     sim: SimConfig = field(default_factory=SimConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    telemetry: TelemetryConfig | None = None
     source: str = "(built-in simulated machine)"
 
     @property
@@ -312,6 +358,28 @@ def _sim(s: Section) -> SimConfig:
     )
 
 
+def _telemetry(s: Section) -> TelemetryConfig:
+    d = TelemetryConfig()
+    broker = s.get_str("broker", d.broker)
+    try:
+        broker_address(broker)
+    except ValueError as exc:
+        raise ConfigError(f"{s._source}: [telemetry] broker: {exc}") from None
+    prefix = s.get_str("topic_prefix", d.topic_prefix)
+    if not prefix or any(ch in prefix for ch in "+#") or prefix.strip("/") != prefix:
+        raise ConfigError(f"{s._source}: [telemetry] topic_prefix: a topic level without "
+                          f"wildcards or outer slashes, got {prefix!r}")
+    return TelemetryConfig(
+        broker=broker, topic_prefix=prefix,
+        commands=s.get_bool("commands", d.commands),
+        username=s.get_optional_str("username"),
+        password_file=s.get_optional_str("password_file"),
+        ca_file=s.get_optional_str("ca_file"),
+        max_backlog_events=s.get_int("max_backlog_events", d.max_backlog_events,
+                                     minval=10, maxval=10_000_000),
+    )
+
+
 def parse(data: dict[str, Any], source: str) -> Config:
     top = Section(data, "", source)
     machine = _machine(top.section("machine"))
@@ -331,6 +399,8 @@ def parse(data: dict[str, Any], source: str) -> Config:
         keypad=_keypad(top.section("keypad")),
         lcd=_lcd(top.section("lcd")),
         sim=_sim(top.section("sim")),
+        metrics=MetricsConfig(public=top.section("metrics").get_bool("public", False)),
+        telemetry=_telemetry(top.section("telemetry")) if "telemetry" in data else None,
         source=source,
     )
     top.check_unknown()
@@ -385,4 +455,8 @@ def describe(config: Config) -> list[str]:
                  f"columns GPIO{config.keypad.column_pins}")
     lines.append(f"LCD 16x2: RS GPIO{config.lcd.rs_pin}, E GPIO{config.lcd.e_pin}, "
                  f"D4..D7 GPIO{config.lcd.data_pins}")
+    t = config.telemetry
+    if t is not None:
+        lines.append(f"telemetry: {t.broker} as {t.topic_prefix}/{m.machine_id}, commands "
+                     f"{'on' if t.commands else 'off'}")
     return lines

@@ -69,6 +69,7 @@ class DevicePorts:
 
     pin_factory: Factory | None = None  # None: gpiozero's default factory
     cctalk_port: str | None = None  # None: the config's [acceptor] port
+    cctalk_link: Callable[..., CctalkLink] = CctalkLink  # how the ccTalk link is made
     cctalk: CctalkTimings = field(default_factory=CctalkTimings)
     gpio: GpioTimings = field(default_factory=GpioTimings)
 
@@ -99,9 +100,9 @@ async def _cctalk_link(config: Config, ports: DevicePorts,
     a, t = config.acceptor, ports.cctalk
     if a.kind != "cctalk" and not any(h.kind == "cctalk" for h in config.hoppers):
         return None
-    link = CctalkLink(ports.cctalk_port or a.port, echo=cast(EchoMode, a.echo),
-                      checksum=cast(ChecksumMode, a.checksum),
-                      **_given(reply_timeout_s=t.reply_timeout_s, retries=t.retries))
+    link = ports.cctalk_link(ports.cctalk_port or a.port, echo=cast(EchoMode, a.echo),
+                             checksum=cast(ChecksumMode, a.checksum),
+                             **_given(reply_timeout_s=t.reply_timeout_s, retries=t.retries))
     await link.start()
     closers.append(link.close)
     return link

@@ -50,6 +50,8 @@ from controller.store.credit import PANEL
 from controller.store.db import seed
 from controller.tasks import Supervisor
 from drivers.base import Devices
+from drivers.errors import HardwareError
+from drivers.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 CLOSE_STEP_S = 3.0
@@ -156,8 +158,21 @@ class Machine:
             closer = self._closers.pop()
             try:
                 await asyncio.wait_for(closer(), CLOSE_STEP_S)
+            except (HardwareError, TimeoutError) as exc:  # a device gone: expected
+                log.warning("close step %s: %r", getattr(closer, "__qualname__", closer), exc)
             except Exception:
                 log.exception("close step failed")
+
+    async def wind_down(self, timeout_s: float) -> None:
+        """Before ``close`` on SIGTERM: refuse coins from now on and let a running
+        vend or payout end and settle its journal (bounded; what does not end in
+        time is stopped by ``close`` and settled by boot recovery)."""
+        self.coin_gate.refuse_from_now()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.mechanism.quiet().acquire(), timeout_s)
+            # held until the process ends: no new vend or payout starts
+        with contextlib.suppress(TimeoutError):  # the acceptor told to refuse, loop at rest
+            await asyncio.wait_for(self.acceptor_synced(), 1.0)
 
     def _task_failed(self, name: str, exc: BaseException) -> None:
         if isinstance(exc, VendingError) and (exc.status < 500 or isinstance(exc, OutOfService)):
@@ -251,6 +266,16 @@ class Machine:
 
     async def events(self, after: int, limit: int) -> list[dict[str, Any]]:
         return await self.maintenance.events(after, limit)
+
+    async def coin_inventory(self) -> list[dict[str, Any]]:
+        return await self.maintenance.coin_inventory()
+
+    async def credit_outstanding(self) -> int:
+        return await self.maintenance.credit_outstanding()
+
+    def heartbeats(self) -> list[Heartbeat]:
+        """The device loops' heartbeats (the watchdog checks they are alive)."""
+        return self.devices.heartbeats() if self.devices is not None else []
 
     async def audit_text(self) -> str:
         return await self.maintenance.audit_text()

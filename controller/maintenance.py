@@ -101,6 +101,14 @@ class Maintenance:
         await self._store.tx(lambda db: append_event(db, "service", enabled=False,
                                                      slots_cleared=len(slots)))
 
+    async def coin_inventory(self) -> list[dict[str, Any]]:
+        return await self._store.run(inventory_json)
+
+    async def credit_outstanding(self) -> int:
+        """Deposits, panel credit and what vends and payouts in flight hold."""
+        ledger = await self._store.run(read_ledger)
+        return ledger.outstanding
+
     async def events(self, after: int, limit: int) -> list[dict[str, Any]]:
         return await self._store.run(lambda db: events_after(db, after, limit))
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from controller.fsm import READY, State
 from controller.panel_text import Lines, PanelSnapshot, status_lines, typing_lines
 from drivers.base import Display
+from drivers.errors import HardwareError
 from drivers.keys import COIN_RETURN_KEY, ROW_KEYS
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,9 @@ class Panel:
                     self.lines = lines
                     if self._on_show is not None:
                         self._on_show(*lines)
-                except Exception:  # the LCD must never take the machine down
+                except HardwareError as exc:  # the LCD must never take the machine down
+                    log.warning("display write failed: %s", exc)
+                except Exception:
                     log.exception("display write failed")
             timeout = None if until is None else max(0.0, until - time.monotonic())
             with contextlib.suppress(TimeoutError):

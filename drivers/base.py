@@ -16,6 +16,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
+from drivers.heartbeat import Heartbeat
+
 # --- coin acceptor ----------------------------------------------------------
 
 
@@ -79,6 +81,7 @@ class CoinAcceptor(ABC):
     """
 
     name: str
+    heartbeat: Heartbeat | None = None  # set by drivers that run a poll or delivery loop
 
     @abstractmethod
     def set_handler(self, handler: CoinHandler) -> None: ...
@@ -248,6 +251,8 @@ KeyHandler = Callable[[str], None]
 class Keypad(ABC):
     """A matrix keypad: keys 0-9, A-D, * and #."""
 
+    heartbeat: Heartbeat | None = None  # set by keypads that scan in a loop
+
     @abstractmethod
     def set_handler(self, handler: KeyHandler) -> None:
         """Called on the event loop with each debounced key press."""
@@ -286,3 +291,7 @@ class Devices:
     keypad: Keypad
     display: Display
     extra_closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def heartbeats(self) -> list[Heartbeat]:
+        """The signs of life of every device loop, for the process supervisor."""
+        return [hb for hb in (self.acceptor.heartbeat, self.keypad.heartbeat) if hb is not None]

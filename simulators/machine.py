@@ -27,10 +27,12 @@ from typing import Any, Protocol
 from controller.config import Config
 from controller.devices import CctalkTimings, DevicePorts, GpioTimings
 from controller.errors import ValidationError
+from drivers.cctalk.link import CctalkLink
 from simulators.cctalk.acceptor import SimCctalkAcceptor
 from simulators.cctalk.bus import SimCctalkBus
 from simulators.cctalk.device import SimCctalkDevice
 from simulators.cctalk.factory import build_cctalk_bus
+from simulators.cctalk.hang import HangableLink
 from simulators.gpio.machine_pins import (
     GpioSimulators,
     MachinePins,
@@ -97,6 +99,7 @@ class SimulatedMachine:
         self.gpio: GpioSimulators | None = None
         self.pulse: PulseSimulators | None = None
         self.coin_slot: CoinSlot | None = None
+        self.link: HangableLink | None = None  # the watchdog test hook (simulators/cctalk/hang.py)
         self.coin_lock = asyncio.Lock()  # one coin slot: one coin at a time
         self.on_world_change: Callable[[], None] | None = None  # wired by the composition root
         self.machine: MachineView | None = None
@@ -115,8 +118,13 @@ class SimulatedMachine:
         await self.gpio.start()
         await self.pulse.start()
         self._restore_faults(world)
-        return DevicePorts(pin_factory=factory, cctalk_port=port,
+        return DevicePorts(pin_factory=factory, cctalk_port=port, cctalk_link=self._make_link,
                            cctalk=SIM_CCTALK_TIMINGS, gpio=self._gpio_timings())
+
+    def _make_link(self, port: str, **options: Any) -> CctalkLink:
+        """The machine's ccTalk link: the real one, able to hang on request."""
+        self.link = HangableLink(port, **options)
+        return self.link
 
     def _load_world(self, database_id: str | None) -> SimWorld:
         cfg = self.config
@@ -263,9 +271,9 @@ class SimulatedMachine:
                 await asyncio.wait_for(asyncio.shield(credited), CUSTOMER_WAIT_S)
 
 
-SIM_CCTALK_TIMINGS = CctalkTimings(reply_timeout_s=0.05, retries=2, poll_interval_s=0.05,
-                                   lost_poll_interval_s=0.5, status_poll_interval_s=0.01,
-                                   dispense_timeout_s=3.0, late_coin_window_s=0.05)
+SIM_CCTALK_TIMINGS = CctalkTimings(reply_timeout_s=0.05, retries=2, lost_poll_interval_s=0.5,
+                                   status_poll_interval_s=0.01, dispense_timeout_s=3.0,
+                                   late_coin_window_s=0.05)
 
 
 class SimControl:
@@ -329,7 +337,9 @@ class SimControl:
         hw = self.simulated_machine
         assert hw.gpio is not None
         try:
-            if device.startswith("slot:"):
+            if fault in ("hang", "clear") and self._line_hook(device, fault):
+                pass
+            elif device.startswith("slot:"):
                 hw.gpio.spirals.inject(device[5:], fault)
             elif device == "acceptor" or device.startswith("hopper:"):
                 hw.device_named(device).inject(fault)  # every coin device takes "clear" too
@@ -342,3 +352,21 @@ class SimControl:
         assert hw.world is not None
         hw.world.note_fault(device, fault)  # part of the world: kept until cleared
         return {"device": device, "fault": fault}
+
+    def _line_hook(self, device: str, fault: str) -> bool:
+        """The watchdog test hook (simulators/cctalk/hang.py): True when it took ``fault``."""
+        cfg, link = self.simulated_machine.config, self.simulated_machine.link
+        addresses = {f"hopper:{h.coin_cents}": h.address for h in cfg.hoppers
+                     if h.kind == "cctalk"}
+        if cfg.acceptor.kind == "cctalk":
+            addresses["acceptor"] = cfg.acceptor.address
+        address = addresses.get(device)
+        if link is None or address is None:
+            if fault == "hang":
+                raise ValueError(f"fault 'hang' needs a ccTalk device, not {device!r}")
+            return False
+        if fault == "hang":
+            link.hang(address)
+            return True
+        link.release(address)
+        return False  # "clear" also clears the device's own faults

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -21,15 +22,18 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, db: Path, port: int) -> None:
+    def __init__(self, db: Path, port: int, env: dict[str, str] | None = None,
+                 args: tuple[str, ...] = ()) -> None:
         self.db, self.port = db, port
+        self.env, self.args = env, args
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         log = open(self.db.parent / "server.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "controller.cli", "run", "--db", str(self.db),
-             "--port", str(self.port)], stdout=log, stderr=log)
+             "--port", str(self.port), *self.args], stdout=log, stderr=log,
+            env=None if self.env is None else {**os.environ, **self.env})
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:

@@ -1,8 +1,8 @@
 """The schema, as ordered migrations; ``PRAGMA user_version`` is the version.
 
-A migration is applied in one transaction with the version bump: the first
-two, as shipped, are lists of SQL statements; later ones are functions that
-use sqlite-utils' table API.  Never edit a migration that has shipped: add
+A migration is applied in one transaction with the version bump: a list of
+SQL statements (the first three), or a function that uses sqlite-utils'
+table API.  Never edit a migration that has shipped: add
 the next one.
 """
 
@@ -18,7 +18,7 @@ Migration = list[str] | Callable[[sqlite_utils.Database], None]
 
 
 def _faults_in_one_table(db: sqlite_utils.Database) -> None:
-    """3: faults move from two JSON blobs in ``meta`` (the machine's, and the hoppers'
+    """4: faults move from two JSON blobs in ``meta`` (the machine's, and the hoppers'
     left out of change-making) into the ``faults`` table."""
     faults.create_table(db)
     db.execute(
@@ -143,6 +143,16 @@ MIGRATIONS: list[Migration] = [
     # dispense also moves the counter, and only these figures tell it from a taken one
     [
         "ALTER TABLE payouts ADD COLUMN before_status TEXT NOT NULL DEFAULT '{}'",
+    ],
+    # 3: fleet commands taken over MQTT, by id, with the reply once they ran (NULL
+    # while running): a repeated id is answered from here and never run twice
+    [
+        """CREATE TABLE fleet_commands (
+            id TEXT PRIMARY KEY,
+            command TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            reply TEXT
+        )""",
     ],
     _faults_in_one_table,
 ]

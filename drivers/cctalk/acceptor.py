@@ -33,6 +33,7 @@ from drivers.cctalk.coins import (
 from drivers.cctalk.frame import Header
 from drivers.cctalk.link import CctalkLink
 from drivers.errors import DeviceBusy, DeviceLost, DeviceNak, HardwareError, ProtocolError
+from drivers.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class CctalkCoinAcceptor(CoinAcceptor):
         self._refused_polls = 0
         self._started = False
         self._task: asyncio.Task[None] | None = None
+        self.heartbeat: Heartbeat = Heartbeat(f"{name}-poll")
 
     # --- CoinAcceptor --------------------------------------------------------
 
@@ -93,6 +95,7 @@ class CctalkCoinAcceptor(CoinAcceptor):
                  self._values, counter, self._last_counter)
         await self._send_inhibits()
         self._started = True
+        self.heartbeat.beat()
         self._task = asyncio.create_task(self._run(), name=f"{self.name}-poll")
 
     async def set_accepting(self, accepting: bool) -> None:
@@ -138,6 +141,7 @@ class CctalkCoinAcceptor(CoinAcceptor):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
+        self.heartbeat.stopped()
         with contextlib.suppress(HardwareError):
             await self.link.request(self.address, Header.MODIFY_MASTER_INHIBIT, b"\x00",
                                     retries=1, reply_len=0)
@@ -182,6 +186,7 @@ class CctalkCoinAcceptor(CoinAcceptor):
 
     async def _run(self) -> None:
         while True:
+            self.heartbeat.beat()
             try:
                 await self.poll_once()
             except asyncio.CancelledError:

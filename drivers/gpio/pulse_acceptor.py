@@ -48,6 +48,7 @@ from gpiozero.pins import Factory
 
 from drivers.base import CoinAcceptor, CoinBatch, CoinEvent, CoinEventKind, CoinHandler
 from drivers.gpio.lines import InputLine, OutputLine
+from drivers.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class PulseCoinAcceptor(CoinAcceptor):
         self._stuck_reported = False
         self._batches: asyncio.Queue[CoinBatch] = asyncio.Queue()
         self._delivery: asyncio.Task[None] | None = None
+        self.heartbeat: Heartbeat = Heartbeat(f"{name}-delivery")
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- CoinAcceptor ---------------------------------------------------------
@@ -128,6 +130,7 @@ class PulseCoinAcceptor(CoinAcceptor):
         self._pulse.close()
         self._inhibit.close()
         task, self._delivery = self._delivery, None
+        self.heartbeat.stopped()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -202,10 +205,13 @@ class PulseCoinAcceptor(CoinAcceptor):
 
     async def _deliver(self) -> None:
         while True:
+            self.heartbeat.waiting()
             batch = await self._batches.get()
+            self.heartbeat.beat()
             delivered = await self._hand_over(batch)
             while not delivered:  # the same batch again: the credit must not be lost
                 await asyncio.sleep(self.retry_s)
+                self.heartbeat.beat()
                 delivered = await self._hand_over(batch)
 
     async def _hand_over(self, batch: CoinBatch) -> bool:

@@ -26,6 +26,7 @@ from controller.errors import (
     OutOfStock,
     ValidationError,
 )
+from controller.events import EventStream
 from controller.money import coin_list, require_change
 from controller.store import Store
 from controller.store.db import seed
@@ -77,6 +78,7 @@ class FakeMachine:
         self.simulated = simulated
         self.store = Store(state_dir / "vending.db")
         self.sim = FakeSim()
+        self.stream = EventStream()
         self.busy = False
         self.out_of_service = False
         self.deposit_times_out = False
@@ -188,6 +190,14 @@ class FakeMachine:
         return await self.store.run(lambda db: [
             {"id": r["id"], "ts": r["ts"], "kind": r["kind"]} for r in db.conn.execute(
                 "SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", (after, limit))])
+
+    async def coin_inventory(self) -> list[dict[str, Any]]:
+        return await self.store.run(lambda db: [dict(r) for r in db.conn.execute(
+            "SELECT coin, payout, capacity, cashbox FROM coins ORDER BY coin")])
+
+    async def credit_outstanding(self) -> int:
+        return int(await self.store.run(lambda db: db.conn.execute(
+            "SELECT COALESCE(SUM(deposit), 0) FROM users").fetchone()[0]))
 
     async def audit_text(self) -> str:
         return "DXS*RPV0001*VA*V0/6*1\r\nDXE*1*1\r\n"

@@ -62,6 +62,7 @@ CASES: list[tuple[str, str, Body, dict[str, int]]] = [
     ("GET", "/machine/audit", None, only({"operator": 200})),
     ("GET", "/health", None, everyone(200)),
     ("GET", "/openapi.json", None, everyone(200)),
+    ("GET", "/metrics", None, only({"operator": 200})),
     ("POST", "/sim/coin", {"coin": 10}, everyone(200)),
     ("POST", "/sim/press", {"keys": "*"}, everyone(200)),
     ("GET", "/sim/state", None, everyone(200)),

@@ -1,0 +1,190 @@
+"""The machine's Prometheus metrics, fed from its event stream.
+
+``MachineMetrics`` subscribes to ``machine.stream`` (controller/events.py) and
+turns events into counters and gauges; it never polls.  Counters count what
+happened since this process started (Prometheus takes a restart as a counter
+reset); the lifetime figures are in the EVA-DTS audit.  Gauges that an event
+only says changed (coins in hoppers and cashbox, outstanding credit) are
+re-read from the store when that event comes, and everything is re-read after
+a ``resync`` (the subscriber fell behind).
+
+Families (DESIGN.md, Observability): ``vending_coins_accepted_total{coin}``,
+``vending_vends_total{slot,result}``, ``vending_payout_coins_total{coin}``,
+``vending_hopper_coins{coin}``, ``vending_cashbox_coins{coin}``,
+``vending_credit_outstanding_cents``, ``vending_state{state}``,
+``vending_fault{device}``, ``vending_device_errors_total{device}``,
+``vending_http_request_duration_seconds{method,route,status}`` and the
+process, platform and garbage-collector collectors of prometheus-client, all
+in a registry of this app's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
+from prometheus_client.exposition import generate_latest
+
+from api.facade import MachineFacade
+from controller.events import MachineEvent
+from controller.fsm import State
+
+log = logging.getLogger(__name__)
+MONEY_KINDS = frozenset({"credit", "vend", "payout", "coin"})
+
+
+class MachineMetrics:
+    """Counters and gauges of one machine, in a registry of their own."""
+
+    def __init__(self) -> None:
+        self.registry = registry = CollectorRegistry(auto_describe=True)
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            with contextlib.suppress(ValueError):
+                registry.register(collector)
+        self.coins_accepted = Counter("vending_coins_accepted", "Coins credited, by value",
+                                      ["coin"], registry=registry)
+        self.vends = Counter("vending_vends", "Vends ended, by slot and result",
+                             ["slot", "result"], registry=registry)
+        self.payout_coins = Counter("vending_payout_coins", "Coins paid out, by value",
+                                    ["coin"], registry=registry)
+        self.hopper_coins = Gauge("vending_hopper_coins", "Coins in each hopper",
+                                  ["coin"], registry=registry)
+        self.cashbox_coins = Gauge("vending_cashbox_coins", "Coins in the cashbox, by value",
+                                   ["coin"], registry=registry)
+        self.credit_outstanding = Gauge(
+            "vending_credit_outstanding_cents",
+            "Credit owed to customers: deposits, panel credit, vends and payouts in flight",
+            registry=registry)
+        self.state = Gauge("vending_state", "1 for the machine's current FSM state",
+                           ["state"], registry=registry)
+        self.fault = Gauge("vending_fault", "1 while a device is at fault", ["device"],
+                           registry=registry)
+        self.device_errors = Counter("vending_device_errors",
+                                     "Times a device failed to answer", ["device"],
+                                     registry=registry)
+        self.http_duration = Histogram(
+            "vending_http_request_duration_seconds", "API request duration",
+            ["method", "route", "status"], registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 30))
+        for state in State:
+            self.state.labels(state.value).set(0)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+    # --- from the machine -----------------------------------------------------
+
+    async def follow(self, machine: MachineFacade) -> None:
+        """Take every event of the machine's stream until cancelled."""
+        with machine.stream.subscribe() as events:
+            try:
+                await self.reread(machine)
+            except Exception as exc:
+                log.warning("metrics: could not read the machine: %r", exc)
+            async for event in events:
+                try:
+                    await self.apply(event, machine)
+                except Exception as exc:  # a metric must never stop the stream
+                    log.warning("metrics: event %s not applied: %r", event.kind, exc)
+
+    async def apply(self, event: MachineEvent, machine: MachineFacade) -> None:
+        data, kind = event.data, event.kind
+        if kind == "coin":
+            self.coins_accepted.labels(str(data["coin"])).inc()
+        elif kind == "vend":
+            self.vends.labels(str(data["slot"]), str(data["result"])).inc()
+        elif kind == "payout":
+            for coin in data.get("coins", []):
+                self.payout_coins.labels(str(coin)).inc()
+        elif kind == "state":
+            self._set_state(str(data["state"]))
+        elif kind == "faults":
+            self._set_faults([str(f["device"]) for f in data.get("faults", [])])
+        elif kind == "device" and not data.get("ok", True):
+            self.device_errors.labels(str(data["device"])).inc()
+        elif kind == "inventory":
+            await self._reread_coins(machine)
+        elif kind == "resync":
+            await self.reread(machine)
+        if kind in MONEY_KINDS:
+            await self._reread_credit(machine)
+
+    async def reread(self, machine: MachineFacade) -> None:
+        """Gauges from the machine itself: at start and after a resync."""
+        state = await machine.state_json()
+        self._set_state(str(state["state"]))
+        self._set_faults([str(f["device"]) for f in state["faults"]])
+        await self._reread_coins(machine)
+        await self._reread_credit(machine)
+
+    def _set_state(self, current: str) -> None:
+        for state in State:
+            self.state.labels(state.value).set(1 if state.value == current else 0)
+
+    def _set_faults(self, devices: list[str]) -> None:
+        known = {labels[0] for labels in _label_sets(self.fault)}
+        for device in known | set(devices):
+            self.fault.labels(device).set(1 if device in devices else 0)
+
+    async def _reread_coins(self, machine: MachineFacade) -> None:
+        for row in await machine.coin_inventory():
+            self.hopper_coins.labels(str(row["coin"])).set(row["payout"])
+            self.cashbox_coins.labels(str(row["coin"])).set(row["cashbox"])
+
+    async def _reread_credit(self, machine: MachineFacade) -> None:
+        self.credit_outstanding.set(await machine.credit_outstanding())
+
+
+def _label_sets(metric: Any) -> list[tuple[str, ...]]:
+    return [tuple(s.labels.values()) for family in metric.collect() for s in family.samples]
+
+
+# --- the aiohttp side ---------------------------------------------------------
+
+METRICS_KEY: web.AppKey[MachineMetrics] = web.AppKey("metrics", MachineMetrics)
+
+
+@web.middleware
+async def http_timing(request: web.Request,
+                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                      ) -> web.StreamResponse:
+    """Each request's duration, labelled by its route template (never the raw path)."""
+    began = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        request.app[METRICS_KEY].http_duration.labels(
+            request.method, route, str(status)).observe(time.perf_counter() - began)
+
+
+async def metrics_ctx(app: web.Application) -> Any:
+    """Follow the machine's stream while the app runs."""
+    from api.routing import MACHINE_KEY
+
+    task = asyncio.create_task(app[METRICS_KEY].follow(app[MACHINE_KEY]), name="metrics")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,204 @@
+"""A real Mosquitto broker on a free port, a test subscriber, and a machine with telemetry."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.process import Server, login
+
+MOSQUITTO = shutil.which("mosquitto") or (
+    "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+
+
+def require_mosquitto() -> str:
+    if MOSQUITTO is None:
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto): "
+                    "the MQTT fleet tests need a real broker")
+    return MOSQUITTO
+
+
+def wait_for(check: Callable[[], Any], timeout_s: float = 15.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Broker:
+    """Mosquitto with its own config, data directory and log, on ``port``."""
+
+    def __init__(self, directory: Path, port: int, *, extra_conf: str = "",
+                 plain_listener: bool = True) -> None:
+        self.dir, self.port = directory, port
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.conf = self.dir / "mosquitto.conf"
+        listener = (f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                    if plain_listener else "")
+        self.conf.write_text(
+            f"user {getpass.getuser()}\nper_listener_settings false\n{listener}"
+            f"persistence true\npersistence_location {self.dir}/\n"
+            f"log_dest file {self.dir}/mosquitto.log\nlog_type all\n{extra_conf}")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([require_mosquitto(), "-c", str(self.conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(self._listening, 10, "mosquitto to listen")
+
+    def _listening(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+            raise AssertionError(f"mosquitto exited: {err}")
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(10)
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+
+class Subscriber:
+    """A paho client in its own thread that keeps every message it receives.
+
+    It has a persistent session, so QoS 1 messages published while it was cut off
+    from a restarted broker are kept for it and arrive after it reconnects.
+    """
+
+    def __init__(self, port: int, topics: list[str], *, tls_ca: Path | None = None,
+                 username: str | None = None, password: str | None = None) -> None:
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self.arrivals: list[float] = []  # time.time() of each message, as they came
+        self._lock = threading.Lock()
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex}",
+                                  clean_session=False)
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        if tls_ca is not None:
+            self.client.tls_set(ca_certs=str(tls_ca))
+        self.client.on_message = self._on_message
+        self._topics = topics
+        self.client.on_connect = self._on_connect
+        self.client.reconnect_delay_set(1, 2)
+        self.client.connect("127.0.0.1", port, keepalive=10)
+        self.client.loop_start()
+        self.wait_connected()
+
+    def _on_connect(self, client: paho.Client, *_: Any) -> None:
+        for t in self._topics:
+            client.subscribe(t, qos=1)
+
+    def wait_connected(self) -> None:
+        wait_for(self.client.is_connected, 10, "the subscriber to connect")
+        time.sleep(0.2)  # the subscription is acknowledged
+
+    def _on_message(self, _client: Any, _userdata: Any, message: Any) -> None:
+        with self._lock:
+            self.messages.append((message.topic, bytes(message.payload), bool(message.retain)))
+            self.arrivals.append(time.time())
+
+    def payloads(self, topic_end: str) -> list[Any]:
+        with self._lock:
+            return [json.loads(p) for t, p, _ in self.messages if t.endswith(topic_end) and p]
+
+    def publish(self, topic: str, body: Any) -> None:
+        self.client.publish(topic, json.dumps(body), qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def retained(port: int, topic: str, *, timeout_s: float = 3.0) -> Any:
+    """The retained message of ``topic`` as a fresh client sees it (None if none)."""
+    sub = Subscriber(port, [topic])
+    try:
+        found = wait_for(lambda: sub.payloads(topic.rsplit("/", 1)[-1]) or None, timeout_s,
+                         f"the retained {topic}")
+        return found[-1]
+    finally:
+        sub.close()
+
+
+class TelemetryServer(Server):
+    """``vending run --sim --config FILE`` with a ``[telemetry]`` section."""
+
+    def __init__(self, db: Path, port: int, config: str) -> None:
+        super().__init__(db, port)
+        self.config_path = db.parent / "vending.toml"
+        self.config_path.write_text(config)
+
+    def start(self) -> None:
+        self.spawn()
+        self.wait_ready()
+
+    def spawn(self) -> None:
+        log = open(self.db.parent / "server.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "controller.cli", "run", "--sim", "--config",
+             str(self.config_path), "--db", str(self.db), "--port", str(self.port),
+             "--log-level", "WARNING"], stdout=log, stderr=log)
+
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        wait_for(self._healthy, timeout_s, "vending run to serve: " + str(self.db.parent))
+
+    def _healthy(self) -> bool:
+        try:
+            return self.call("GET", "/health")["state"] in ("idle", "credit", "out_of_service",
+                                                             "service")
+        except OSError:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError((self.db.parent / "server.log").read_text()[-3000:]) \
+                    from None
+            return False
+
+
+def telemetry_config(broker_url: str, machine_id: str = "RPV0001", **extra: Any) -> str:
+    lines = [f'[machine]\nmachine_id = "{machine_id}"\n', "[telemetry]",
+             f'broker = "{broker_url}"']
+    for key, value in extra.items():
+        lines.append(f"{key} = {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def stock_a1(server: Server, *, cost: int = 50, units: int = 10) -> str:
+    """A seller and a product in A1; returns the seller's token."""
+    server.call("POST", "/user", {"username": "sam", "password": "seller-pass",
+                                  "role": "seller"})
+    seller = login(server, "sam", "seller-pass")
+    server.call("POST", "/product", {"productName": "Cola", "cost": cost,
+                                     "amountAvailable": units, "slot": "A1"}, seller)
+    return seller
+
+
+def sell_a1(server: Server, coin: int = 50) -> None:
+    """One sale at the front panel: a coin, A1, wait for the product, take it."""
+    server.call("POST", "/sim/coin", {"coin": coin})
+    server.call("POST", "/sim/press", {"keys": "A1"})
+    wait_for(lambda: server.call("GET", "/sim/state")["tray"]
+             and server.call("GET", "/health")["state"] == "idle", 10, "the sale")
+    server.call("POST", "/sim/tray/take")
