@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from controller.config import Config
+from controller.events import EventStream
 from controller.store import Store
 
 
@@ -38,6 +39,7 @@ class MachineFacade(Protocol):
     config: Config
     simulated: bool
     state_dir: Path
+    stream: EventStream
 
     @property
     def sim(self) -> SimControl: ...

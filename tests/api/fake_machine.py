@@ -25,6 +25,7 @@ from controller.errors import (
     OutOfStock,
     ValidationError,
 )
+from controller.events import EventStream
 from controller.money import coin_list, require_change
 from controller.store import Store
 from controller.store.db import seed
@@ -74,6 +75,7 @@ class FakeMachine:
         self.config = config or Config()
         self.simulated = simulated
         self.store = Store(state_dir / "vending.db")
+        self.stream = EventStream()
         self.sim = FakeSim()
         self.busy = False
         self.out_of_service = False
