@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSCloseCode, web
 
 from api.facade import MachineFacade
-from controller.errors import Forbidden, TooManyAttempts
+from controller.errors import Forbidden, TooManyAttempts, ValidationError
 from controller.events import MachineEvent, Subscription
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,10 @@ async def pump(ws: web.WebSocketResponse, sub: Subscription, feed: Feed) -> None
 async def open_socket(request: web.Request) -> web.WebSocketResponse:
     """Origin checked, a place among the live sockets reserved, the upgrade done."""
     check_origin(request)
+    if request.query_string:
+        # a token never travels in a URL; nothing else does either
+        raise ValidationError("a live socket takes no query parameters",
+                              fields=dict.fromkeys(request.query, "unknown query parameter"))
     registry = request.app[SOCKETS_KEY]
     registry.reserve()
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=16 * 1024)
