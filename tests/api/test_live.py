@@ -240,3 +240,21 @@ async def test_open_sockets_are_closed_when_the_app_stops(hardware: FakeMachine)
             await closing
     finally:
         await hardware.close()
+
+
+async def test_a_product_change_is_in_the_event_log(client: TestClient[Any, Any],
+                                                      seller: Account, operator: Account) -> None:
+    r = await client.post("/product", json={"productName": "Gum", "cost": 50,
+                                            "amountAvailable": 2, "slot": "C3"},
+                          headers=seller.auth)
+    product = await r.json()
+    async with client.ws_connect("/live/console", headers=origin(client)) as ws:
+        await ws.send_json({"token": operator.access})
+        await next_of(ws, "snapshot")
+        r = await client.put(f"/product/{product['id']}", json={"cost": 70, "amountAvailable": 2},
+                             headers=seller.auth)
+        assert r.status == 200
+        r = await client.get("/machine/events?after=0&limit=1000", headers=operator.auth)
+        changed = [e for e in await r.json() if e["kind"] == "product_changed"]
+        assert [e["data"] for e in changed] == [{"product": product["id"], "slot": "C3",
+                                                 "by": seller.id, "changes": {"cost": 70}}]
