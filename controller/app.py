@@ -27,6 +27,7 @@ def build_machine(config: Config, db_path: Path) -> Machine:
         sim = SimulatedMachine(config, db_path)
         machine = Machine(config, db_path, sim.build)
         sim.attach(machine)
+        sim.on_world_change = lambda: machine.stream.publish_threadsafe("world")
         return machine
     from controller.hardware import build_hardware
 

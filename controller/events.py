@@ -20,7 +20,8 @@ Kinds and their data (all values JSON-ready):
 ``coin``       ``{coin, holder, route}``: a coin was credited; ``route`` is
                ``hopper`` or ``cashbox``.
 ``vend``       ``{slot, productId, result, cents}``: a vend ended; ``result`` is
-               ``paid`` or ``failed``.
+               ``paid`` or ``failed``; ``cents`` is the unit's price (charged
+               only when paid).
 ``payout``     ``{holder, coins, unpaid}``: change or a refund was paid; ``coins``
                is the list of coin values paid, largest first.
 ``inventory``  ``{}``: coin counts (hoppers, cashbox) changed: re-read them.
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -123,7 +125,26 @@ class EventStream:
 
     def __init__(self) -> None:
         self._subscribers: list[Subscription] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.published = 0
+
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The event loop that ``publish_threadsafe`` hands events to."""
+        self._loop = loop
+
+    def publish_threadsafe(self, kind: str, **data: Any) -> None:
+        """``publish`` from any thread (a simulator's, a pin callback's)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self.publish(kind, **data)
+        else:
+            loop.call_soon_threadsafe(functools.partial(self.publish, kind, **data))
 
     def publish(self, kind: str, **data: Any) -> None:
         """Deliver ``kind`` with ``data`` to every subscriber (event loop thread only)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -58,12 +59,13 @@ class Machine(SalesMixin):
         self.config = config
         self.db_path = Path(db_path)
         self.state_dir = self.db_path.parent
-        self.store = Store(self.db_path)
+        self.stream = EventStream()  # every change, published once (controller/events.py)
+        self.store = Store(self.db_path, on_events_committed=self._journal_grew)
         self.simulated = config.machine.simulated
         self.sim: Any = None  # the sim control facade, set by the simulated machine builder
         self._build_devices = build_devices
         self._sim_hooks: SimHooks | None = None
-        self.stream = EventStream()  # every change, published once (controller/events.py)
+        self._published_state = State.BOOTING
         self.model = MachineModel(self._state_changed)
         self._mechanism = asyncio.Lock()
         self._claims: list[DepositClaim] = []
@@ -81,6 +83,7 @@ class Machine(SalesMixin):
     # --- life cycle ---------------------------------------------------------
 
     async def start(self) -> None:
+        self.stream.bind_loop(asyncio.get_running_loop())
         await self.store.start()
         self._started.append(self.store.close)
         cfg = self.config
@@ -102,6 +105,8 @@ class Machine(SalesMixin):
         problems = await recover(self.store, d.hoppers)
         faults = await self.store.run(_load_faults)
         self._faults.update(faults)
+        if faults:
+            self._publish_faults()
         counter = await self.store.run(lambda db: journal.device_counter(db, d.acceptor.name))
         await d.acceptor.start(resume_counter=counter)
         self._started.append(d.acceptor.close)
@@ -127,7 +132,7 @@ class Machine(SalesMixin):
         await d.display.start()
         self._started.append(d.display.close)
         self.panel = Panel(d.display, self.panel_snapshot, self.panel_select,
-                           self.panel_coin_return)
+                           self.panel_coin_return, on_show=self._display_shows)
         self.panel.start()
         self._started.append(self.panel.close)
         d.keypad.set_handler(self.panel.key)
@@ -174,8 +179,23 @@ class Machine(SalesMixin):
     # --- state, acceptor, faults ------------------------------------------
 
     def _state_changed(self, state: State) -> None:
+        previous, self._published_state = self._published_state, state
+        self.stream.publish("state", state=state.value, previous=previous.value)
         self.acceptor_dirty()
         self.panel_refresh()
+
+    def _journal_grew(self, last_id: int) -> None:
+        # After the events its caller publishes for the same commit (vend, payout...).
+        asyncio.get_running_loop().call_soon(
+            functools.partial(self.stream.publish, "journal", lastId=last_id))
+
+    def _display_shows(self, line1: str, line2: str) -> None:
+        self.stream.publish("display", lines=[line1, line2])
+
+    def _publish_faults(self) -> None:
+        self.stream.publish("faults", faults=[
+            {"device": device, "reason": reason, "latched": True}
+            for device, reason in self._faults.items()])
 
     def acceptor_dirty(self) -> None:
         self._acceptor_synced.clear()
@@ -245,7 +265,10 @@ class Machine(SalesMixin):
     async def fault(self, reason: str, *, device: str = "machine") -> None:
         """The one fault path: outputs off, acceptor inhibited, out of service."""
         log.error("FAULT %s: %s", device, reason)
+        changed = self._faults.get(device) != reason
         self._faults[device] = reason
+        if changed:
+            self._publish_faults()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.devices.spirals.stop_all(), CLOSE_STEP_S)
         with contextlib.suppress(Exception):
@@ -257,8 +280,11 @@ class Machine(SalesMixin):
         self.panel_refresh()
 
     async def clear_faults(self, devices: list[str] | None = None) -> None:
+        before = len(self._faults)
         for device in devices if devices is not None else list(self._faults):
             self._faults.pop(device, None)
+        if len(self._faults) != before:
+            self._publish_faults()
         faults = dict(self._faults)
         await self.store.tx(lambda db: _save_faults(db, faults, "operator", "cleared"))
         if not self._faults and self.model.state is State.OUT_OF_SERVICE:
@@ -319,6 +345,7 @@ class Machine(SalesMixin):
             else:
                 self._sim_hooks.load_spiral(str(product["slot"]), str(product["productName"]),
                                             int(product["amountAvailable"]))
+        self.stream.publish("stock", slot=slot)
         self.acceptor_dirty()
 
     async def claim_arrives(self, claim: DepositClaim) -> None:
@@ -374,6 +401,7 @@ class Machine(SalesMixin):
             await self.store.tx(lambda db: journal.adjust_hopper(db, coin, payout))
             if self._sim_hooks is not None and hasattr(self._sim_hooks, "set_hopper"):
                 self._sim_hooks.set_hopper(coin, payout)
+        self.stream.publish("inventory")
         if f"hopper:{coin}" in self._faults:
             await self.clear_faults([f"hopper:{coin}"])
         self.acceptor_dirty()
@@ -386,6 +414,7 @@ class Machine(SalesMixin):
             value = await self.store.tx(journal.collect_cashbox)
             if self._sim_hooks is not None and hasattr(self._sim_hooks, "empty_cashbox"):
                 self._sim_hooks.empty_cashbox()
+        self.stream.publish("inventory")
         return value
 
     @contextlib.asynccontextmanager
@@ -419,11 +448,13 @@ class Machine(SalesMixin):
         elif not enabled and self.model.state is State.SERVICE:
             await self.clear_faults()
             slots = await self.store.tx(_clear_slot_checks)
+            for slot in slots:
+                self.stream.publish("stock", slot=slot)
             self.model.panel_credit_cents = await self.store.run(
                 lambda db: journal.get_credit(db, journal.PANEL))
             await self.model.fire("leave_service")
             await self.store.tx(lambda db: append_event(db, "service", enabled=False,
-                                                        slots_cleared=slots))
+                                                        slots_cleared=len(slots)))
         return await self.state_json()
 
     async def events(self, after: int, limit: int) -> list[dict[str, Any]]:
@@ -461,9 +492,9 @@ def _save_faults(db: Any, faults: dict[str, str], device: str, reason: str) -> N
                  reason=reason)
 
 
-def _clear_slot_checks(db: Any) -> int:
+def _clear_slot_checks(db: Any) -> list[str]:
     """Leaving service mode: the operator has checked every flagged slot and hopper."""
     db.conn.execute("DELETE FROM meta WHERE key = 'hopper_faults'")
-    cur = db.conn.execute("UPDATE slots SET status = 'ok', status_reason = NULL "
-                          "WHERE status != 'ok'")
-    return int(cur.rowcount)
+    slots = [str(r[0]) for r in db.conn.execute("SELECT code FROM slots WHERE status != 'ok'")]
+    db.conn.execute("UPDATE slots SET status = 'ok', status_reason = NULL WHERE status != 'ok'")
+    return slots

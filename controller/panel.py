@@ -78,8 +78,10 @@ class Panel:
     """
 
     def __init__(self, display: Display, snapshot: Callable[[], PanelSnapshot],
-                 on_select: Callable[[str], None], on_coin_return: Callable[[], None]) -> None:
+                 on_select: Callable[[str], None], on_coin_return: Callable[[], None],
+                 *, on_show: Callable[[str, str], None] | None = None) -> None:
         self._display = display
+        self._on_show = on_show
         self._snapshot = snapshot
         self._on_select = on_select
         self._on_coin_return = on_coin_return
@@ -143,6 +145,8 @@ class Panel:
                 try:
                     await self._display.show(*lines)
                     self.lines = lines
+                    if self._on_show is not None:
+                        self._on_show(*lines)
                 except Exception:  # the LCD must never take the machine down
                     log.exception("display write failed")
             timeout = None if until is None else max(0.0, until - time.monotonic())

@@ -27,6 +27,7 @@ from controller.errors import (
     ValidationError,
     VendingError,
 )
+from controller.events import EventStream
 from controller.fsm import READY, MachineModel, State
 from controller.journal import PANEL, VendTicket, user_holder
 from controller.store import Store
@@ -67,6 +68,7 @@ class SalesMixin:
     store: Store
     devices: Devices
     model: MachineModel
+    stream: EventStream
     _mechanism: asyncio.Lock
     _claims: list[DepositClaim]
     _coin_waiters: list[asyncio.Future[None]]
@@ -93,6 +95,11 @@ class SalesMixin:
     async def _fire(self, trigger: str) -> None:
         await self.model.fire(trigger)
 
+    async def _publish_credit(self, holder: str) -> None:
+        credit = await self.store.run(lambda db: journal.find_credit(db, holder))
+        if credit is not None:
+            self.stream.publish("credit", holder=holder, cents=credit)
+
     async def _refresh_credit(self) -> None:
         credit = await self.store.run(lambda db: journal.get_credit(db, PANEL))
         self.model.panel_credit_cents = credit
@@ -106,7 +113,7 @@ class SalesMixin:
     async def on_coins(self, batch: CoinBatch) -> None:
         """The acceptor's handler: credit every coin once, with its counter."""
         device = self.devices.acceptor.name
-        holders: list[tuple[str, int]] = []
+        holders: list[tuple[str, int, str]] = []
         credited: list[DepositClaim] = []
 
         def apply(db: Any) -> None:
@@ -121,8 +128,8 @@ class SalesMixin:
                     if claim is not None:
                         claims.remove(claim)
                         credited.append(claim)
-                    journal.credit_coin(db, event.value_cents, holder)
-                    holders.append((holder, event.value_cents))
+                    route = journal.credit_coin(db, event.value_cents, holder)
+                    holders.append((holder, event.value_cents, route))
                 else:
                     append_event(db, f"acceptor_{event.kind.value}", code=event.code,
                                          position=event.position)
@@ -130,7 +137,13 @@ class SalesMixin:
                 journal.set_device_counter(db, device, batch.counter)
 
         await self.store.tx(apply)
+        for holder, coin, route in holders:
+            self.stream.publish("coin", coin=coin, holder=holder,
+                                route="hopper" if route == "payout" else "cashbox")
+        for holder in dict.fromkeys(h for h, _c, _r in holders):
+            await self._publish_credit(holder)
         if holders:
+            self.stream.publish("inventory")
             await self._refresh_credit()
         for claim in credited:
             deposit = await self.store.run(
@@ -161,7 +174,12 @@ class SalesMixin:
             if event.kind in (CoinEventKind.INHIBITED, CoinEventKind.REJECTED) \
                     and not self._claims:
                 self._say_coin_refused(event)
+            if event.kind is CoinEventKind.DEVICE_BACK:
+                self.stream.publish("device", device="acceptor", ok=True,
+                                    error=None)
             if event.kind is CoinEventKind.DEVICE_LOST:
+                self.stream.publish("device", device="acceptor", ok=False,
+                                    error="not answering")
                 await self.fault("coin acceptor not answering (or refusing every poll): "
                                  "check its cable and power",
                                  device="acceptor")
@@ -219,6 +237,11 @@ class SalesMixin:
             result = VendResult(ticket.slot, VendOutcome.JAM_TURN, detail=str(exc))
         await self.store.tx(lambda db: journal.settle_vend(db, ticket, result.outcome.value,
                                                            result.delivered))
+        self.stream.publish("vend", slot=ticket.slot, productId=ticket.product_id,
+                            result="paid" if result.delivered else "failed", cents=ticket.price)
+        self.stream.publish("stock", slot=ticket.slot)
+        if not result.delivered:
+            await self._publish_credit(ticket.holder)
         if not result.delivered:
             log.warning("vend of %s failed: %s", ticket.slot, result.outcome.value)
         return result
@@ -237,6 +260,7 @@ class SalesMixin:
                     if not delivered:
                         raise
                     break  # what was delivered stays sold; the rest is not charged
+                await self._publish_credit(holder)
                 result = await self._vend_one(ticket)
                 if not result.delivered:
                     failure = result
@@ -268,6 +292,7 @@ class SalesMixin:
         ticket = await self.store.tx(lambda db: journal.open_payout(db, holder, reason))
         if ticket is None:
             return [], 0
+        await self._publish_credit(holder)
         if self.model.state is not State.PAYING:
             await self._fire("start_payout")
         self.panel_refresh()
@@ -290,6 +315,11 @@ class SalesMixin:
                 plan = replanned
         coins, unpaid = await self.store.tx(lambda db: journal.settle_payout(db,
                                                                              ticket.payout_id))
+        self.stream.publish("payout", holder=holder, coins=coins, unpaid=unpaid)
+        if coins:
+            self.stream.publish("inventory")
+        if unpaid:
+            await self._publish_credit(holder)
         for coin, reason in failures.items():
             await self.fault(reason, device=f"hopper:{coin}")
         return coins, unpaid
@@ -301,6 +331,7 @@ class SalesMixin:
         try:
             status = await hopper.status()
         except HardwareError as exc:
+            self.stream.publish("device", device=f"hopper:{coin}", ok=False, error=str(exc))
             return f"hopper {coin}c not answering ({exc}): check it", True
         await self.store.tx(lambda db: journal.record_hopper_counter(
             db, payout_id, coin, status.counter, status.paid, status.unpaid))

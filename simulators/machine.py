@@ -78,6 +78,7 @@ class SimulatedMachine:
         self.pulse: PulseDevices | None = None
         self.coin_slot: CoinSlot | None = None
         self.coin_lock = asyncio.Lock()  # one coin slot: one coin at a time
+        self.on_world_change: Callable[[], None] | None = None  # wired by the composition root
 
     def attach(self, machine: Machine) -> None:
         self.machine = machine
@@ -100,6 +101,7 @@ class SimulatedMachine:
                 hopper_capacity=max(cfg.hopper_capacity.values()))
             world.device("db")["seeded"] = seeded[0] if seeded else None
         world.path = self.world_path
+        world.on_change = self.on_world_change
         world.save()
         self.world = world
         devices = await self._build_devices(world)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,16 @@ class SimWorld:
     cup: list[int] = field(default_factory=list)  # coins in the coin-return cup
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-device registers
     path: Path | None = field(default=None, repr=False, compare=False)
+    on_change: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    """Told (from any thread) after the tray, cup, spirals, hoppers or cashbox changed."""
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
+
+    def _changed(self) -> None:
+        self.save()
+        if self.on_change is not None:
+            self.on_change()
 
     # --- persistence -------------------------------------------------------
 
@@ -44,6 +52,7 @@ class SimWorld:
         with self._lock:
             data = asdict(self)
             data.pop("path", None)
+            data.pop("on_change", None)
             text = json.dumps(data, sort_keys=True)
             tmp = self.path.with_suffix(self.path.suffix + ".tmp")
             with open(tmp, "w", encoding="utf-8") as fh:
@@ -101,14 +110,14 @@ class SimWorld:
             else:
                 self.cashbox[coin] = self.cashbox.get(coin, 0) + 1
                 where = "cashbox"
-            self.save()
+            self._changed()
             return where
 
     def return_coin(self, coin: int) -> None:
         """A refused coin (or one paid out) lands in the coin cup."""
         with self._lock:
             self.cup.append(coin)
-            self.save()
+            self._changed()
 
     def take_coin_from_hopper(self, coin: int) -> bool:
         """One coin leaves the hopper into the cup; False when it is empty."""
@@ -117,7 +126,7 @@ class SimWorld:
                 return False
             self.hoppers[coin] -= 1
             self.cup.append(coin)
-            self.save()
+            self._changed()
             return True
 
     def drop_product(self, slot: str) -> str | None:
@@ -128,31 +137,31 @@ class SimWorld:
                 return None
             name = items.pop(0)
             self.tray.append(name)
-            self.save()
+            self._changed()
             return name
 
     def load_spiral(self, slot: str, name: str, count: int) -> None:
         """An operator loads a spiral with ``count`` units of ``name``."""
         with self._lock:
             self.spirals[slot] = [name] * count
-            self.save()
+            self._changed()
 
     def take_tray(self) -> tuple[list[str], list[int]]:
         """The customer empties the tray and the coin cup."""
         with self._lock:
             tray, cup = self.tray, self.cup
             self.tray, self.cup = [], []
-            self.save()
+            self._changed()
             return tray, cup
 
     def set_hopper(self, coin: int, count: int) -> None:
         with self._lock:
             self.hoppers[coin] = count
-            self.save()
+            self._changed()
 
     def empty_cashbox(self) -> dict[int, int]:
         with self._lock:
             taken = dict(self.cashbox)
             self.cashbox = {c: 0 for c in self.cashbox}
-            self.save()
+            self._changed()
             return taken

@@ -114,18 +114,27 @@ def open_db(path: Path | str) -> sqlite_utils.Database:
 
 
 class Store:
-    """The one writer.  Construct without I/O; ``await start()``; ``await close()``."""
+    """The one writer.  Construct without I/O; ``await start()``; ``await close()``.
 
-    def __init__(self, path: Path | str) -> None:
+    ``on_events_committed(last_id)`` is called on the event loop after every
+    write transaction that appended rows to the ``events`` table (one call per
+    transaction, whatever wrote the rows).
+    """
+
+    def __init__(self, path: Path | str,
+                 on_events_committed: Callable[[int], None] | None = None) -> None:
         self.path = Path(path)
         self._executor: ThreadPoolExecutor | None = None
         self._db: sqlite_utils.Database | None = None
         self._thread_id: int | None = None
+        self._on_events_committed = on_events_committed
+        self._last_event_id = 0
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._db = await self._submit(self._open)
+        self._last_event_id = await self._submit(last_event_id, self._db)
 
     def _open(self) -> sqlite_utils.Database:
         self._thread_id = threading.get_ident()
@@ -158,7 +167,13 @@ class Store:
 
     async def tx(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         """Run ``fn(db)`` on the owner thread inside one write transaction."""
-        return await self._submit(transaction, self.db, fn)
+        noted: tuple[T, int] = await self._submit(_transaction_noting_events, self.db, fn)
+        result, last_id = noted
+        if last_id > self._last_event_id:
+            self._last_event_id = last_id
+            if self._on_events_committed is not None:
+                self._on_events_committed(last_id)
+        return result
 
     def in_owner_thread(self) -> bool:
         return threading.get_ident() == self._thread_id
@@ -174,6 +189,17 @@ def transaction(db: sqlite_utils.Database, fn: Callable[[sqlite_utils.Database],
         raise
     db.conn.execute("COMMIT")
     return result
+
+
+def last_event_id(db: sqlite_utils.Database) -> int:
+    return int(db.conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+
+
+def _transaction_noting_events(db: sqlite_utils.Database,
+                               fn: Callable[[sqlite_utils.Database], T]) -> tuple[T, int]:
+    """A transaction, and the event log's last id once it committed."""
+    result = transaction(db, fn)
+    return result, last_event_id(db)
 
 
 def append_event(db: sqlite_utils.Database, kind: str, **data: Any) -> int:
