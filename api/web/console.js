@@ -257,6 +257,12 @@
     return tr;
   }
 
+  function group(...children) {
+    const span = element("span", "set");
+    span.append(...children);
+    return span;
+  }
+
   function th(tr, text) {
     const head = element("th", "", text);
     head.scope = "row";
@@ -276,12 +282,14 @@
       follow(tr.stock, p ? String(p.amountAvailable) : "");
       tr.stock.max = s.capacity;
       tr.cap.textContent = `/ ${s.capacity}`;
-      for (const el of [tr.price, tr.stock, tr.save]) el.disabled = !p;
+      for (const el of [tr.price, tr.stock, tr.save]) el.hidden = !p;
+      tr.cap.hidden = !p;
       const broken = s.status !== "ok";
       const status = tr.querySelector(".status");
       status.textContent = broken ? `out of order${s.reason ? ": " + s.reason : ""}` :
         !p ? "empty" : p.amountAvailable ? "ok" : "sold out";
-      status.className = "status " + (broken ? "status-bad" : "status-ok");
+      status.className = "status " + (broken ? "status-bad" : p ? "status-ok" : "muted");
+      tr.classList.toggle("empty", !p && !broken);
       tr.classList.toggle("out-of-order", broken);
       tr.clear.hidden = !broken;
     }
@@ -337,7 +345,7 @@
     save.addEventListener("click", () => setHopper(tr));
     th(tr, money(coin));
     tr.firstChild.dataset.label = "Coin";
-    tr.append(cell("Hopper", meter, element("span", "level")), cell("Set to", input, save),
+    tr.append(cell("Hopper", meter, element("span", "level")), cell("Set to", group(input, save)),
               cell("Cashbox", element("span", "cashbox")));
     Object.assign(tr, { meter, input });
     return tr;
@@ -381,7 +389,7 @@
       lastEventId = e.id;
       const li = element("li", fresh ? "new" : "");
       li.dataset.kind = e.kind;
-      const when = element("time", "", new Date(e.ts * 1000).toLocaleTimeString());
+      const when = element("time", "", new Date(e.ts * 1000).toTimeString().slice(0, 8));
       when.dateTime = new Date(e.ts * 1000).toISOString();
       li.append(when, element("span", "kind", e.kind), element("span", "data", describe(e.data)));
       list.prepend(li);
