@@ -19,7 +19,6 @@ from tests.browser.conftest import (
     severe_errors,
     shot,
     text,
-    texts,
     type_into,
     wait_for,
 )
@@ -67,8 +66,8 @@ def panel_tab(browser: Any, server: Server) -> tuple[str, str]:
 def test_refill_price_collect_and_audit(server: Server, browser: Any, tmp_path: Path) -> None:
     logged_in(browser, server)
     assert text(browser, "#who") == OPERATOR[0]
-    assert "0.65" == browser.find_element("css selector", 'tr[data-slot="A1"] input').get_attribute(
-        "value")
+    assert browser.find_element("css selector", 'tr[data-slot="A1"] input').get_attribute(
+        "value") == "0.65"
     console, panel = panel_tab(browser, server)
 
     # refill the 100 hopper to the brim: the next 1.00 coin goes to the cashbox
