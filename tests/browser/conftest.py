@@ -78,10 +78,16 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         driver.quit()
 
 
-def wait_for(browser: Any, what: Callable[[], Any], timeout_s: float = 10) -> Any:
+def wait_for(browser: Any, what: Callable[[], Any], timeout_s: float = 20) -> Any:
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, timeout_s, poll_frequency=0.05).until(lambda _d: what())
+    try:
+        return WebDriverWait(browser, timeout_s, poll_frequency=0.05).until(lambda _d: what())
+    except TimeoutException:
+        page = browser.execute_script("return document.body.innerText")
+        raise AssertionError(f"not seen within {timeout_s} s; the page shows:\n{page[:3000]}"
+                             ) from None
 
 
 def text(browser: Any, css: str) -> str:
