@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -184,8 +184,11 @@ async def open_socket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+OnMessage = Callable[[web.WebSocketResponse, str], Awaitable[None]]
+
+
 async def serve(ws: web.WebSocketResponse, request: web.Request, sub: Subscription,
-                feed: Feed, on_message: Any = None) -> None:
+                feed: Feed, on_message: OnMessage | None = None) -> None:
     """Run one live socket: the snapshot, then the pump, until either side closes.
 
     ``on_message(ws, text)`` handles what the browser sends; None ignores it.

@@ -32,13 +32,10 @@
   }
 
   async function api(method, path, body, { text = false, retry = true } = {}) {
-    const headers = {};
+    const headers = { "Content-Type": "application/json" };  // also without a body
     if (session.access) headers.Authorization = `Bearer ${session.access}`;
     const options = { method, headers };
-    if (body !== undefined) {
-      headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
+    if (body !== undefined) options.body = JSON.stringify(body);
     const r = await fetch(path, options);
     if (r.status === 401 && retry && session.refresh && await refresh()) {
       return api(method, path, body, { text, retry: false });
@@ -133,7 +130,8 @@
     // the page goes away: end the session on the server too (keepalive outlives the page)
     if (session.access) {
       fetch("/logout", { method: "POST", keepalive: true,
-                         headers: { Authorization: `Bearer ${session.access}` } });
+                         headers: { "Content-Type": "application/json",
+                                    Authorization: `Bearer ${session.access}` } });
     }
     forget();
   }

@@ -21,11 +21,9 @@
   }
 
   async function call(method, path, body) {
-    const options = { method, headers: {} };
-    if (body !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
+    // JSON even without a body: the simulator refuses a POST of any other type
+    const options = { method, headers: { "Content-Type": "application/json" } };
+    if (body !== undefined) options.body = JSON.stringify(body);
     const r = await fetch(path, options);
     const data = await r.json().catch(() => ({}));
     if (!r.ok) throw new Error((data.error && data.error.message) || r.statusText);
