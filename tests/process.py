@@ -21,15 +21,15 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, db: Path, port: int) -> None:
-        self.db, self.port = db, port
+    def __init__(self, db: Path, port: int, *, args: tuple[str, ...] = ()) -> None:
+        self.db, self.port, self.args = db, port, args
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         log = open(self.db.parent / "server.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "controller.cli", "run", "--db", str(self.db),
-             "--port", str(self.port)], stdout=log, stderr=log)
+             "--port", str(self.port), *self.args], stdout=log, stderr=log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:

@@ -32,13 +32,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server_args() -> tuple[str, ...]:
+    """Extra arguments of ``vending run`` (a test overrides it for a config of its own)."""
+    return ()
+
+
+@pytest.fixture
+def server(tmp_path: Path, server_args: tuple[str, ...]) -> Iterator[Server]:
     """The built-in simulated machine with an operator, Cola in A1 and Crisps in B2."""
     db = tmp_path / "vending.db"
     name, password = OPERATOR
     assert cli(db, "user", "add", name, "--role", "operator", "--password-stdin",
                stdin=password + "\n").returncode == 0
-    server = Server(db, free_port())
+    server = Server(db, free_port(), args=server_args)
     server.start()
     try:
         server.call("POST", "/user", {"username": "sam", "password": "seller-pass",

@@ -163,3 +163,4 @@ def test_phone_sized_console(server: Server, browser: Any, tmp_path: Path) -> No
         ".map(e => getComputedStyle(e, '::before').content);")
     assert '"Price"' in labels and '"Stock"' in labels
     shot(browser, tmp_path, "console-phone.png")
+
