@@ -118,12 +118,16 @@ async def _watch_session(ws: web.WebSocketResponse, request: web.Request, login:
     """Close the socket when the token expires or the session ends (logout elsewhere)."""
     while not ws.closed:
         await asyncio.sleep(max(0.05, min(SESSION_CHECK_S, login.expires_at - time.time())))
+        token = login.token
         try:
-            fresh = await _check(request, login.token)
+            fresh = await _check(request, token)
         except (Unauthorized, PermissionError) as exc:
+            if login.token != token:
+                continue  # a refreshed token came in meanwhile: look at that one
             await _close(ws, CLOSE_UNAUTHORIZED, str(exc))
             return
-        login.expires_at = fresh.expires_at
+        if login.token == token:
+            login.expires_at = fresh.expires_at
 
 
 async def console_socket(request: web.Request) -> web.StreamResponse:
