@@ -64,32 +64,50 @@ def selection_number(slot: str, rows: str) -> str:
     return f"{rows.index(slot[0]) + 1}{slot[1:]}"
 
 
+def _lifetime_first(*pairs: Pair) -> str:
+    """VA1, CA2, PA2: every figure since initialisation, then since the last reset."""
+    return "*".join([*(str(p.lifetime) for p in pairs), *(str(p.interim) for p in pairs)])
+
+
+def _reset_first(*pairs: Pair) -> str:
+    """CA3, CA4, CA10, EA2: every figure since the last reset, then since initialisation."""
+    return "*".join([*(str(p.interim) for p in pairs), *(str(p.lifetime) for p in pairs)])
+
+
 def render(a: AuditData) -> str:
-    """The DEX text, CRLF line ends, with a correct G85 and SE."""
+    """The DEX text, CRLF line ends, with a correct G85 and SE.
+
+    Field order per EVA-DTS 6.x (route software reads it by position): VA1,
+    CA2 and PA2 give lifetime figures first; CA3, CA4, CA10 and EA2 give the
+    since-reset figures first.  Bills and manual dispenses are always 0 here.
+    """
+    none = Pair(0, 0)
     body = [
         "ST*001*0001",
         f"ID1*{a.machine_id}*{a.model}*1***{a.asset_number}",
         f"ID4*2*{a.currency_code}*{a.currency}",
         f"CB1*{a.machine_id}*{a.model}*{a.software_version}",
-        f"VA1*{a.sales_value.lifetime}*{a.sales_count.lifetime}"
-        f"*{a.sales_value.interim}*{a.sales_count.interim}",
+        f"VA1*{_lifetime_first(a.sales_value, a.sales_count)}",
         f"CA1*0*{a.acceptor_model}*1",
-        f"CA2*{a.sales_value.lifetime}*{a.sales_count.lifetime}"
-        f"*{a.sales_value.interim}*{a.sales_count.interim}",
-        f"CA3*{a.cash_in.lifetime}*{a.cash_to_cashbox.lifetime}*{a.cash_to_hoppers.lifetime}*0"
-        f"*{a.cash_in.interim}*{a.cash_to_cashbox.interim}*{a.cash_to_hoppers.interim}*0",
-        f"CA4*{a.change_paid.lifetime}*0*{a.change_paid.interim}*0",
-        f"CA10*{a.refills.lifetime}*{a.refills.interim}",
+        f"CA2*{_lifetime_first(a.sales_value, a.sales_count)}",
+        f"CA3*{_reset_first(a.cash_in, a.cash_to_cashbox, a.cash_to_hoppers, none)}",
+        f"CA4*{_reset_first(a.change_paid, none)}",
+        f"CA10*{_reset_first(a.refills)}",
     ]
     for s in a.selections:
         body.append(f"PA1*{s.selection}*{s.price}")
-        body.append(f"PA2*{s.vends.lifetime}*{s.value.lifetime}*{s.vends.interim}*{s.value.interim}")
-    body.append(f"EA2*EJL*{a.failed_vends.lifetime}*{a.failed_vends.interim}")
+        body.append(f"PA2*{_pa2(s)}")
+    body.append(f"EA2*EJL*{_reset_first(a.failed_vends)}")
     crc = crc16_arc("".join(line + CRLF for line in body).encode("ascii"))
     body.append(f"G85*{crc:04X}")
     body.append(f"SE*{len(body) + 1}*0001")
     lines = [f"DXS*{a.machine_id}*VA*V1/1*1", *body, "DXE*1*1"]
     return "".join(line + CRLF for line in lines)
+
+
+def _pa2(s: SelectionAudit) -> str:
+    """PA2: count and value since initialisation, then count and value since reset."""
+    return f"{s.vends.lifetime}*{s.value.lifetime}*{s.vends.interim}*{s.value.interim}"
 
 
 def collect(db: sqlite_utils.Database, *, machine_id: str, model: str, software_version: str,

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from controller.errors import ConfigError
 from controller.money import COINS_CENTS
+from drivers.cctalk.hopper import HOPPER_MODELS, SECURITY_MODES
 
 T = TypeVar("T")
 
@@ -168,6 +169,7 @@ class HopperConfig:
     address: int = 3
     capacity: int = 200
     security: str = "serial"
+    model: str = "flow"  # drivers.cctalk.hopper.HOPPER_MODELS: flow, sch2, sch1
     motor_pin: int = 0
     sensor_pin: int = 0
     coin_timeout_s: float = 5.0
@@ -293,12 +295,28 @@ def _hopper(s: Section, index: int) -> HopperConfig:
         kind=s.get_str("kind", "cctalk", choices=("cctalk", "pulse")),
         address=s.get_int("address", 3 + index, minval=3, maxval=10),
         capacity=s.get_int("capacity", 200, minval=1, maxval=5000),
-        security=s.get_str("security", "serial", choices=("serial", "zero")),
+        **_hopper_model(s, index),
         motor_pin=s.get_int("motor_pin", 0, minval=0, maxval=53),
         sensor_pin=s.get_int("sensor_pin", 0, minval=0, maxval=53),
         coin_timeout_s=s.get_float("coin_timeout_s", 5.0, minval=2.0, maxval=10.0),
         late_coin_s=s.get_float("late_coin_s", 0.5, minval=0.2, maxval=2.0),
     )
+
+
+def _hopper_model(s: Section, index: int) -> dict[str, str]:
+    """The hopper model and the dispense security it speaks; encrypted modes refused."""
+    given = s.get_optional_str("security")
+    if given is not None and given not in SECURITY_MODES:
+        raise ConfigError(f"{s._source}: [hoppers[{index}]] security: {given!r} is not "
+                          "supported (only serial, or zero for SCH2 no-encryption firmware; "
+                          "encrypted SCH2/SCH3 dispense needs the vendor's cipher)")
+    model = s.get_str("model", "sch2" if given == "zero" else "flow",
+                      choices=tuple(HOPPER_MODELS))
+    security = given or HOPPER_MODELS[model].security
+    if security != HOPPER_MODELS[model].security:
+        raise ConfigError(f"{s._source}: [hoppers[{index}]] security: a {model} hopper speaks "
+                          f"{HOPPER_MODELS[model].security!r}, not {security!r}")
+    return {"model": model, "security": security}
 
 
 def _motors(s: Section, slots: SlotsConfig) -> MotorsConfig:
@@ -396,7 +414,8 @@ def describe(config: Config) -> list[str]:
     else:
         lines.append(f"coin acceptor: pulse on GPIO{a.pulse_pin}, inhibit GPIO{a.inhibit_pin}")
     for h in config.hoppers:
-        where = (f"ccTalk address {h.address} ({h.security} security)" if h.kind == "cctalk"
+        where = (f"ccTalk address {h.address} ({h.model}, {h.security} security)"
+                 if h.kind == "cctalk"
                  else f"pulse motor GPIO{h.motor_pin}, sensor GPIO{h.sensor_pin}")
         lines.append(f"hopper {h.coin_cents}c: {where}, capacity {h.capacity}")
     mo = config.motors

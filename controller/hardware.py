@@ -15,7 +15,7 @@ from controller.errors import ConfigError
 from drivers.base import CoinAcceptor, Devices, Hopper
 from drivers.cctalk.acceptor import CctalkCoinAcceptor
 from drivers.cctalk.frame import ChecksumMode
-from drivers.cctalk.hopper import CctalkHopper, Security
+from drivers.cctalk.hopper import HOPPER_MODELS, CctalkHopper, Security
 from drivers.cctalk.link import CctalkLink, EchoMode
 from drivers.gpio.keypad import MatrixKeypad
 from drivers.gpio.lcd import Hd44780Display
@@ -45,7 +45,9 @@ async def build_hardware(config: Config) -> tuple[Devices, None]:
             assert link is not None
             hoppers[h.coin_cents] = CctalkHopper(link, address=h.address,
                                                  coin_cents=h.coin_cents,
-                                                 security=cast(Security, h.security))
+                                                 security=cast(Security, h.security),
+                                                 counter_moves_on_refusal=HOPPER_MODELS[
+                                                     h.model].counter_moves_on_refusal)
         else:
             if not h.motor_pin or not h.sensor_pin:
                 raise ConfigError(f"{config.source}: pulse hopper {h.coin_cents}c needs "

@@ -183,12 +183,25 @@ class SalesMixin:
                 await self.fault("coin acceptor not answering (or refusing every poll): "
                                  "check its cable and power",
                                  device="acceptor")
+            elif event.alert:
+                await self._acceptor_alert(event)
             elif event.kind is CoinEventKind.EVENTS_LOST:
                 # Coins may have been taken and not credited: someone must count.
                 await self.fault(f"coin acceptor lost {event.code} event(s) (more than 5 "
                                  "between polls): coins may not have been credited; count "
                                  "the cash, check the acceptor, then leave service mode",
                                  device="acceptor")
+
+    async def _acceptor_alert(self, event: CoinEvent) -> None:
+        """What an operator must know of (fraud, a swallowed coin, a sensor fault)."""
+        log.warning("acceptor alert: event %d (%s): %s", event.code, event.kind.value,
+                    event.meaning)
+
+        def record(db: Any) -> int:
+            return append_event(db, "acceptor_alert", event=event.kind.value, code=event.code,
+                                meaning=event.meaning)
+
+        await self.store.tx(record)
 
     # --- the mechanism ------------------------------------------------------
 

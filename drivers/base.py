@@ -25,10 +25,14 @@ class CoinEventKind(enum.StrEnum):
     CREDIT = "credit"  # a coin was accepted; value_cents is set
     REJECTED = "rejected"  # ccTalk event 1: coin not recognised, returned
     INHIBITED = "inhibited"  # ccTalk 2 and 128..159: coin of an inhibited type, returned
-    SENSOR = "sensor"  # ccTalk 8..15: coin too fast, sensor not ready
-    FRAUD = "fraud"  # ccTalk 16..20, 23, 36, 40: fraud indicators
+    SENSOR = "sensor"  # ccTalk 8..12 and timeouts: coin too fast, sensor not ready (returned)
+    SENSOR_FAULT = "sensor_fault"  # ccTalk 6, 7, 13..15, 26, 29, 30, 32, 35: needs service
+    FRAUD = "fraud"  # ccTalk 16, 20, 23..25, 40: fraud attempts
+    COIN_BACKWARDS = "coin_backwards"  # ccTalk 17: a coin pulled back (coin on a string)
+    COIN_MAY_BE_SWALLOWED = "coin_may_be_swallowed"  # ccTalk 18, 19, 36: no credit, kept
     RETURN_LEVER = "return_lever"  # ccTalk 254: coin-return mechanism opened
     ALARM = "alarm"  # ccTalk 255 and any code not named above
+    # (drivers/cctalk/acceptor_events.py classifies every ccTalk code)
     DEVICE_RESET = "device_reset"  # the device reset (event counter 0): inhibits re-sent
     EVENTS_LOST = "events_lost"  # more than 5 events since the last poll: some were lost
     DEVICE_LOST = "device_lost"  # the device stopped answering
@@ -43,6 +47,8 @@ class CoinEvent:
     value_cents: int = 0
     code: int = 0  # raw device event code (ccTalk B byte) where there is one
     position: int = 0  # coin position (ccTalk A byte) where there is one
+    meaning: str = ""  # what the device code means, for the log
+    alert: bool = False  # an operator must know of it (fraud, a swallowed coin, a fault)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -29,10 +30,11 @@ from controller.errors import ValidationError
 from drivers.base import CoinAcceptor, Devices, Hopper
 from drivers.cctalk.acceptor import CctalkCoinAcceptor
 from drivers.cctalk.frame import ChecksumMode
-from drivers.cctalk.hopper import CctalkHopper, Security
+from drivers.cctalk.hopper import HOPPER_MODELS, CctalkHopper, Security
 from drivers.cctalk.link import CctalkLink, EchoMode
 from simulators.cctalk.acceptor import SimCctalkAcceptor
 from simulators.cctalk.bus import SimCctalkBus
+from simulators.cctalk.device import SimCctalkDevice
 from simulators.cctalk.factory import build_cctalk_bus
 from simulators.gpio.machine_pins import GpioMachine, MachinePins, SimTimings, build_gpio_machine
 from simulators.gpio.pins import sim_pin_factory
@@ -49,6 +51,8 @@ from simulators.world import SimWorld
 
 if TYPE_CHECKING:
     from controller.machine import Machine
+
+log = logging.getLogger(__name__)
 
 KEYS = set("0123456789ABCD*#")
 SETTLE_TIMEOUT_S = 15.0
@@ -120,6 +124,7 @@ class SimulatedMachine:
                 world, coins=[h.coin_cents for h in cfg.hoppers],
                 acceptor_address=cfg.acceptor.address if cctalk_acceptor else None,
                 hopper_addresses={h.coin_cents: h.address for h in cctalk_hoppers},
+                hopper_models={h.coin_cents: h.model for h in cctalk_hoppers},
                 coin_interval_s=0.015 / speed)
             await bus.start()
             self.bus = bus
@@ -138,6 +143,7 @@ class SimulatedMachine:
             hoppers.update({h.coin_cents: CctalkHopper(
                 link, address=h.address, coin_cents=h.coin_cents,
                 security=cast(Security, h.security), status_poll_interval_s=0.01,
+                counter_moves_on_refusal=HOPPER_MODELS[h.model].counter_moves_on_refusal,
                 dispense_timeout_s=3.0, late_coin_window_s=0.05) for h in cctalk_hoppers})
         mo, kp, lcd = cfg.motors, cfg.keypad, cfg.lcd
         pins = MachinePins(
@@ -161,9 +167,30 @@ class SimulatedMachine:
         hoppers.update(pulse.hoppers)
         assert acceptor is not None
         spirals, keypad, display = gpio.spirals, gpio.keypad, gpio.display
+        self._restore_faults(world)
         ordered = {h.coin_cents: hoppers[h.coin_cents] for h in cfg.hoppers}
         return Devices(acceptor=acceptor, hoppers=ordered, spirals=spirals, keypad=keypad,
                        display=display, extra_closers=closers)
+
+    def _restore_faults(self, world: SimWorld) -> None:
+        """Faults injected before a restart are still there (until ``clear``)."""
+        for device, faults in world.injected_faults().items():
+            try:
+                if device.startswith("slot:"):
+                    assert self.gpio is not None
+                    for fault in faults:
+                        self.gpio.sim_spirals.inject(device[5:], fault)
+                    continue
+                target = self.device_named(device)
+            except (KeyError, ValueError) as exc:
+                log.warning("saved fault of %s not restored: %s", device, exc)
+                continue
+            if isinstance(target, SimCctalkDevice):
+                target.restore_faults(faults)
+            else:
+                for fault in faults:
+                    target.inject(fault)
+            log.info("simulated %s still has %s", device, ", ".join(faults))
 
     def device_named(self, name: str) -> FaultTarget:
         """The simulated coin device called ``name`` ("acceptor", "hopper:50")."""
@@ -287,4 +314,11 @@ class SimControl:
             message = str(exc.args[0]) if exc.args else str(exc)
             field = "fault" if "fault" in message else "device"
             raise ValidationError(message, fields={field: message}) from None
+        assert sim.world is not None
+        sim.world.note_fault(device, fault)  # part of the world: kept until cleared
         return {"device": device, "fault": fault}
+
+    @property
+    def simulated_machine(self) -> SimulatedMachine:
+        """The simulated devices and world behind this machine."""
+        return self._sim

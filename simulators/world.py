@@ -1,11 +1,12 @@
 """The physical state of the simulated machine.
 
 Coins in each hopper and the cashbox, products in each spiral, the delivery
-tray, the coin cup, and each simulated device's own registers (ccTalk event
-counters and buffers).  Real hardware keeps this state through a power cut;
-so does the simulated machine: every change is written atomically to a JSON
-file beside the database, and a restarted process finds the machine as it
-was left.
+tray, the coin cup, each simulated device's own registers (ccTalk event
+counters and buffers), and the faults injected through sim control, which
+stay until cleared, like a jammed coin or a cut wire.  Real hardware keeps
+this state through a power cut; so does the simulated machine: every change
+is written atomically to a JSON file beside the database, and a restarted
+process finds the machine as it was left.
 
 What it does not model: coins in flight between the acceptor and a hopper,
 product weight, anything a camera would see.
@@ -31,6 +32,7 @@ class SimWorld:
     tray: list[str] = field(default_factory=list)  # products in the delivery tray
     cup: list[int] = field(default_factory=list)  # coins in the coin-return cup
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-device registers
+    faults: dict[str, list[str]] = field(default_factory=dict)  # device -> injected faults
     path: Path | None = field(default=None, repr=False, compare=False)
     on_change: Callable[[], None] | None = field(default=None, repr=False, compare=False)
     """Told (from any thread) after the tray, cup, spirals, hoppers or cashbox changed."""
@@ -75,6 +77,7 @@ class SimWorld:
                 tray=list(raw["tray"]),
                 cup=[int(c) for c in raw["cup"]],
                 devices=dict(raw["devices"]),
+                faults={k: [str(f) for f in v] for k, v in raw.get("faults", {}).items()},
                 path=path,
             )
             for slot in slots:
@@ -100,6 +103,20 @@ class SimWorld:
         """The saved registers of one device (created empty)."""
         with self._lock:
             return self.devices.setdefault(name, {})
+
+    def note_fault(self, device: str, fault: str) -> None:
+        """Remember a fault injected into ``device`` until ``clear``; ``reset`` acts once."""
+        with self._lock:
+            if fault == "clear":
+                self.faults.pop(device, None)
+            elif fault != "reset" and fault not in self.faults.get(device, []):
+                self.faults.setdefault(device, []).append(fault)
+            self.save()
+
+    def injected_faults(self) -> dict[str, list[str]]:
+        """Every device's standing faults, in the order they were injected."""
+        with self._lock:
+            return {device: list(faults) for device, faults in self.faults.items()}
 
     def route_coin(self, coin: int) -> str:
         """An accepted coin falls into its hopper if not full, else the cashbox."""

@@ -21,11 +21,11 @@ from collections.abc import Collection
 
 from controller.errors import DeviceBusy, DeviceLost, DeviceNak, HardwareError, ProtocolError
 from drivers.base import CoinAcceptor, CoinBatch, CoinEvent, CoinEventKind, CoinHandler
+from drivers.cctalk.acceptor_events import classify
 from drivers.cctalk.coins import (
     EVENT_PAIRS,
     POSITIONS,
     CoinMapConfig,
-    event_kind,
     inhibit_mask,
     new_event_count,
     parse_coin_id,
@@ -253,11 +253,18 @@ class CctalkCoinAcceptor(CoinAcceptor):
 
     def _event(self, a: int, b: int) -> CoinEvent:
         if a == 0:
-            return CoinEvent(event_kind(b), code=b)
+            return self._status_event(b)
         value = self._values.get(a)
         if value is None:
             return CoinEvent(CoinEventKind.ALARM, code=b, position=a)
         return CoinEvent(CoinEventKind.CREDIT, value_cents=value, code=b, position=a)
+
+    def _status_event(self, code: int) -> CoinEvent:
+        """An A = 0 event, classified and logged with its meaning."""
+        known = classify(code)
+        level = logging.WARNING if known.alert else logging.INFO
+        log.log(level, "%s: event %d (%s): %s", self.name, code, known.kind.value, known.meaning)
+        return CoinEvent(known.kind, code=code, meaning=known.meaning, alert=known.alert)
 
     async def _deliver(self, batch: CoinBatch) -> None:
         if self._handler is None:

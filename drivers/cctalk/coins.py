@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from drivers.base import CoinEventKind
+from drivers.cctalk.acceptor_events import classify
 
 POSITIONS = range(1, 17)
 EVENT_PAIRS = 5
 
 CoinMapConfig = Mapping[str | int, int]
 
-_FRAUD_CODES = frozenset({16, 17, 18, 19, 20, 23, 36, 40})
 
 
 def parse_coin_id(raw: bytes) -> str | None:
@@ -69,17 +69,7 @@ def inhibit_mask(values: Mapping[int, int], enabled_cents: Collection[int]) -> b
 
 def event_kind(code: int) -> CoinEventKind:
     """The kind of an A = 0 event of header 229 (B is the code)."""
-    if code == 1:
-        return CoinEventKind.REJECTED
-    if code == 2 or 128 <= code <= 159:
-        return CoinEventKind.INHIBITED
-    if 8 <= code <= 15:
-        return CoinEventKind.SENSOR
-    if code in _FRAUD_CODES:
-        return CoinEventKind.FRAUD
-    if code == 254:
-        return CoinEventKind.RETURN_LEVER
-    return CoinEventKind.ALARM
+    return classify(code).kind
 
 
 def new_event_count(counter: int, last: int) -> int:

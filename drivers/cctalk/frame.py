@@ -34,6 +34,7 @@ class Header(enum.IntEnum):
     RESET_DEVICE = 1
     NAK = 5
     BUSY = 6
+    REQUEST_CIPHER_KEY = 160
     TEST_HOPPER = 163
     ENABLE_HOPPER = 164
     HOPPER_STATUS = 166

@@ -1,13 +1,25 @@
 """The ccTalk payout hopper driver.
 
 ``CctalkHopper`` pays coins of one value: enable (164 A5), dispense (167, sent
-once, never blindly repeated), then poll the status (166) until nothing
-remains, reporting coins as they are counted.  A short pay is explained with
-test hopper (163).  The hopper's dispense counter (moved by every dispense it
-receives, even one it refuses) tells a lost reply from a lost request.
+once, never blindly repeated), then poll the status (166) every 100 ms until
+nothing remains, reporting coins as they are counted.  A short pay is
+explained with test hopper (163), whose first byte is read whatever its
+length (1 byte SCH1, 2 SCH2, 3 SCH3).
 
-Not modelled: the encrypted dispense variants (cipher keys), payout by value
-(multi-coin hoppers), and hopper self-test / motor reverse commands.
+What a dispense reply means (the SCH2 and Flow manuals agree): a NAK or BUSY
+is a refusal and nothing was paid, whatever the event counter does (Flow
+hoppers move it on a refusal, SCH2 hoppers do not).  An accepted dispense is
+answered with the event counter or, on SCH1-style firmware, a plain ACK.
+Only a missing or corrupt reply is ambiguous; the status read before the
+dispense then decides, and when even that cannot tell a taken dispense from
+a refused one the payout is reported as uncertain rather than guessed.
+
+Security of 167: ``serial`` sends the hopper's serial number (Flow);
+``zero`` is the SCH2 "no encryption" firmware, which takes 8 zero bytes only
+right after a "request cipher key" (160), sent before every dispense.
+
+Not modelled: the encrypted dispense variants (vendor cipher; refused at
+config time), payout by value (multi-coin hoppers), motor reverse commands.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import Literal
 
 from controller.errors import (
@@ -27,21 +40,48 @@ from controller.errors import (
 )
 from drivers.base import CoinPaidHook, Hopper, HopperStatus, PayoutResult, dispense_accepted
 from drivers.cctalk.frame import Header
+from drivers.cctalk.hopper_flags import (
+    FLAG_MAX_CURRENT,
+    FLAG_MOTOR_REVERSED,
+    FLAG_OPTO_BLOCKED_PAYOUT,
+    FLAG_PAYOUT_DISABLED,
+    FLAG_PAYOUT_TIMEOUT,
+    describe_test_flags,
+    fault_from_test_flags,
+)
 from drivers.cctalk.link import CctalkLink
+
+__all__ = [
+    "ENABLE_KEY", "FLAG_MAX_CURRENT", "FLAG_MOTOR_REVERSED", "FLAG_OPTO_BLOCKED_PAYOUT",
+    "FLAG_PAYOUT_DISABLED", "FLAG_PAYOUT_TIMEOUT", "HOPPER_MODELS", "CctalkHopper",
+    "HopperModel", "Security",
+    "fault_from_test_flags",
+]
 
 log = logging.getLogger(__name__)
 
 Security = Literal["serial", "zero"]
+SECURITY_MODES: tuple[Security, ...] = ("serial", "zero")
 MAX_PER_COMMAND = 255
 ENABLE_KEY = 0xA5
+CIPHER_KEY_LEN = 8
+DISPENSE_REPLY_LENS = frozenset({0, 1})  # plain ACK (SCH1-style) or the event counter
+MIN_STATUS_POLL_S = 0.1  # HARDWARE.md: poll the status every 100 ms or slower
 
-# test hopper (163), first byte
-FLAG_MAX_CURRENT = 0x01
-FLAG_PAYOUT_TIMEOUT = 0x02
-FLAG_MOTOR_REVERSED = 0x04
-FLAG_OPTO_BLOCKED_PAYOUT = 0x20
-FLAG_PAYOUT_DISABLED = 0x80
-JAM_FLAGS = FLAG_MAX_CURRENT | FLAG_MOTOR_REVERSED | FLAG_OPTO_BLOCKED_PAYOUT
+
+@dataclass(frozen=True, slots=True)
+class HopperModel:
+    """What the driver must know of a hopper model (firmware variant)."""
+
+    security: Security
+    counter_moves_on_refusal: bool
+
+
+HOPPER_MODELS: dict[str, HopperModel] = {
+    "flow": HopperModel("serial", counter_moves_on_refusal=True),  # Suzo-Happ Flow
+    "sch2": HopperModel("zero", counter_moves_on_refusal=False),  # SCH2 "no encryption"
+    "sch1": HopperModel("serial", counter_moves_on_refusal=False),  # plain-ACK firmware
+}
 
 
 class _NothingPaid(Exception):
@@ -52,25 +92,22 @@ class _NothingPaid(Exception):
         self.cause = cause
 
 
-def fault_from_test_flags(flags: bytes) -> str:
-    """Name the cause of a short pay from the test hopper flags."""
-    first = flags[0] if flags else 0
-    if first & JAM_FLAGS:
-        return "jam"
-    if first & FLAG_PAYOUT_TIMEOUT:
-        return "empty"
-    return "short_pay"
-
-
 class CctalkHopper(Hopper):
-    """One ccTalk hopper of ``coin_cents`` coins on a shared ``CctalkLink``."""
+    """One ccTalk hopper of ``coin_cents`` coins on a shared ``CctalkLink``.
+
+    ``counter_moves_on_refusal``: True for hoppers that move their event
+    counter on a refused dispense too (Flow; the safe default), False for
+    those that move it only on a dispense they take (SCH2, SCH1-style).
+    """
 
     def __init__(self, link: CctalkLink, *, address: int, coin_cents: int,
-                 security: Security = "serial", status_poll_interval_s: float = 0.05,
+                 security: Security = "serial", status_poll_interval_s: float = MIN_STATUS_POLL_S,
                  dispense_timeout_s: float = 5.0, late_coin_window_s: float = 0.5,
-                 redispense_attempts: int = 2, name: str | None = None) -> None:
-        if security not in ("serial", "zero"):
-            raise ValueError(f"security must be serial or zero, not {security!r}")
+                 redispense_attempts: int = 2, counter_moves_on_refusal: bool = True,
+                 name: str | None = None) -> None:
+        if security not in SECURITY_MODES:
+            raise ValueError(f"security must be serial or zero (encrypted dispense is not "
+                             f"supported), not {security!r}")
         if status_poll_interval_s <= 0 or dispense_timeout_s <= 0 or late_coin_window_s < 0:
             raise ValueError("poll interval and dispense timeout > 0, late window >= 0")
         self.link = link
@@ -81,6 +118,7 @@ class CctalkHopper(Hopper):
         self.dispense_timeout_s = dispense_timeout_s
         self.late_coin_window_s = late_coin_window_s
         self.redispense_attempts = redispense_attempts
+        self.counter_moves_on_refusal = counter_moves_on_refusal
         self.name = name or f"hopper:{coin_cents}"
         self.serial_number = b""
 
@@ -152,43 +190,64 @@ class CctalkHopper(Hopper):
             return sent
         return await self._follow(count, sent, base, on_paid)
 
-    def _security_bytes(self) -> bytes:
+    async def _security_bytes(self) -> bytes:
+        """The bytes before the count; ``zero`` first asks for a cipher key (160)."""
         if self.security == "serial":
             return self.serial_number
-        return bytes(8)
+        await self.link.request(self.address, Header.REQUEST_CIPHER_KEY,
+                                reply_len=CIPHER_KEY_LEN)
+        return bytes(CIPHER_KEY_LEN)
 
-    async def _send_dispense(self, count: int, before: HopperStatus) -> int | PayoutResult:
-        """Send the dispense; the hopper's counter for it, or the result when the
-        hopper was lost (nothing known paid).  Raises _NothingPaid when refused."""
-        data = self._security_bytes() + bytes((count,))
+    async def _send_dispense(self, count: int, before: HopperStatus) -> int | PayoutResult | None:
+        """Send the dispense once (again only when it certainly never arrived).
+
+        The hopper's event counter for it (None: a plain ACK, read it from the
+        first status), or a result when nothing more can be known.  Raises
+        _NothingPaid when the dispense was refused or never sent."""
         last: HardwareError = DeviceLost("no attempt")
         for _ in range(1 + self.redispense_attempts):
             try:
+                data = await self._security_bytes() + bytes((count,))
+            except HardwareError as exc:
+                raise _NothingPaid(exc) from exc
+            try:
                 reply = await self.link.request(self.address, Header.DISPENSE_COINS, data,
-                                                retries=0, reply_len=1)
-                return reply[0]
-            except (DeviceNak, DeviceLost, DeviceBusy, ProtocolError) as exc:
+                                                retries=0, reply_len=DISPENSE_REPLY_LENS)
+                return reply[0] if reply else None
+            except (DeviceNak, DeviceBusy) as exc:
+                # a well-formed refusal: nothing paid, whatever the counter does
+                log.warning("%s: dispense of %d refused: %s", self.name, count, exc)
+                raise _NothingPaid(exc) from exc
+            except (DeviceLost, ProtocolError) as exc:
                 last = exc
-            status = await self._status_or_none()
-            if status is None:
-                return PayoutResult(count, 0, fault="device_lost", certain=False)
-            if status.counter == before.counter:
-                if isinstance(last, DeviceNak):
-                    raise _NothingPaid(last)
-                log.warning("%s: dispense not received (%s); sending it again", self.name, last)
-                continue
-            # it arrived: accepted, or refused (the counter moves on a refusal too)
-            accepted = dispense_accepted(before, status, count)
-            if accepted is None:
-                # A refusal (wrong key, disabled) is rare and shows on every dispense;
-                # a repeat of the last payout's count is common: take it as taken.
-                log.warning("%s: dispense reply lost (%s); the status reads like the last "
-                            "payout's, so the dispense is taken as received", self.name, last)
-            if accepted is not False:
-                return status.counter
-            raise _NothingPaid(last if isinstance(last, DeviceNak)
-                               else DeviceNak(f"{self.name} refused the dispense"))
+            outcome = await self._after_lost_reply(count, before, last)
+            if outcome != "resend":
+                return outcome
+            log.warning("%s: dispense not received (%s); sending it again", self.name, last)
         raise _NothingPaid(last)
+
+    async def _after_lost_reply(self, count: int, before: HopperStatus,
+                                cause: HardwareError) -> int | PayoutResult | Literal["resend"]:
+        """A missing or corrupt reply: the status decides whether it was taken."""
+        status = await self._status_or_none()
+        if status is None:
+            return PayoutResult(count, 0, fault="device_lost", certain=False)
+        if status.counter == before.counter:
+            return "resend"  # every model moves its counter on a dispense it takes
+        if status.counter == 0:  # reset since the status before: what it did is lost
+            return PayoutResult(count, 0, fault="device_reset", certain=False)
+        if not self.counter_moves_on_refusal:
+            return status.counter  # (SCH2, SCH1) a moved counter is a taken dispense
+        accepted = dispense_accepted(before, status, count)
+        if accepted:
+            return status.counter
+        if accepted is False:
+            raise _NothingPaid(DeviceNak(f"{self.name} refused the dispense ({cause})"))
+        # the counter moved and the figures repeat the last payout's: a refusal
+        # (on hoppers that count refusals) and a finished payout look the same
+        log.error("%s: dispense reply lost (%s) and the status reads like the last payout's: "
+                  "taken or refused cannot be told", self.name, cause)
+        return PayoutResult(count, 0, fault="dispense_unknown", certain=False)
 
     async def _status_or_none(self) -> HopperStatus | None:
         try:
@@ -197,7 +256,7 @@ class CctalkHopper(Hopper):
             log.error("%s: status unknown: %s", self.name, exc)
             return None
 
-    async def _follow(self, count: int, counter: int, base: int,
+    async def _follow(self, count: int, counter: int | None, base: int,
                       on_paid: CoinPaidHook | None) -> PayoutResult:
         """Poll status until the hopper is done; the driver keeps its own tally."""
         loop = asyncio.get_running_loop()
@@ -214,6 +273,8 @@ class CctalkHopper(Hopper):
                 if loop.time() - last_progress > self.dispense_timeout_s:
                     return await self._stop_stuck(count, paid, base, on_paid)
                 continue
+            if counter is None:
+                counter = status.counter  # a plain ACK: the first status tells it
             if status.counter != counter:
                 log.error("%s: counter %d became %d mid payout", self.name, counter,
                           status.counter)
@@ -262,7 +323,8 @@ class CctalkHopper(Hopper):
             log.error("%s: test hopper failed: %s", self.name, exc)
             return "short_pay"
         fault = fault_from_test_flags(flags)
-        log.error("%s: short pay, test hopper flags %s -> %s", self.name, flags.hex(), fault)
+        log.error("%s: short pay, test hopper flags %s (%s) -> %s", self.name, flags.hex(),
+                  "; ".join(describe_test_flags(flags)) or "none", fault)
         return fault
 
     async def _report(self, on_paid: CoinPaidHook | None, total: int) -> None:

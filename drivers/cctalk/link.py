@@ -49,6 +49,7 @@ from drivers.cctalk.frame import (
 log = logging.getLogger(__name__)
 
 EchoMode = Literal["auto", "on", "off"]
+ReplyLen = int | frozenset[int] | None
 
 
 class CctalkLink:
@@ -131,13 +132,14 @@ class CctalkLink:
     # --- the public request ------------------------------------------------
 
     async def request(self, address: int, header: int, data: bytes = b"", *,
-                      retries: int | None = None, reply_len: int | None = None) -> bytes:
+                      retries: int | None = None, reply_len: ReplyLen = None) -> bytes:
         """Send one request and return the ACK reply's data bytes.
 
         ``retries`` overrides the link's retry count (0 for requests that must
         not be repeated blindly, such as a dispense).  ``reply_len``, when
-        given, is the only data length accepted: a reply of another length is
-        treated as a stale answer to an earlier request and ignored.
+        given, is the only data length (or the set of lengths) accepted: a
+        reply of another length is treated as a stale answer to an earlier
+        request and ignored.
 
         Raises DeviceNak, DeviceBusy, or DeviceLost after the last attempt
         timed out or came back corrupt (the cause is chained).
@@ -172,7 +174,7 @@ class CctalkLink:
 
     # --- one attempt --------------------------------------------------------
 
-    async def _transaction(self, address: int, frame: bytes, reply_len: int | None) -> Frame:
+    async def _transaction(self, address: int, frame: bytes, reply_len: ReplyLen) -> Frame:
         self._flush_input()
         await self._write_all(frame)
         log.debug("ccTalk tx %s", frame.hex(" "))
@@ -206,13 +208,15 @@ class CctalkLink:
                 log.info("ccTalk bus on %s does not echo requests", self.port)
             return reply
 
-    def _is_our_reply(self, reply: Frame, address: int, reply_len: int | None) -> bool:
+    def _is_our_reply(self, reply: Frame, address: int, reply_len: ReplyLen) -> bool:
         if reply.dest != self.host_address:
             return False
         if reply.src is not None and reply.src != address:
             return False
-        return not (reply.header == Header.ACK and reply_len is not None
-                    and len(reply.data) != reply_len)
+        if reply.header != Header.ACK or reply_len is None:
+            return True
+        lengths = (reply_len,) if isinstance(reply_len, int) else reply_len
+        return len(reply.data) in lengths
 
     async def _wait_rx(self, deadline: float, address: int) -> None:
         if self._broken:

@@ -101,6 +101,14 @@ class SimCctalkDevice:
         self.faults.add(fault)
         self.on_fault(fault)
 
+    def restore_faults(self, faults: list[str]) -> None:
+        """Faults that were standing when the machine stopped: back without
+        their one-time physical side (that is already in the registers)."""
+        for fault in faults:
+            if fault in self.FAULTS and fault != "reset":
+                self.record("fault", f"{fault} (still there)")
+                self.faults.add(fault)
+
     def clear(self) -> None:
         self.record("fault", "clear")
         self.faults.clear()

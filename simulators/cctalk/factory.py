@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from drivers.cctalk.frame import ChecksumMode
 from simulators.cctalk.acceptor import SimCctalkAcceptor
 from simulators.cctalk.bus import DEFAULT_HOPPER_ADDRESSES, SimCctalkBus
-from simulators.cctalk.hopper import Security, SimCctalkHopper
+from simulators.cctalk.hopper import SimCctalkHopper
+from simulators.cctalk.hopper_models import DEFAULT_HOPPER_MODEL
 from simulators.world import SimWorld
 
 
@@ -15,12 +16,14 @@ def build_cctalk_bus(world: SimWorld, *, coins: Sequence[int] = (5, 10, 20, 50, 
                      acceptor_address: int | None = 2,
                      hopper_addresses: Mapping[int, int] | None = None,
                      echo: bool = False, checksum: ChecksumMode = "simple",
-                     hopper_security: Security = "serial", reply_delay_s: float = 0.002,
+                     hopper_model: str = DEFAULT_HOPPER_MODEL,
+                     hopper_models: Mapping[int, str] | None = None, reply_delay_s: float = 0.002,
                      coin_interval_s: float = 0.015) -> SimCctalkBus:
     """A bus with the acceptor at ``acceptor_address`` and hoppers at their addresses.
 
     ``hopper_addresses`` maps coin value -> address (default 5c at 3 .. 100c at
-    7); ``acceptor_address=None`` leaves the acceptor out.  Call ``start()``.
+    7); ``hopper_models`` coin value -> model name (others: ``hopper_model``);
+    ``acceptor_address=None`` leaves the acceptor out.  Call ``start()``.
     """
     if hopper_addresses is None:
         hopper_addresses = {c: a for c, a in DEFAULT_HOPPER_ADDRESSES.items() if c in coins}
@@ -30,6 +33,7 @@ def build_cctalk_bus(world: SimWorld, *, coins: Sequence[int] = (5, 10, 20, 50, 
                                   reply_delay_s=reply_delay_s))
     for coin, address in hopper_addresses.items():
         bus.add(SimCctalkHopper(world, address=address, coin_cents=coin,
-                                security=hopper_security, reply_delay_s=reply_delay_s,
+                                model=(hopper_models or {}).get(coin, hopper_model),
+                                reply_delay_s=reply_delay_s,
                                 coin_interval_s=coin_interval_s))
     return bus

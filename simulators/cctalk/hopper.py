@@ -1,9 +1,12 @@
 """A simulated ccTalk payout hopper, byte-exact on the bus.
 
 It answers serial number (242), test hopper (163), enable (164), dispense
-(167), status (166) and emergency stop (172).  Every dispense command moves
-the dispense counter, also one it refuses (NAK: not enabled, wrong security
-bytes, still paying).  Coins leave ``world.hoppers[coin]`` one by one every
+(167), status (166), emergency stop (172) and, for models that need it,
+request cipher key (160).  Its ``model`` (``simulators.cctalk.hopper_models``:
+``flow``, ``sch2``, ``sch1``) selects the security bytes, whether a refused
+dispense (NAK: not enabled, wrong security bytes, no cipher key, still
+paying) moves the event counter, the dispense reply (event counter or plain
+ACK) and the length of the test hopper reply.  Coins leave ``world.hoppers[coin]`` one by one every
 ``coin_interval_s`` into the coin cup.  A hopper that cannot pay a coin stops
 after ``stall_timeout_s`` with ``unpaid`` set and a test flag, and clears
 ``unpaid`` again ``unpaid_clear_s`` later.  Registers live in the saved world,
@@ -13,27 +16,32 @@ would keep running.
 Extra faults: ``empty`` (no coin comes out: payout timeout flag), ``jam``
 (jams after ``jam_after`` coins: max-current flag), ``short_pay`` (the last
 coin of a dispense is not paid, no flag), ``late_coin`` (one coin still exits
-after an emergency stop).  Not modelled: encrypted dispense, motor reverse,
-the real hopper's multi-second timeouts.
+after an emergency stop), ``refuse`` (every dispense is NAKed, the counter
+moving as the model does on a refusal), ``self_clear_jam`` (the motor
+reverses once to clear a jam and pays on; the "motor reversed" flag stays
+latched until a reset).  Not modelled: encrypted dispense, the real hopper's
+multi-second timeouts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from drivers.cctalk.frame import Header
-from drivers.cctalk.hopper import (
-    ENABLE_KEY,
+from drivers.cctalk.hopper import ENABLE_KEY
+from drivers.cctalk.hopper_flags import (
     FLAG_MAX_CURRENT,
+    FLAG_MOTOR_REVERSED,
     FLAG_PAYOUT_DISABLED,
     FLAG_PAYOUT_TIMEOUT,
 )
 from simulators.cctalk.device import Reply, SimCctalkDevice
+from simulators.cctalk.hopper_models import DEFAULT_HOPPER_MODEL, Security, hopper_model
 from simulators.world import SimWorld
 
-Security = Literal["serial", "zero"]
+LATCHED_FLAGS = FLAG_MOTOR_REVERSED  # kept until a reset, not cleared by a dispense
 
 
 def default_serial(address: int) -> bytes:
@@ -46,16 +54,18 @@ class SimCctalkHopper(SimCctalkDevice):
 
     category: ClassVar[str] = "Payout"
     FAULTS: ClassVar[frozenset[str]] = SimCctalkDevice.FAULTS | {
-        "empty", "jam", "short_pay", "late_coin"}
+        "empty", "jam", "short_pay", "late_coin", "refuse", "self_clear_jam"}
 
     def __init__(self, world: SimWorld, *, address: int, coin_cents: int,
-                 security: Security = "serial", serial_number: bytes | None = None,
+                 model: str = DEFAULT_HOPPER_MODEL, security: Security | None = None,
+                 serial_number: bytes | None = None,
                  coin_interval_s: float = 0.015, stall_timeout_s: float = 0.05,
                  unpaid_clear_s: float = 2.0, late_coin_s: float = 0.01, jam_after: int = 1,
                  name: str | None = None, reply_delay_s: float = 0.002,
                  slow_delay_s: float = 0.5) -> None:
         self.coin_cents = coin_cents
-        self.security: Security = security
+        self.model = hopper_model(model)
+        self.security: Security = security or self.model.security
         self.serial_number = serial_number or default_serial(address)
         self.coin_interval_s = coin_interval_s
         self.stall_timeout_s = stall_timeout_s
@@ -69,7 +79,7 @@ class SimCctalkHopper(SimCctalkDevice):
 
     def power_up_registers(self) -> dict[str, Any]:
         return {"counter": 0, "remaining": 0, "paid": 0, "unpaid": 0,
-                "enabled": False, "flags": 0}
+                "enabled": False, "flags": 0, "cipher_key": False}
 
     # --- registers ----------------------------------------------------------------
 
@@ -114,8 +124,10 @@ class SimCctalkHopper(SimCctalkDevice):
         if header == Header.HOPPER_STATUS and not data:
             return Header.ACK, self.status_bytes()
         if header == Header.TEST_HOPPER and not data:
-            disabled = 0 if self.registers["enabled"] else FLAG_PAYOUT_DISABLED
-            return Header.ACK, bytes((self.reg("flags") | disabled,))
+            return Header.ACK, self._test_flags()
+        if header == Header.REQUEST_CIPHER_KEY and not data and self.model.cipher_key_required:
+            self._update(cipher_key=True)
+            return Header.ACK, bytes(self._rng.randrange(256) for _ in range(8))
         if header == Header.ENABLE_HOPPER and len(data) == 1:
             self._update(enabled=data[0] == ENABLE_KEY)
             return Header.ACK, b""
@@ -129,8 +141,13 @@ class SimCctalkHopper(SimCctalkDevice):
         return super().answer(header, data)
 
     def on_refused(self, header: int, data: bytes) -> None:
-        if header == Header.DISPENSE_COINS:
+        if header == Header.DISPENSE_COINS and self.model.counter_on_refusal:
             self._bump_counter()
+
+    def _test_flags(self) -> bytes:
+        disabled = 0 if self.registers["enabled"] else FLAG_PAYOUT_DISABLED
+        first = bytes((self.reg("flags") | disabled,))
+        return first + bytes(self.model.test_reply_len - 1)
 
     def _bump_counter(self) -> int:
         counter = self.reg("counter")
@@ -142,21 +159,36 @@ class SimCctalkHopper(SimCctalkDevice):
         expected = self.serial_number if self.security == "serial" else bytes(8)
         return key == expected
 
-    def _dispense(self, data: bytes) -> Reply:
-        counter = self._bump_counter()
+    def _refusal(self, data: bytes) -> str | None:
+        """Why this dispense is refused, or None when it is taken."""
+        had_key = bool(self.registers.get("cipher_key"))
+        if had_key:
+            self._update(cipher_key=False)  # one key per dispense
+        if "refuse" in self.faults:
+            return "refuse fault"
         if not data or not self._security_ok(data[:-1]):
-            self.record("event", "dispense refused: security bytes")
-            return Header.NAK, b""
+            return "security bytes"
+        if self.model.cipher_key_required and not had_key:
+            return "no cipher key requested"
         if not self.registers["enabled"] or self.reg("remaining") > 0:
-            self.record("event", "dispense refused: disabled or busy")
+            return "disabled or busy"
+        return None
+
+    def _dispense(self, data: bytes) -> Reply:
+        refusal = self._refusal(data)
+        if refusal is not None:
+            self.on_refused(Header.DISPENSE_COINS, data)
+            self.record("event", f"dispense refused: {refusal}")
             return Header.NAK, b""
+        counter = self._bump_counter()
         if self._clear_unpaid is not None:
             self._clear_unpaid.cancel()
-        self._update(remaining=data[-1], paid=0, unpaid=0, flags=0)
+        self._update(remaining=data[-1], paid=0, unpaid=0,
+                     flags=self.reg("flags") & LATCHED_FLAGS)
         self.record("event", f"dispense {data[-1]} (counter {counter})")
         if data[-1]:
             self._start_payout()
-        return Header.ACK, bytes((counter,))
+        return Header.ACK, bytes((counter,)) if self.model.dispense_reply_counter else b""
 
     def _emergency_stop(self) -> int:
         not_paid = self.reg("remaining")
@@ -186,6 +218,9 @@ class SimCctalkHopper(SimCctalkDevice):
             if "jam" in self.faults and self.reg("paid") >= self.jam_after:
                 await self._stall(FLAG_MAX_CURRENT)
                 return
+            if "self_clear_jam" in self.faults and not self.reg("flags") & FLAG_MOTOR_REVERSED:
+                self._update(flags=self.reg("flags") | FLAG_MOTOR_REVERSED)
+                self.record("event", "jam cleared by reversing the motor")
             if "short_pay" in self.faults and self.reg("remaining") == 1:
                 self._stop_short(0)
                 return

@@ -172,3 +172,20 @@ async def test_deposit_refused_by_a_jammed_acceptor_times_out(
     machine.config = dataclasses.replace(
         config, machine=dataclasses.replace(config.machine, deposit_claim_s=2.0))
     assert await _deposit(client, buyer, 50) == 50
+
+
+async def test_a_hopper_that_refuses_every_dispense_pays_nothing(
+        client: TestClient[Any, Any], buyer: Account, seller: Account, operator: Account,
+        machine: Any) -> None:
+    if not isinstance(machine, Machine):
+        pytest.skip("needs the simulated machine")
+    r = await client.post("/sim/fault", json={"device": "hopper:50", "fault": "refuse"})
+    assert (r.status, await r.json()) == (200, {"device": "hopper:50", "fault": "refuse"})
+    product = await _product(client, seller, cost=50)
+    await _deposit(client, buyer, 100)
+    r = await client.post("/buy", json={"productId": product["id"], "amount": 1},
+                          headers=buyer.auth)
+    assert r.status == 200 and (await r.json())["change"] == [20, 20, 10]
+    state = await (await client.get("/machine", headers=operator.auth)).json()
+    assert "hopper:50" in str(state["faults"])
+    assert 50 not in (await (await client.get("/sim/state")).json())["returned"]

@@ -262,6 +262,9 @@ async def test_event_codes_and_unknown_position(acceptor: CctalkCoinAcceptor,
     await cctalk_until(lambda: acceptor.last_counter == 6)
     assert cctalk_batches.kinds() == [
         "rejected", "sensor", "fraud", "return_lever", "alarm", "alarm"]
+    events = [e for b in cctalk_batches.batches for e in b.events]
+    assert [e.alert for e in events] == [False, False, True, False, False, True]
+    assert events[2].meaning == "coin-on-string mechanism activated"
     assert cctalk_batches.batches[0].events[-1].position == 9
     assert cctalk_batches.credits() == []
 
@@ -272,7 +275,7 @@ async def test_jammed_acceptor(acceptor: CctalkCoinAcceptor, sim: SimCctalkAccep
     sim.inject("jam")
     assert sim.insert(100) == "rejected"
     await cctalk_until(lambda: acceptor.last_counter == 2)
-    assert cctalk_batches.kinds() == ["sensor", "sensor"]
+    assert cctalk_batches.kinds() == ["sensor_fault", "sensor_fault"]  # credit sensor blocked
     sim.clear()
     assert sim.insert(100) == "accepted"
 

@@ -162,10 +162,12 @@ def test_event_counter_arithmetic() -> None:
 
 @pytest.mark.parametrize(("code", "kind"), [
     (1, CoinEventKind.REJECTED), (2, CoinEventKind.INHIBITED), (128, CoinEventKind.INHIBITED),
-    (159, CoinEventKind.INHIBITED), (8, CoinEventKind.SENSOR), (15, CoinEventKind.SENSOR),
-    (16, CoinEventKind.FRAUD), (20, CoinEventKind.FRAUD), (23, CoinEventKind.FRAUD),
-    (36, CoinEventKind.FRAUD), (40, CoinEventKind.FRAUD), (254, CoinEventKind.RETURN_LEVER),
-    (255, CoinEventKind.ALARM), (3, CoinEventKind.ALARM), (160, CoinEventKind.ALARM),
+    (159, CoinEventKind.INHIBITED), (8, CoinEventKind.SENSOR), (14, CoinEventKind.SENSOR_FAULT),
+    (16, CoinEventKind.FRAUD), (17, CoinEventKind.COIN_BACKWARDS),
+    (18, CoinEventKind.COIN_MAY_BE_SWALLOWED), (20, CoinEventKind.FRAUD),
+    (23, CoinEventKind.FRAUD), (36, CoinEventKind.COIN_MAY_BE_SWALLOWED),
+    (40, CoinEventKind.FRAUD), (254, CoinEventKind.RETURN_LEVER),
+    (255, CoinEventKind.ALARM), (3, CoinEventKind.REJECTED), (160, CoinEventKind.ALARM),
 ])
 def test_event_codes(code: int, kind: CoinEventKind) -> None:
     assert event_kind(code) is kind

@@ -12,6 +12,7 @@ import pytest_asyncio
 from controller.errors import DeviceNak, HardwareError
 from drivers.base import HopperStatus
 from drivers.cctalk.hopper import CctalkHopper, fault_from_test_flags
+from drivers.cctalk.hopper_flags import describe_test_flags
 from drivers.cctalk.link import CctalkLink
 from simulators.cctalk import SimCctalkBus, SimCctalkHopper, build_cctalk_bus
 from simulators.world import SimWorld
@@ -68,8 +69,8 @@ async def test_dispense_with_serial_security(cctalk_link: CctalkLink, cctalk_bus
     assert await driver.status() == HopperStatus(counter=1, remaining=0, paid=3, unpaid=0)
 
 
-async def test_dispense_with_zero_security(cctalk_world: SimWorld) -> None:
-    bus = build_cctalk_bus(cctalk_world, hopper_security="zero", coin_interval_s=0.003)
+async def test_sch2_dispense_asks_for_a_cipher_key_first(cctalk_world: SimWorld) -> None:
+    bus = build_cctalk_bus(cctalk_world, hopper_model="sch2", coin_interval_s=0.003)
     await bus.start()
     link = CctalkLink(bus.port, reply_timeout_s=0.03)
     await link.start()
@@ -80,12 +81,15 @@ async def test_dispense_with_zero_security(cctalk_world: SimWorld) -> None:
         assert result.paid == 1 and result.fault is None
         assert dispense_frames(bus.hoppers[5]) == [
             "03 09 01 a7 00 00 00 00 00 00 00 00 01 4b"]
+        received = bus.hoppers[5].entries("rx")
+        dispense_at = received.index(dispense_frames(bus.hoppers[5])[0])
+        assert received[dispense_at - 1] == "03 00 01 a0 5c"  # request cipher key first
         wrong = make_hopper(link, 5, 3, security="serial")
         await wrong.start()
         with pytest.raises(DeviceNak):  # refused: certain nothing was paid
             await wrong.dispense(2)
         assert cctalk_world.hoppers[5] == 19
-        assert bus.hoppers[5].reg("counter") == 2  # the refused dispense moved it
+        assert bus.hoppers[5].reg("counter") == 1  # an SCH2 counts only what it takes
     finally:
         await link.close()
         await bus.close()
@@ -144,6 +148,12 @@ async def test_fault_from_flags() -> None:
     assert fault_from_test_flags(b"\x02") == "empty"
     assert fault_from_test_flags(b"\x80") == "short_pay"
     assert fault_from_test_flags(b"") == "short_pay"
+    assert fault_from_test_flags(b"\x04") == "short_pay"  # motor reversed: a jam cleared, latched
+    assert fault_from_test_flags(b"\x06") == "empty"  # an empty hopper after a cleared jam
+    assert fault_from_test_flags(b"\x08") == fault_from_test_flags(b"\x10") == "sensor"
+    assert fault_from_test_flags(b"\x02\xff\xff") == "empty"  # only the first byte counts
+    assert describe_test_flags(b"\x84") == [
+        "motor reversed to clear a jam (latched until reset)", "payout disabled"]
 
 
 async def test_lost_dispense_reply_pays_once(hopper50: CctalkHopper, sim50: SimCctalkHopper,
@@ -249,16 +259,17 @@ async def test_refused_dispense_with_a_lost_reply_pays_nothing(
     assert "dispense refused: security bytes" in sim50.entries("event")
 
 
-async def test_lost_reply_to_a_repeat_of_the_last_payout_is_taken_as_paid(
+async def test_lost_reply_to_a_repeat_of_the_last_payout_is_uncertain_on_a_flow(
         hopper50: CctalkHopper, sim50: SimCctalkHopper, cctalk_world: SimWorld) -> None:
-    # The figures cannot tell a refusal from a taken dispense of the same count;
-    # a repeat of the last payout is the common case (a refusal shows every time).
+    # A Flow hopper counts refusals too: when the figures repeat the last payout's,
+    # taken and refused look the same.  The driver says so instead of guessing,
+    # and never sends the dispense again.
     assert (await hopper50.dispense(3)).paid == 3
     sim50.lose_replies[0xA7] = 1
     result = await hopper50.dispense(3)
-    assert (result.paid, result.fault) == (3, None)
+    assert (result.paid, result.fault, result.certain) == (0, "dispense_unknown", False)
     assert cctalk_world.hoppers[50] == 14
-    assert len(dispense_frames(sim50)) == 2  # never sent again
+    assert len(dispense_frames(sim50)) == 2
 
 
 async def test_taken_dispense_with_a_corrupt_reply_is_followed(

@@ -31,7 +31,7 @@ ACCEPTOR_EXCHANGES = [
 HOPPER_EXCHANGES = [
     ("03 00 01 FE FE", "01 00 03 00 FC"),
     ("03 00 01 F2 0A", "01 03 03 00 DF D7 0A 39"),
-    ("03 00 01 A3 59", "01 01 03 00 80 7B"),  # not enabled yet: payout disabled
+    ("03 00 01 A3 59", "01 03 03 00 80 00 00 79"),  # not enabled: payout disabled (Flow: 3)
     ("03 01 01 A4 A5 B2", "01 00 03 00 FC"),
     ("03 04 01 A7 DF D7 0A 03 8E", "01 01 03 00 01 FA"),
 ]
@@ -70,16 +70,45 @@ async def test_hopper_answers_the_vectors(cctalk_bus: SimCctalkBus, cctalk_raw: 
     assert cctalk_world.cup == [5, 5, 5]
 
 
-async def test_zero_security_vector(cctalk_world: SimWorld, cctalk_raw: CctalkRaw) -> None:
-    bus = build_cctalk_bus(cctalk_world, hopper_security="zero", coin_interval_s=0.002)
+@pytest.mark.parametrize(("model", "test_reply", "dispense_reply"), [
+    ("sch1", "01 01 03 00 80 7B", "01 00 03 00 FC"),  # 1-byte flags, plain ACK
+    ("sch2", "01 02 03 00 80 00 7A", "01 01 03 00 01 FA"),
+    ("flow", "01 03 03 00 80 00 00 79", "01 01 03 00 01 FA"),
+])
+async def test_models_answer_in_their_own_form(cctalk_world: SimWorld, cctalk_raw: CctalkRaw,
+                                               model: str, test_reply: str,
+                                               dispense_reply: str) -> None:
+    bus = build_cctalk_bus(cctalk_world, hopper_model=model, coin_interval_s=0.002)
     await bus.start()
     try:
+        await exchange(cctalk_raw, bus, "03 00 01 A3 59", test_reply)
         await exchange(cctalk_raw, bus, "03 01 01 A4 A5 B2", "01 00 03 00 FC")
-        await exchange(cctalk_raw, bus, "03 09 01 A7 00 00 00 00 00 00 00 00 01 4B",
-                       "01 01 03 00 01 FA")
-        # the serial-number form is refused, and the counter moves anyway
+        if model == "sch2":
+            assert len(await cctalk_raw(bus.port, bytes.fromhex("03 00 01 A0 5C"), 13)) == 13
+            await exchange(cctalk_raw, bus, "03 09 01 A7 00 00 00 00 00 00 00 00 01 4B",
+                           dispense_reply)
+        else:
+            await exchange(cctalk_raw, bus, "03 04 01 A7 DF D7 0A 01 90", dispense_reply)
+    finally:
+        await bus.close()
+
+
+async def test_sch2_zero_security_vector(cctalk_world: SimWorld, cctalk_raw: CctalkRaw) -> None:
+    bus = build_cctalk_bus(cctalk_world, hopper_model="sch2", coin_interval_s=0.002)
+    await bus.start()
+    zero_dispense = "03 09 01 A7 00 00 00 00 00 00 00 00 01 4B"
+    try:
+        await exchange(cctalk_raw, bus, "03 01 01 A4 A5 B2", "01 00 03 00 FC")
+        # without a cipher key first: NAK, and an SCH2 does not count it
+        await exchange(cctalk_raw, bus, zero_dispense, "01 00 03 05 F7")
+        assert bus.hoppers[5].reg("counter") == 0
+        key = await cctalk_raw(bus.port, bytes.fromhex("03 00 01 A0 5C"), 13)
+        assert key[:4] == bytes.fromhex("01 08 03 00") and sum(key) % 256 == 0
+        await exchange(cctalk_raw, bus, zero_dispense, "01 01 03 00 01 FA")
+        # the key is good for one dispense only; the serial-number form is refused
+        await exchange(cctalk_raw, bus, zero_dispense, "01 00 03 05 F7")
         await exchange(cctalk_raw, bus, "03 04 01 A7 DF D7 0A 03 8E", "01 00 03 05 F7")
-        assert bus.hoppers[5].reg("counter") == 2
+        assert bus.hoppers[5].reg("counter") == 1
     finally:
         await bus.close()
 

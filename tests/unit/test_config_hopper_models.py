@@ -1,0 +1,40 @@
+"""Hopper models and dispense security in the config: encrypted modes are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from controller import config
+from controller.errors import ConfigError
+
+
+def load(tmp_path: Path, hopper: str) -> config.HopperConfig:
+    path = tmp_path / "machine.toml"
+    path.write_text(f"[[hoppers]]\ncoin_cents = 50\n{hopper}")
+    return config.load(path).hoppers[0]
+
+
+@pytest.mark.parametrize(("hopper", "model", "security"), [
+    ("", "flow", "serial"),
+    ("model = 'sch2'\n", "sch2", "zero"),
+    ("model = 'sch1'\n", "sch1", "serial"),
+    ("security = 'zero'\n", "sch2", "zero"),  # the SCH2 no-encryption firmware
+    ("model = 'flow'\nsecurity = 'serial'\n", "flow", "serial"),
+])
+def test_model_and_security(tmp_path: Path, hopper: str, model: str, security: str) -> None:
+    h = load(tmp_path, hopper)
+    assert (h.model, h.security) == (model, security)
+
+
+@pytest.mark.parametrize(("hopper", "what"), [
+    ("security = 'des'\n", "not supported.*vendor's cipher"),
+    ("security = 'encrypted'\n", "not supported"),
+    ("model = 'sch3'\n", "must be one of"),
+    ("model = 'sch2'\nsecurity = 'serial'\n", "a sch2 hopper speaks 'zero'"),
+    ("model = 'flow'\nsecurity = 'zero'\n", "a flow hopper speaks 'serial'"),
+])
+def test_modes_we_cannot_speak_are_refused(tmp_path: Path, hopper: str, what: str) -> None:
+    with pytest.raises(ConfigError, match=what):
+        load(tmp_path, hopper)
