@@ -1,4 +1,4 @@
-"""Tokens, sessions and login throttling for the API.
+"""Tokens and sessions for the API (the login throttle is ``api.throttle``).
 
 Access and refresh tokens are HS256 JWTs (PyJWT, algorithm pinned) told apart
 by the ``typ`` claim and bound to a session (``sid``); the session itself
@@ -16,16 +16,17 @@ import os
 import re
 import secrets
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jwt
 
+from api.throttle import LoginThrottle, RateLimit
 from controller import accounts
 from controller.config import ApiConfig
-from controller.errors import ConfigError, TooManyAttempts, Unauthorized
+from controller.errors import ConfigError, Unauthorized
+from controller.private_files import tighten
 from controller.store import Store
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,14 @@ def load_secret(configured: str | None, state_dir: Path) -> str:
     into place, so a reader never sees a half-written secret and two starting
     processes agree on one.
     """
-    if configured:
-        if len(configured) < MIN_SECRET_CHARS:
-            log.warning("api.jwt_secret is shorter than %d characters", MIN_SECRET_CHARS)
+    if configured is not None:
+        if len(configured.encode("utf-8")) < MIN_SECRET_CHARS:
+            raise ConfigError(f"api.jwt_secret must be at least {MIN_SECRET_CHARS} bytes")
         return configured
     path = state_dir / SECRET_FILE
     if not path.exists():
         _create_secret(path)
+    tighten(path)
     secret = path.read_text(encoding="ascii").strip()
     if len(secret) < MIN_SECRET_CHARS:
         raise ConfigError(f"{path} holds no usable secret (delete it to make a new one)")
@@ -150,71 +152,6 @@ async def current_user(store: Store, tokens: TokenService,
     return user, claims
 
 
-# --- login throttling ------------------------------------------------------------
-
-
-class LoginThrottle:
-    """Failed logins per key (username, client address) in a sliding one-minute window.
-
-    A client address (``addr:`` keys) gets a larger allowance than a username:
-    several users may log in from one address (a NAT, the machine's own
-    panel), and one user's typos must not lock out the others.
-    """
-
-    WINDOW_S = 60.0
-    MAX_KEYS = 10_000
-
-    def __init__(self, per_minute: int, per_address_per_minute: int | None = None) -> None:
-        self.per_minute = per_minute
-        self.per_address_per_minute = per_address_per_minute or per_minute
-        self._failures: dict[str, deque[float]] = {}
-
-    def _limit(self, key: str) -> int:
-        return self.per_address_per_minute if key.startswith("addr:") else self.per_minute
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.get(key)
-        if times is None:
-            return deque()
-        while times and times[0] <= now - self.WINDOW_S:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-        return times
-
-    def attempt(self, *keys: str, now: float | None = None) -> None:
-        """Count one login attempt against every key, or refuse (429) when one is used up.
-
-        The attempt is counted before the password is checked, so concurrent
-        guesses cannot slip past the limit; ``forgive`` takes it back on success.
-        """
-        now = time.monotonic() if now is None else now
-        for key in keys:
-            times = self._recent(key, now)
-            if len(times) >= self._limit(key):
-                retry = max(1, int(times[0] + self.WINDOW_S - now) + 1)
-                raise TooManyAttempts(f"too many failed logins; try again in {retry} s")
-        if len(self._failures) >= self.MAX_KEYS:
-            self._prune(now)
-        for key in keys:
-            self._failures.setdefault(key, deque()).append(now)
-
-    def forgive(self, *keys: str) -> None:
-        """Take back the attempt just counted (the login succeeded)."""
-        for key in keys:
-            times = self._failures.get(key)
-            if times:
-                times.pop()
-                if not times:
-                    del self._failures[key]
-
-    def _prune(self, now: float) -> None:
-        for key in list(self._failures):
-            self._recent(key, now)
-        while len(self._failures) >= self.MAX_KEYS:
-            self._failures.pop(next(iter(self._failures)))
-
-
 class AuthState:
     """The API's auth parts, filled in when the app starts (the secret is file I/O)."""
 
@@ -222,6 +159,7 @@ class AuthState:
         self.config = config
         self.throttle = LoginThrottle(config.login_attempts_per_minute,
                                       config.login_attempts_per_address_per_minute)
+        self.signups = RateLimit(config.signups_per_address_per_hour, 3600.0, "sign-ups")
         self._tokens: TokenService | None = None
 
     async def start(self, state_dir: Path) -> None:

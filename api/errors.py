@@ -48,7 +48,11 @@ def _from_vending(request: web.Request, exc: VendingError) -> web.Response:
     if exc.status >= 500 and exc.code != "out_of_service":
         log.error("%s %s failed: %s", request.method, request.path, exc, exc_info=exc)
         return error_response(500, "internal_error", "internal error")
-    return error_response(exc.status, exc.code, exc.message, exc.fields)
+    retry_after_s = getattr(exc, "retry_after_s", None)
+    if retry_after_s is None and exc.status == 429:
+        retry_after_s = 60  # every 429 says when to come back
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
+    return error_response(exc.status, exc.code, exc.message, exc.fields, headers=headers)
 
 
 def _from_http(exc: web.HTTPException) -> web.Response:

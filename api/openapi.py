@@ -7,6 +7,7 @@ from typing import Any
 
 from api.routing import Route
 from api.schemas import COMPONENTS, ref
+from api.validation import EMPTY
 
 _ERROR_TEXT: dict[int, str] = {
     400: "validation_error: bad JSON, wrong type, unknown field, value out of range",
@@ -73,10 +74,14 @@ def _operation(route: Route) -> dict[str, Any]:
     params = _parameters(route)
     if params:
         op["parameters"] = params
-    if route.body is not None:
-        schema = route.body.json_schema()
-        op["requestBody"] = {"required": bool(schema.get("required") or route.body.min_fields),
-                             "content": {"application/json": {"schema": schema}}}
+    if route.body is not None or (route.method == "POST" and route.roles is None):
+        body = route.body or EMPTY
+        schema = body.json_schema()
+        # a POST without a token must say application/json (sim mode's cross-site guard)
+        public_post = route.method == "POST" and route.roles is None
+        op["requestBody"] = {
+            "required": bool(schema.get("required") or body.min_fields or public_post),
+            "content": {"application/json": {"schema": schema}}}
     return op
 
 

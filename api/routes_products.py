@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
+import sqlite_utils
 from aiohttp import web
 
-from api.routing import SELLER, Call, Param, Route, no_content, reply
+from api.routing import OPERATOR, SELLER, Call, Param, Route, no_content, reply
 from api.schemas import array, ref
 from api.validation import Body, Field
 from controller import catalog
 from controller.config import SlotsConfig
 from controller.errors import NotFound
+from controller.seller_quota import check_slot_quota
 
 _TEXT = r"[^\u0000-\u001f\u007f-\u009f]"
 
@@ -55,9 +58,14 @@ async def read_product(call: Call) -> web.StreamResponse:
 
 async def create_product(call: Call) -> web.StreamResponse:
     user, body = call.me, call.body
+    max_slots = call.machine.config.api.max_slots_per_seller
+
+    def create(db: sqlite_utils.Database) -> dict[str, Any]:
+        check_slot_quota(db, user["id"], max_slots)
+        return catalog.create_product(db, user, body)
+
     async with call.machine.quiet():
-        product = await call.machine.store.tx(
-            lambda db: catalog.create_product(db, user, body))
+        product = await call.machine.store.tx(create)
         await call.machine.stock_changed(product, product["slot"])
     return reply(product, 201)
 
@@ -93,9 +101,11 @@ def routes(config: SlotsConfig) -> list[Route]:
         Route("POST", "/product", create_product, "Add a product (sellers)", roles=SELLER,
               body=new, status=201, response=ref("Product"), errors=(409,),
               tag="products"),
-        Route("PUT", "/product/{id}", update_product, "Change a product (its seller)",
-              roles=SELLER, body=changes, path_params=PRODUCT_ID, response=ref("Product"),
+        Route("PUT", "/product/{id}", update_product,
+              "Change a product (its seller, or an operator)", roles=SELLER | OPERATOR,
+              body=changes, path_params=PRODUCT_ID, response=ref("Product"),
               errors=(404, 409), tag="products"),
-        Route("DELETE", "/product/{id}", delete_product, "Remove a product (its seller)",
-              roles=SELLER, path_params=PRODUCT_ID, status=204, errors=(404,), tag="products"),
+        Route("DELETE", "/product/{id}", delete_product,
+              "Remove a product (its seller, or an operator)", roles=SELLER | OPERATOR,
+              path_params=PRODUCT_ID, status=204, errors=(404,), tag="products"),
     ]

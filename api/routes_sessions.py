@@ -10,6 +10,7 @@ from aiohttp import web
 from api.auth import ACTIVE_SESSION_MESSAGE
 from api.routing import ANY_USER, Call, Route, no_content, reply
 from api.schemas import ref
+from api.throttle import client_key
 from api.validation import Body, Field
 from controller import accounts
 from controller.errors import Unauthorized
@@ -31,13 +32,14 @@ def _answer(call: Call, user_id: int, session: accounts.OpenedSession) -> dict[s
 
 async def login(call: Call) -> web.StreamResponse:
     username, password = call.body["username"], call.body["password"]
-    keys = (f"user:{username.lower()}", f"addr:{call.request.remote or 'unknown'}")
-    call.auth.throttle.attempt(*keys)
+    address = client_key(call.request.remote)
     store = call.machine.store
-    row = await store.run(lambda db: accounts.find_login(db, username))
-    if not await asyncio.to_thread(accounts.check_password, row, password) or row is None:
-        raise Unauthorized("wrong username or password")
-    call.auth.throttle.forgive(*keys)
+    async with call.auth.throttle.guarded(username, address):
+        row = await store.run(lambda db: accounts.find_login(db, username))
+        if not await asyncio.to_thread(accounts.check_password, row, password) or row is None:
+            call.auth.throttle.failed(username, address)
+            raise Unauthorized("wrong username or password")
+    call.auth.throttle.succeeded(username, address)
     user_id = int(row["id"])
     ttl_s = call.auth.tokens.refresh_s
     session = await store.tx(lambda db: accounts.open_session(db, user_id, ttl_s=ttl_s))

@@ -10,11 +10,15 @@ from typing import TypeVar
 import sqlite_utils
 from aiohttp import web
 
+from api.reauth import confirm_password
 from api.routing import ANY_USER, Call, Route, no_content, reply
 from api.schemas import ref
+from api.throttle import client_key
 from api.validation import Body, Field
 from controller import accounts
-from controller.errors import DepositNotEmpty, UsernameTaken
+from controller.config import ApiConfig
+from controller.errors import DepositNotEmpty, Forbidden, UsernameTaken
+from controller.password_policy import check_not_common
 from controller.passwords import hash_password
 
 T = TypeVar("T")
@@ -26,11 +30,21 @@ USERNAME = Field("string", min_length=3, max_length=32, pattern=accounts.USERNAM
 PASSWORD = Field("string", min_length=accounts.PASSWORD_MIN_CHARS,
                  max_length=accounts.PASSWORD_MAX_CHARS, pattern=NO_CONTROL_CHARS,
                  check=accounts.validate_password,
-                 description="8-128 characters, no control characters")
+                 description="8-128 characters, no control characters, not one of the most "
+                             "common passwords, not the username")
 
-SIGN_UP = Body({"username": USERNAME, "password": PASSWORD,
-                "role": Field("string", enum=accounts.API_ROLES)})
-NEW_PASSWORD = Body({"password": PASSWORD})
+
+
+def sign_up_body(roles: tuple[str, ...]) -> Body:
+    """``POST /user``'s body: the roles are those ``[api] signup_roles`` allows."""
+    return Body({"username": USERNAME, "password": PASSWORD,
+                 "role": Field("string", enum=roles or accounts.API_ROLES)})
+
+
+CURRENT_PASSWORD = Field("string", min_length=1, max_length=accounts.PASSWORD_MAX_CHARS,
+                         description="the account's password now (re-authentication)")
+NEW_PASSWORD = Body({"currentPassword": CURRENT_PASSWORD, "password": PASSWORD})
+CONFIRM_DELETE = Body({"password": CURRENT_PASSWORD})
 
 
 # New password hashes (scrypt: ~40 ms and 16 MiB each) run on one thread of their
@@ -44,9 +58,12 @@ async def _hashed(fn: Callable[..., T], *args: object) -> T:
 
 async def create_user(call: Call) -> web.StreamResponse:
     body, store = call.body, call.machine.store
+    if not call.machine.config.api.signup_roles:
+        raise Forbidden("this machine takes no sign-ups; ask an operator for an account")
     name = body["username"]
     if await store.run(lambda db: accounts.find_login(db, name)) is not None:
         raise UsernameTaken(fields={"username": "taken"})  # before paying for a hash
+    call.auth.signups.take(client_key(call.request.remote))
     new = await _hashed(accounts.prepare_user, name, body["password"], body["role"])
     user = await store.tx(lambda db: accounts.create_user(db, new))
     return reply(user, 201)
@@ -57,6 +74,8 @@ async def read_user(call: Call) -> web.StreamResponse:
 
 
 async def change_password(call: Call) -> web.StreamResponse:
+    check_not_common(call.body["password"], call.me["username"])
+    await confirm_password(call, call.body["currentPassword"])
     password_hash = await _hashed(hash_password, call.body["password"])
     user_id, session_id = call.me["id"], call.session_id
 
@@ -69,6 +88,7 @@ async def change_password(call: Call) -> web.StreamResponse:
 
 
 async def delete_user(call: Call) -> web.StreamResponse:
+    await confirm_password(call, call.body["password"])
     user_id = call.me["id"]
     async with call.machine.quiet():  # not while this account buys or is paid
         if call.machine.has_open_claim(user_id):
@@ -77,15 +97,19 @@ async def delete_user(call: Call) -> web.StreamResponse:
     return no_content()
 
 
-ROUTES = [
-    Route("POST", "/user", create_user, "Create a buyer or seller account", body=SIGN_UP,
-          status=201, response=ref("User"), errors=(409,), tag="users"),
-    Route("GET", "/user", read_user, "The caller's account", roles=ANY_USER,
-          response=ref("User"), tag="users"),
-    Route("PUT", "/user", change_password,
-          "Change the caller's password (other sessions of the account end)",
-          roles=ANY_USER, body=NEW_PASSWORD, response=ref("User"), tag="users"),
-    Route("DELETE", "/user", delete_user,
-          "Delete the caller's account (no deposit and no products left)",
-          roles=ANY_USER, status=204, errors=(409,), tag="users"),
-]
+def routes(config: ApiConfig) -> list[Route]:
+    """The account routes, sign-up fitted to the roles the config allows."""
+    return [
+        Route("POST", "/user", create_user, "Create a buyer or seller account",
+              body=sign_up_body(config.signup_roles), status=201, response=ref("User"),
+              errors=(403, 409, 429), tag="users"),
+        Route("GET", "/user", read_user, "The caller's account", roles=ANY_USER,
+              response=ref("User"), tag="users"),
+        Route("PUT", "/user", change_password,
+              "Change the caller's password (other sessions of the account end)",
+              roles=ANY_USER, body=NEW_PASSWORD, response=ref("User"), errors=(429,),
+              tag="users"),
+        Route("DELETE", "/user", delete_user,
+              "Delete the caller's account (no deposit and no products left)",
+              roles=ANY_USER, body=CONFIRM_DELETE, status=204, errors=(409, 429), tag="users"),
+    ]

@@ -134,7 +134,8 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
             if user["role"] not in route.roles:
                 raise Forbidden(f"only {' or '.join(sorted(route.roles))} accounts may do this")
         params = _path_params(route, request) | _query_params(route, request)
-        body = await read_body(request, route.body or EMPTY)
+        body = await read_body(request, route.body or EMPTY,
+                               machine.config.api.body_timeout_s)
         return await route.handler(Call(request=request, machine=machine, auth=auth,
                                         body=body, params=params, user=user, claims=claims))
 

@@ -9,6 +9,7 @@ The same table produces the JSON Schema for the OpenAPI document.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -190,16 +191,37 @@ def parse_json(raw: bytes) -> Any:
         raise ValidationError("the body is not valid JSON") from None
 
 
-async def read_body(request: web.Request, body: Body) -> dict[str, Any]:
-    """Read, size-check, parse and validate a request body against ``body``."""
+DECODED_ENCODINGS = frozenset({"identity", "gzip", "x-gzip", "deflate"})
+"""Content-Encodings of a request body that are decoded; any other is 415."""
+
+
+def _check_encoding(request: web.Request) -> None:
+    codings = [c.strip().lower() for c in request.headers.get("Content-Encoding", "").split(",")]
+    unknown = [c for c in codings if c and c not in DECODED_ENCODINGS]
+    if unknown:
+        raise UnsupportedMediaType(f"Content-Encoding {unknown[0]!r} is not accepted; "
+                                   "send the body uncompressed")
+
+
+async def read_body(request: web.Request, body: Body,
+                    timeout_s: float = 10.0) -> dict[str, Any]:
+    """Read, size-check, parse and validate a request body against ``body``.
+
+    The whole body must arrive within ``timeout_s`` (a client that trickles
+    it byte by byte does not hold the connection for ever).
+    """
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body may be at most {MAX_BODY_BYTES} bytes")
     if not request.body_exists:
         return body.validate({})
     if request.content_type != "application/json":
         raise UnsupportedMediaType("send the body as application/json")
+    _check_encoding(request)
     try:
-        raw = await request.read()
+        async with asyncio.timeout(timeout_s):
+            raw = await request.read()
+    except TimeoutError:
+        raise ValidationError(f"the body did not arrive within {timeout_s:g} s") from None
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLarge(f"the body may be at most {MAX_BODY_BYTES} bytes") from None
     except (RequestPayloadError, HttpProcessingError, ValueError) as exc:

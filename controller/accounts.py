@@ -31,6 +31,7 @@ from controller.errors import (
     UsernameTaken,
     ValidationError,
 )
+from controller.password_policy import check_not_common
 from controller.passwords import burn_time, hash_password, verify_password
 from controller.store.db import next_id
 
@@ -84,6 +85,7 @@ def validate_password(password: object) -> str:
             "without control characters",
             fields={"password": f"{PASSWORD_MIN_CHARS}-{PASSWORD_MAX_CHARS} characters"},
         )
+    check_not_common(password)
     return password
 
 
@@ -100,8 +102,13 @@ def prepare_user(username: object, password: object, role: object, *,
     return NewUser(
         username=validate_username(username),
         role=validate_role(role, allowed_roles),
-        password_hash=hash_password(validate_password(password)),
+        password_hash=hash_password(_not_the_name(validate_password(password), username)),
     )
+
+
+def _not_the_name(password: str, username: object) -> str:
+    check_not_common(password, str(username))
+    return password
 
 
 # --- users ---------------------------------------------------------------------

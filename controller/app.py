@@ -46,25 +46,32 @@ async def serve(config: Config, db_path: Path,
 
 async def _serve(config: Config, db_path: Path, stop: asyncio.Event) -> None:
     from api.app import create_app
+    from api.serving import listen, tls_context
 
     machine = build_machine(config, db_path)
     await machine.start()
     runner = web.AppRunner(create_app(machine), access_log=None)
+    listener = None
     try:
         await runner.setup()
-        site = web.TCPSite(runner, config.api.host, config.api.port)
         try:
-            await site.start()
+            listener, _ = await listen(runner, config.api,
+                                       ssl_context=tls_context(config.api))
         except OSError as exc:
             raise ConfigError(f"cannot serve on {config.api.host}:{config.api.port}: "
                               f"{exc.strerror or exc}") from None
-        log.info("vending machine %s serving on http://%s:%d (%s)", config.machine.machine_id,
+        log.info("vending machine %s serving on %s://%s:%d (%s)", config.machine.machine_id,
+                 "https" if config.api.tls_cert_file else "http",
                  config.api.host, config.api.port,
                  "simulated" if config.machine.simulated else "hardware")
         await stop.wait()
         log.info("stopping")
     finally:
+        if listener is not None:
+            listener.close()  # no new connections; cleanup ends the open ones
         await runner.cleanup()
+        if listener is not None:
+            await listener.wait_closed()
         await machine.close()
 
 

@@ -14,6 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
+from controller import cli_admin
 from controller import config as config_mod
 from controller.errors import ConfigError, VendingError
 
@@ -47,8 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=("operator", "seller", "buyer"))
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from standard input (else prompt)")
+    cli_admin.add_commands(sub, user_sub, common)
     aud = sub.add_parser("audit", parents=[common], help="print the EVA-DTS audit report")
     aud.add_argument("--verify", action="store_true", help="check the ledger identities")
+    backup = sub.add_parser("backup", parents=[common],
+                            help="an online copy of the database (safe while running)")
+    backup.add_argument("path", metavar="PATH", help="the copy, or a directory for a dated one")
+    backup.add_argument("--keep", type=int, metavar="N",
+                        help="with a directory: keep only the N newest copies")
     check = sub.add_parser("check-config", parents=[common], help="validate a config file")
     check.add_argument("file")
     return parser
@@ -67,10 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
-        if args.command == "user":
+        if args.command == "user" and args.user_command == "add":
             return _user_add(args)
+        if args.command in ("user", "product"):
+            return cli_admin.run(args, _db_path(args))
         if args.command == "audit":
             return _audit(args)
+        if args.command == "backup":
+            return _backup(args)
         if args.command == "check-config":
             cfg = config_mod.load(args.file)
             print("\n".join(config_mod.describe(cfg)))
@@ -133,6 +144,14 @@ def _user_add(args: argparse.Namespace) -> int:
     finally:
         db.conn.close()
     print(f"created {user['role']} {user['username']} (id {user['id']})")
+    return 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from controller.backup import backup_database
+
+    copy = backup_database(_db_path(args), Path(args.path), keep=args.keep)
+    print(f"backed up {_db_path(args)} to {copy}")
     return 0
 
 

@@ -81,6 +81,13 @@ class Section:
         value: bool = self._raw(key, default, bool)
         return value
 
+    def get_str_list(self, key: str, default: tuple[str, ...], *,
+                     choices: tuple[str, ...]) -> tuple[str, ...]:
+        value = self._raw(key, list(default), list)
+        if not all(isinstance(v, str) and v in choices for v in value):
+            raise self._fail(key, f"expected a list of {', '.join(choices)}, got {value!r}")
+        return tuple(dict.fromkeys(value))
+
     def get_int_list(self, key: str, default: list[int], *, length: int | None = None,
                      minval: int = 0, maxval: int = 53) -> list[int]:
         value = self._raw(key, default, list)
@@ -135,8 +142,18 @@ class ApiConfig:
     jwt_secret: str | None = None
     access_token_s: int = 900
     refresh_token_s: int = 7 * 24 * 3600
-    login_attempts_per_minute: int = 10  # failed logins per username
-    login_attempts_per_address_per_minute: int = 100  # ... per client address
+    login_attempts_per_minute: int = 10  # failed logins per (account, client address)
+    login_attempts_per_address_per_minute: int = 30  # ... per client address
+    signups_per_address_per_hour: int = 20
+    signup_roles: tuple[str, ...] = ("buyer", "seller")  # roles POST /user may create
+    max_slots_per_seller: int = 8  # 0: no limit
+    max_connections: int = 1024
+    max_connections_per_address: int = 256
+    request_head_timeout_s: float = 5.0  # a connection must send a request head this fast
+    body_timeout_s: float = 10.0  # ... and its body
+    session_prune_interval_s: float = 3600.0
+    tls_cert_file: str | None = None  # PEM certificate chain: the API serves HTTPS
+    tls_key_file: str | None = None  # ... and its private key
 
 
 @dataclass(frozen=True)
@@ -241,12 +258,23 @@ def _machine(s: Section) -> MachineConfig:
     )
 
 
+MIN_JWT_SECRET_BYTES = 32
+
+
+def _jwt_secret(s: Section) -> str | None:
+    secret = s.get_optional_str("jwt_secret")
+    if secret is not None and len(secret.encode("utf-8")) < MIN_JWT_SECRET_BYTES:
+        raise s._fail("jwt_secret", f"must be at least {MIN_JWT_SECRET_BYTES} bytes "
+                                    "(or leave it out: a random one is kept in the state dir)")
+    return secret
+
+
 def _api(s: Section) -> ApiConfig:
     d = ApiConfig()
     return ApiConfig(
         host=s.get_str("host", d.host),
         port=s.get_int("port", d.port, minval=0, maxval=65535),
-        jwt_secret=s.get_optional_str("jwt_secret"),
+        jwt_secret=_jwt_secret(s),
         access_token_s=s.get_int("access_token_s", d.access_token_s, minval=10, maxval=86400),
         refresh_token_s=s.get_int("refresh_token_s", d.refresh_token_s, minval=60,
                                   maxval=90 * 86400),
@@ -255,7 +283,34 @@ def _api(s: Section) -> ApiConfig:
         login_attempts_per_address_per_minute=s.get_int(
             "login_attempts_per_address_per_minute", d.login_attempts_per_address_per_minute,
             minval=1, maxval=10000),
+        signups_per_address_per_hour=s.get_int("signups_per_address_per_hour",
+                                               d.signups_per_address_per_hour,
+                                               minval=1, maxval=100_000),
+        signup_roles=s.get_str_list("signup_roles", d.signup_roles,
+                                    choices=("buyer", "seller")),
+        max_slots_per_seller=s.get_int("max_slots_per_seller", d.max_slots_per_seller,
+                                       minval=0, maxval=1000),
+        max_connections=s.get_int("max_connections", d.max_connections, minval=8,
+                                  maxval=100_000),
+        max_connections_per_address=s.get_int("max_connections_per_address",
+                                              d.max_connections_per_address, minval=1,
+                                              maxval=100_000),
+        request_head_timeout_s=s.get_float("request_head_timeout_s",
+                                           d.request_head_timeout_s, above=0, maxval=120),
+        body_timeout_s=s.get_float("body_timeout_s", d.body_timeout_s, above=0, maxval=600),
+        session_prune_interval_s=s.get_float("session_prune_interval_s",
+                                             d.session_prune_interval_s, minval=1,
+                                             maxval=86400),
+        **_tls(s),
     )
+
+
+def _tls(s: Section) -> dict[str, str | None]:
+    cert, key = s.get_optional_str("tls_cert_file"), s.get_optional_str("tls_key_file")
+    if (cert is None) != (key is None):
+        raise s._fail("tls_cert_file" if cert is None else "tls_key_file",
+                      "give both tls_cert_file and tls_key_file, or neither")
+    return {"tls_cert_file": cert, "tls_key_file": key}
 
 
 def _slots(s: Section) -> SlotsConfig:
@@ -404,7 +459,8 @@ def describe(config: Config) -> list[str]:
         f"config: {config.source}",
         f"machine {m.machine_id} ({m.model}), {mode}, currency {m.currency} ({m.currency_code})",
         f"max credit {m.max_credit_cents} cents, deposit claim {m.deposit_claim_s:g} s",
-        f"api on {config.api.host}:{config.api.port}",
+        f"api on {config.api.host}:{config.api.port}"
+        + (f" over TLS ({config.api.tls_cert_file})" if config.api.tls_cert_file else ""),
         f"slots {config.slots.codes[0]}..{config.slots.codes[-1]} "
         f"({len(config.slots.codes)} spirals, capacity {config.slots.capacity})",
     ]

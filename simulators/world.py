@@ -15,12 +15,13 @@ product weight, anything a camera would see.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from controller.private_files import tighten, write_private
 
 
 @dataclass
@@ -56,18 +57,14 @@ class SimWorld:
             data.pop("path", None)
             data.pop("on_change", None)
             text = json.dumps(data, sort_keys=True)
-            tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+            write_private(self.path, text)  # 0600: the machine's contents are its owner's
 
     @classmethod
     def load_or_create(cls, path: Path | None, *, coins: list[int], slots: list[str],
                        hopper_fill: int = 20, hopper_capacity: int = 200) -> SimWorld:
         """Load the saved world at ``path``, or build a new one (and save it)."""
         if path is not None and path.exists():
+            tighten(path)
             raw = json.loads(path.read_text(encoding="utf-8"))
             world = cls(
                 hoppers={int(k): int(v) for k, v in raw["hoppers"].items()},

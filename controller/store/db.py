@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from controller.errors import StoreError
+from controller.private_files import private_database
 from controller.store.schema import COUNTER_NAMES, MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
@@ -30,6 +31,7 @@ BUSY_TIMEOUT_MS = 5000
 
 
 def _connect(path: Path | str) -> sqlite3.Connection:
+    private_database(Path(path))  # 0600 whatever the umask; WAL and SHM follow its mode
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

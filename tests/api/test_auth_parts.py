@@ -8,18 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from api.auth import SECRET_FILE, LoginThrottle, load_secret
-from controller.errors import TooManyAttempts
-
-
-def test_throttle_window_slides() -> None:
-    throttle = LoginThrottle(2)
-    throttle.attempt("k", now=0.0)
-    throttle.attempt("k", now=30.0)
-    with pytest.raises(TooManyAttempts):
-        throttle.attempt("k", now=59.0)
-    throttle.attempt("k", now=60.5)  # the first attempt has left the window
-
+from api.auth import SECRET_FILE, load_secret
+from controller.errors import ConfigError
 
 # --- the secret file ----------------------------------------------------------------------
 
@@ -32,3 +22,11 @@ def test_secret_file_is_made_once_private(tmp_path: Path) -> None:
     assert load_secret(None, tmp_path) == secret
     assert [p.name for p in tmp_path.iterdir()] == [SECRET_FILE]
     assert load_secret("x" * 40, tmp_path) == "x" * 40
+
+
+def test_a_configured_secret_shorter_than_32_bytes_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        load_secret("x" * 31, tmp_path)
+    with pytest.raises(ConfigError):
+        load_secret("", tmp_path)
+    assert load_secret("\u00e9" * 16, tmp_path) == "\u00e9" * 16  # 32 bytes of UTF-8

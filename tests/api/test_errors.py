@@ -148,16 +148,16 @@ async def test_cost_must_be_a_positive_multiple_of_five(client: TestClient[Any, 
 
 
 @pytest.mark.parametrize("body", [
-    {"username": "ab", "password": "password1", "role": "buyer"},
-    {"username": "a" * 33, "password": "password1", "role": "buyer"},
-    {"username": "bad name", "password": "password1", "role": "buyer"},
-    {"username": "émile", "password": "password1", "role": "buyer"},
+    {"username": "ab", "password": "plum-tart-77", "role": "buyer"},
+    {"username": "a" * 33, "password": "plum-tart-77", "role": "buyer"},
+    {"username": "bad name", "password": "plum-tart-77", "role": "buyer"},
+    {"username": "émile", "password": "plum-tart-77", "role": "buyer"},
     {"username": "good", "password": "short", "role": "buyer"},
     {"username": "good", "password": "p" * 129, "role": "buyer"},
     {"username": "good", "password": "tab\there1", "role": "buyer"},
-    {"username": "good", "password": "password1", "role": "operator"},
-    {"username": "good", "password": "password1", "role": "admin"},
-    {"username": 12345, "password": "password1", "role": "buyer"},
+    {"username": "good", "password": "plum-tart-77", "role": "operator"},
+    {"username": "good", "password": "plum-tart-77", "role": "admin"},
+    {"username": 12345, "password": "plum-tart-77", "role": "buyer"},
 ])
 async def test_sign_up_limits(client: TestClient[Any, Any], body: dict[str, Any]) -> None:
     r = await client.post("/user", json=body)

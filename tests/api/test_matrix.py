@@ -13,7 +13,7 @@ from api.app import all_routes
 from api.routes_pages import STATIC_FILES
 from api.routing import MACHINE_KEY
 from controller import catalog
-from tests.api.conftest import Account, make_account
+from tests.api.conftest import PASSWORD, Account, make_account
 
 pytestmark = pytest.mark.asyncio
 
@@ -34,11 +34,12 @@ def everyone(status: int) -> dict[str, int]:
 
 
 CASES: list[tuple[str, str, Body, dict[str, int]]] = [
-    ("POST", "/user", lambda role: {"username": f"new_{role}", "password": "password1",
+    ("POST", "/user", lambda role: {"username": f"new_{role}", "password": "plum-tart-77",
                                     "role": "buyer"}, everyone(201)),
     ("GET", "/user", None, only(dict.fromkeys(USERS, 200))),
-    ("PUT", "/user", {"password": "another password"}, only(dict.fromkeys(USERS, 200))),
-    ("DELETE", "/user", None,
+    ("PUT", "/user", {"currentPassword": PASSWORD, "password": "another password"},
+     only(dict.fromkeys(USERS, 200))),
+    ("DELETE", "/user", {"password": PASSWORD},
      only({"buyer": 204, "other_seller": 204, "operator": 204, "seller": 409})),
     ("POST", "/login", {"username": "nobody", "password": "whatever1"}, everyone(401)),
     ("POST", "/refresh", {"refreshToken": "not-a-token"}, everyone(401)),
@@ -48,8 +49,9 @@ CASES: list[tuple[str, str, Body, dict[str, int]]] = [
     ("GET", "/product/{pid}", None, everyone(200)),
     ("POST", "/product", {"productName": "Gum", "cost": 50, "amountAvailable": 1},
      only({"seller": 201, "other_seller": 201})),
-    ("PUT", "/product/{pid}", {"cost": 65}, only({"seller": 200})),
-    ("DELETE", "/product/{pid}", None, only({"seller": 204})),
+    ("PUT", "/product/{pid}", {"cost": 65}, only({"seller": 200, "operator": 200})),
+    # the operator removes the product first: its seller then finds it gone
+    ("DELETE", "/product/{pid}", None, only({"operator": 204, "seller": 404})),
     ("POST", "/deposit", {"coin": 20}, only({"buyer": 200})),
     ("POST", "/buy", {"productId": "{pid}", "amount": 1}, only({"buyer": 409})),
     ("POST", "/reset", None, only({"buyer": 200})),
@@ -64,7 +66,7 @@ CASES: list[tuple[str, str, Body, dict[str, int]]] = [
     ("POST", "/sim/coin", {"coin": 10}, everyone(200)),
     ("POST", "/sim/press", {"keys": "*"}, everyone(200)),
     ("GET", "/sim/state", None, everyone(200)),
-    ("POST", "/sim/tray/take", None, everyone(200)),
+    ("POST", "/sim/tray/take", {}, everyone(200)),
     ("POST", "/sim/fault", {"device": "acceptor", "fault": "clear"}, everyone(200)),
     ("GET", "/", None, everyone(200)),
     ("GET", "/console", None, everyone(200)),

@@ -156,6 +156,7 @@ async def test_ids_of_deleted_products_and_users_are_not_given_again(
     login = await (await client.post("/login", json={"username": "short_lived",
                                                      "password": "a long password"})).json()
     auth = {"Authorization": f"Bearer {login['accessToken']}"}
-    assert (await client.delete("/user", headers=auth)).status == 204
+    assert (await client.delete("/user", json={"password": "a long password"},
+                               headers=auth)).status == 204
     again = await (await client.post("/user", json={**body, "username": "next_one"})).json()
     assert again["id"] > user["id"]

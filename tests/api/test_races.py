@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from api.routing import MACHINE_KEY
 from controller.ledger import read_ledger
-from tests.api.conftest import Account, error_of, make_account
+from tests.api.conftest import PASSWORD, Account, error_of, make_account
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
@@ -177,7 +177,8 @@ async def test_account_deleted_during_its_purchase(client: TestClient[Any, Any],
     buy = asyncio.ensure_future(client.post("/buy", json={"productId": product, "amount": 1},
                                             headers=buyer.auth))
     await _when_vending(app)
-    gone = await client.delete("/user", headers=buyer.auth)  # waits for the sale
+    # waits for the sale
+    gone = await client.delete("/user", json={"password": PASSWORD}, headers=buyer.auth)
     r = await buy
     assert r.status == 200 and (await r.json())["totalSpent"] == 50
     assert gone.status == 204
@@ -188,7 +189,7 @@ async def test_account_with_a_failing_purchase_is_not_deleted(client: TestClient
                                                               app: web.Application,
                                                               seller: Account) -> None:
     buyer, _product_id, buy = await _failing_buy_under_way(client, app, seller, stock=2)
-    gone = await client.delete("/user", headers=buyer.auth)
+    gone = await client.delete("/user", json={"password": PASSWORD}, headers=buyer.auth)
     assert (await buy).status == 409  # nothing delivered, nothing charged
     assert gone.status == 409 and (await error_of(gone))["code"] == "deposit_not_empty"
     assert (await (await client.get("/user", headers=buyer.auth)).json())["deposit"] == 100
@@ -211,7 +212,7 @@ async def test_account_awaiting_a_coin_is_not_deleted(client: TestClient[Any, An
         if machine.has_open_claim(buyer.id):
             break
         await asyncio.sleep(0.005)
-    gone = await client.delete("/user", headers=buyer.auth)
+    gone = await client.delete("/user", json={"password": PASSWORD}, headers=buyer.auth)
     assert gone.status == 409 and (await error_of(gone))["code"] == "deposit_not_empty"
     assert (await deposit).status == 408
     assert any(t.get_name() == "acceptor-sync" for t in machine._tasks)

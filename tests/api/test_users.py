@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from api.routing import MACHINE_KEY
 from controller import accounts
-from tests.api.conftest import Account, error_of
+from tests.api.conftest import PASSWORD, Account, error_of, make_account
 
 pytestmark = pytest.mark.asyncio
 
@@ -28,7 +28,7 @@ async def test_sign_up_answers_the_user_without_secrets(client: TestClient[Any, 
 async def test_username_is_unique_ignoring_case(client: TestClient[Any, Any],
                                                 buyer: Account) -> None:
     r = await client.post("/user", json={"username": buyer.username.upper(),
-                                         "password": "password1", "role": "buyer"})
+                                         "password": "plum-tart-77", "role": "buyer"})
     assert r.status == 409
     assert (await error_of(r))["code"] == "username_taken"
 
@@ -41,7 +41,8 @@ async def test_get_user_is_the_caller(client: TestClient[Any, Any], buyer: Accou
 
 async def test_put_user_changes_only_the_password(client: TestClient[Any, Any],
                                                   buyer: Account) -> None:
-    r = await client.put("/user", json={"password": "new password", "role": "seller"},
+    r = await client.put("/user", json={"currentPassword": PASSWORD, "password": "new password",
+                                        "role": "seller"},
                          headers=buyer.auth)
     assert r.status == 400
     assert (await error_of(r))["fields"] == {"role": "unknown field"}
@@ -52,11 +53,12 @@ async def test_put_user_changes_only_the_password(client: TestClient[Any, Any],
 async def test_delete_refused_with_a_deposit(client: TestClient[Any, Any],
                                              buyer: Account) -> None:
     assert (await client.post("/deposit", json={"coin": 10}, headers=buyer.auth)).status == 200
-    r = await client.delete("/user", headers=buyer.auth)
+    r = await client.delete("/user", json={"password": PASSWORD}, headers=buyer.auth)
     assert r.status == 409
     assert (await error_of(r))["code"] == "deposit_not_empty"
     await client.post("/reset", headers=buyer.auth)
-    assert (await client.delete("/user", headers=buyer.auth)).status == 204
+    r = await client.delete("/user", json={"password": PASSWORD}, headers=buyer.auth)
+    assert r.status == 204
 
 
 async def test_delete_refused_with_products(client: TestClient[Any, Any],
@@ -64,11 +66,12 @@ async def test_delete_refused_with_products(client: TestClient[Any, Any],
     r = await client.post("/product", json={"productName": "Gum", "cost": 50,
                                             "amountAvailable": 1}, headers=seller.auth)
     product = await r.json()
-    r = await client.delete("/user", headers=seller.auth)
+    r = await client.delete("/user", json={"password": PASSWORD}, headers=seller.auth)
     assert r.status == 409
     assert (await error_of(r))["code"] == "has_products"
     await client.delete(f"/product/{product['id']}", headers=seller.auth)
-    assert (await client.delete("/user", headers=seller.auth)).status == 204
+    r = await client.delete("/user", json={"password": PASSWORD}, headers=seller.auth)
+    assert r.status == 204
 
 
 async def test_operators_only_through_the_cli(client: TestClient[Any, Any],
@@ -79,6 +82,41 @@ async def test_operators_only_through_the_cli(client: TestClient[Any, Any],
     assert user["role"] == "operator"
     r = await client.post("/login", json={"username": "root_op", "password": "operator pw"})
     assert r.status == 200
-    r = await client.post("/user", json={"username": "op2", "password": "password1",
+    r = await client.post("/user", json={"username": "op2", "password": "plum-tart-77",
                                          "role": "operator"})
     assert r.status == 400
+
+
+# --- re-authentication ------------------------------------------------------------------
+
+
+async def test_a_password_change_needs_the_current_password(client: TestClient[Any, Any],
+                                                            app: web.Application,
+                                                            buyer: Account) -> None:
+    r = await client.put("/user", json={"password": "a fresh password"}, headers=buyer.auth)
+    assert r.status == 400
+    assert (await error_of(r))["fields"] == {"currentPassword": "required"}
+    r = await client.put("/user", json={"currentPassword": "not the password",
+                                        "password": "a fresh password"}, headers=buyer.auth)
+    assert r.status == 403 and (await error_of(r))["code"] == "forbidden"
+    builder = await make_account(app, "seller", "bob_the_builder")
+    r = await client.put("/user", json={"currentPassword": PASSWORD,
+                                        "password": "BOB_THE_BUILDER"}, headers=builder.auth)
+    assert r.status == 400
+    assert (await error_of(r))["fields"] == {"password": "same as the username"}
+    for name in (buyer.username, builder.username):
+        r = await client.post("/login", json={"username": name, "password": PASSWORD})
+        assert r.status == 200  # nothing changed
+
+
+async def test_deleting_the_account_needs_the_password(client: TestClient[Any, Any],
+                                                       buyer: Account) -> None:
+    r = await client.delete("/user", headers=buyer.auth)
+    assert r.status == 400
+    assert (await error_of(r))["fields"] == {"password": "required"}
+    r = await client.delete("/user", json={"password": "not the password"},
+                            headers=buyer.auth)
+    assert r.status == 403 and (await error_of(r))["code"] == "forbidden"
+    assert (await client.get("/user", headers=buyer.auth)).status == 200
+    r = await client.delete("/user", json={"password": PASSWORD}, headers=buyer.auth)
+    assert r.status == 204

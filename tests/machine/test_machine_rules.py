@@ -127,6 +127,10 @@ async def test_an_acceptor_that_is_not_read_takes_the_machine_out_of_service(
             await asyncio.sleep(0.01)
         assert machine.model.state is State.OUT_OF_SERVICE
         assert "coin acceptor not answering" in machine.faults["acceptor"]
+        for _ in range(100):  # the LCD is redrawn just after the state changes
+            if machine.sim.state()["display"] == ["OUT OF SERVICE", "* RETURNS 1.00"]:
+                break
+            await asyncio.sleep(0.01)
         assert machine.sim.state()["display"] == ["OUT OF SERVICE", "* RETURNS 1.00"]
         await machine.sim.inject_fault("acceptor", "clear")
         await machine.sim.press("*")  # the hoppers still pay the credit back

@@ -1,0 +1,287 @@
+"""The API's listening socket, guarded against clients that hold connections and send nothing.
+
+aiohttp serves each connection with a ``RequestHandler``; here a subclass
+adds what a LAN API needs against a hostile neighbour:
+
+- a connection must send a complete request head within
+  ``request_head_timeout_s`` of connecting, or it is closed (between
+  requests on a kept-alive connection aiohttp's keep-alive timeout, three
+  head deadlines, closes one whose next head has not arrived);
+- at most ``max_connections`` at once and ``max_connections_per_address``
+  from one client address; when the machine is full, the oldest connection
+  that has not yet sent its request head makes room (a slow-loris flood
+  evicts itself), otherwise the newcomer gets a short 503 and is closed;
+- aiohttp's own parser errors (a malformed request line, an oversized
+  header) are answered in the API's JSON error shape and logged as one line,
+  never a traceback;
+- the event loop's "accept() out of system resource" report (the file limit
+  reached) is one rate-limited warning line, not a traceback per connection.
+
+Used by ``vending run``; the tests of the API's handlers use aiohttp's own
+test server, the tests of this module a real socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import resource
+import ssl
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.http_exceptions import ContentEncodingError
+from aiohttp.web_request import BaseRequest
+
+from api.throttle import client_key
+from controller.config import ApiConfig
+from controller.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SERVER_NAME = "vending"
+"""The ``Server`` header: no product versions for a scanner to match against."""
+FD_RESERVE = 128
+"""File descriptors kept for the database, serial ports, GPIO and logs."""
+LINGER_S = 2.0
+KEEPALIVE_FACTOR = 3
+"""An idle kept-alive connection may wait this many head deadlines for its next request:
+a client that pauses a little between requests keeps its connection."""
+_HEAD_ENDS = (b"\r\n\r\n", b"\n\n")
+
+
+def error_bytes(status: int, reason: str, code: str, message: str,
+                retry_after_s: int | None = None) -> bytes:
+    """A complete HTTP/1.1 error answer in the API's shape, written straight to a socket."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json; charset=utf-8",
+            f"Content-Length: {len(body)}", f"Server: {SERVER_NAME}", "Connection: close"]
+    if retry_after_s is not None:
+        head.append(f"Retry-After: {retry_after_s}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+@dataclass
+class ConnectionGuard:
+    """Counts open connections, in total and per client address."""
+
+    max_connections: int
+    max_per_address: int
+    open_by_address: dict[str, int] = field(default_factory=dict)
+    waiting_for_head: OrderedDict[GuardedRequestHandler, None] = field(
+        default_factory=OrderedDict)
+    total: int = 0
+    refused: int = 0
+    evicted: int = 0
+
+    def admit(self, handler: GuardedRequestHandler, address: str) -> bytes | None:
+        """Take the connection in (None), or the answer that refuses it."""
+        if self.open_by_address.get(address, 0) >= self.max_per_address:
+            self.refused += 1
+            return error_bytes(429, "Too Many Requests", "too_many_attempts",
+                               "too many connections from your address", retry_after_s=5)
+        if self.total >= self.max_connections and not self._evict_one():
+            self.refused += 1
+            return error_bytes(503, "Service Unavailable", "out_of_service",
+                               "too many connections; try again", retry_after_s=5)
+        self.total += 1
+        self.open_by_address[address] = self.open_by_address.get(address, 0) + 1
+        self.waiting_for_head[handler] = None
+        return None
+
+    def _evict_one(self) -> bool:
+        if not self.waiting_for_head:
+            return False
+        oldest, _ = self.waiting_for_head.popitem(last=False)
+        self.evicted += 1
+        oldest.close_idle("evicted to make room")
+        return True
+
+    def head_received(self, handler: GuardedRequestHandler) -> None:
+        self.waiting_for_head.pop(handler, None)
+
+    def release(self, handler: GuardedRequestHandler, address: str) -> None:
+        self.waiting_for_head.pop(handler, None)
+        self.total -= 1
+        left = self.open_by_address.get(address, 1) - 1
+        if left > 0:
+            self.open_by_address[address] = left
+        else:
+            self.open_by_address.pop(address, None)
+
+
+class GuardedRequestHandler(web.RequestHandler):
+    """aiohttp's connection handler with a request-head deadline and a connection count."""
+
+    def __init__(self, manager: web.Server, guard: ConnectionGuard, head_timeout_s: float,
+                 **kwargs: Any) -> None:
+        super().__init__(manager, loop=asyncio.get_running_loop(),
+                         keepalive_timeout=head_timeout_s * KEEPALIVE_FACTOR, **kwargs)
+        self.guard = guard
+        self.head_timeout_s = head_timeout_s
+        self.address = "unknown"
+        self.admitted = False
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_tail = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        self.address = client_key(peer[0] if isinstance(peer, tuple) and peer else None)
+        refusal = self.guard.admit(self, self.address)
+        if refusal is not None:
+            assert isinstance(transport, asyncio.Transport)
+            transport.write(refusal)
+            transport.close()
+            return
+        self.admitted = True
+        super().connection_made(transport)
+        self._head_timer = asyncio.get_running_loop().call_later(
+            self.head_timeout_s, self.close_idle, "no request head in time")
+
+    def data_received(self, data: bytes) -> None:
+        if not self.admitted:
+            return
+        if self._head_timer is not None:
+            seen = self._head_tail + data
+            if any(end in seen for end in _HEAD_ENDS):
+                self._head_arrived()
+            else:
+                self._head_tail = seen[-3:]
+        super().data_received(data)
+
+    def _head_arrived(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        self._head_tail = b""
+        self.guard.head_received(self)
+
+    def close_idle(self, why: str) -> None:
+        """Close a connection that has not sent its request head."""
+        self._head_timer = None
+        log.debug("closing a connection from %s: %s", self.address, why)
+        self.force_close()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if not self.admitted:
+            return
+        self.admitted = False
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        self.guard.release(self, self.address)
+        super().connection_lost(exc)
+
+    def handle_error(self, request: BaseRequest, status: int = 500,
+                     exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        """aiohttp's own errors (a request it cannot parse) in the API's JSON shape."""
+        if status >= 500:
+            log.error("error handling a request from %s", self.address, exc_info=exc)
+            code, text = "internal_error", "internal error"
+        elif isinstance(exc, ContentEncodingError):  # br or zstd without its decoder
+            log.info("refused a compressed body from %s", self.address)
+            status, code = 415, "unsupported_media_type"
+            text = "this Content-Encoding is not accepted; send the body uncompressed"
+        else:
+            log.info("refused a malformed request from %s: %s", self.address,
+                     message or type(exc).__name__)
+            code, text = "validation_error", f"malformed request: {message or 'bad request'}"
+        response = web.json_response({"error": {"code": code, "message": text}},
+                                     status=status, headers={"Server": SERVER_NAME})
+        response.force_close()
+        return response
+
+
+def connection_cap(configured: int) -> int:
+    """``configured``, or fewer when the process may not open that many files.
+
+    The soft ``RLIMIT_NOFILE`` is raised towards the hard one first
+    (systemd's ``LimitNOFILE`` sets both).
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = configured + FD_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new_soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
+            soft = new_soft
+        except (ValueError, OSError):
+            pass
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        cap = max(8, soft - FD_RESERVE)
+        log.warning("the file limit is %d: serving at most %d connections (set LimitNOFILE)",
+                    soft, cap)
+        return cap
+    return configured
+
+
+class AcceptErrorLog:
+    """A loop exception handler that reports a full file table once per interval."""
+
+    MESSAGE = "socket.accept() out of system resource"
+
+    def __init__(self, previous: Any, interval_s: float = 10.0) -> None:
+        self.previous = previous
+        self.interval_s = interval_s
+        self.last_s = -interval_s
+        self.suppressed = 0
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if context.get("message") != self.MESSAGE:
+            if self.previous is not None:
+                self.previous(loop, context)
+            else:
+                loop.default_exception_handler(context)
+            return
+        now = time.monotonic()
+        if now - self.last_s < self.interval_s:
+            self.suppressed += 1
+            return
+        log.warning("cannot accept connections: %s (%d reports since the last)",
+                    context.get("exception"), self.suppressed)
+        self.last_s, self.suppressed = now, 0
+
+
+def tls_context(config: ApiConfig) -> ssl.SSLContext | None:
+    """The server's TLS context when ``[api] tls_cert_file`` and ``tls_key_file`` are set."""
+    if config.tls_cert_file is None or config.tls_key_file is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(config.tls_cert_file, config.tls_key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"[api] tls_cert_file/tls_key_file: cannot load "
+                          f"{config.tls_cert_file} with {config.tls_key_file}: {exc}") from None
+    return context
+
+
+async def listen(runner: web.AppRunner, config: ApiConfig, *,
+                 ssl_context: Any = None) -> tuple[asyncio.Server, ConnectionGuard]:
+    """Serve ``runner``'s app on ``config.host:config.port`` through the guard.
+
+    Close the returned server (``close()``), then ``runner.cleanup()``, then
+    ``wait_closed()``.
+    """
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(AcceptErrorLog(loop.get_exception_handler()))
+    server = runner.server
+    assert server is not None, "runner.setup() first"
+    guard = ConnectionGuard(max_connections=connection_cap(config.max_connections),
+                            max_per_address=config.max_connections_per_address)
+
+    # no access log (one line per request); a body left unread after the answer
+    # (refused or trickling) is drained for 2 s at most before the connection closes
+    options: dict[str, Any] = {"access_log": None, "lingering_time": LINGER_S}
+
+    def protocol() -> GuardedRequestHandler:
+        return GuardedRequestHandler(server, guard, config.request_head_timeout_s, **options)
+
+    listener = await loop.create_server(protocol, config.host, config.port, ssl=ssl_context,
+                                        backlog=128)
+    return listener, guard
