@@ -35,6 +35,7 @@ ALGORITHM = "HS256"
 SECRET_FILE = "jwt.secret"
 MIN_SECRET_CHARS = 32
 ACTIVE_SESSION_MESSAGE = "There is already an active session using your account"
+VERIFIED_TOKENS_KEPT = 1024  # access tokens whose signature was checked, until they expire
 
 
 # --- the signing secret -------------------------------------------------------
@@ -96,6 +97,10 @@ class TokenService:
         self._secret = secret
         self.access_s = config.access_token_s
         self.refresh_s = config.refresh_token_s
+        # token -> (claims, exp): a signature is checked once per token, not per
+        # request (PyJWT's checks cost more than the rest of a GET); revocation is
+        # still checked per request, in the store, and expiry on every hit.
+        self._verified: dict[str, tuple[Claims, int]] = {}
 
     def _encode(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
@@ -112,6 +117,20 @@ class TokenService:
 
     def verify(self, token: str, typ: str) -> Claims:
         """The claims of a valid token of type ``typ``; ``unauthorized`` otherwise."""
+        if typ != "access":
+            return self._decode(token, typ)[0]
+        hit = self._verified.get(token)
+        if hit is not None:
+            if time.time() < hit[1]:
+                return hit[0]
+            del self._verified[token]  # expired: the full check says so
+        claims, exp = self._decode(token, typ)
+        self._verified[token] = (claims, exp)
+        if len(self._verified) > VERIFIED_TOKENS_KEPT:
+            del self._verified[next(iter(self._verified))]  # the oldest
+        return claims
+
+    def _decode(self, token: str, typ: str) -> tuple[Claims, int]:
         required = ["exp", "iat", "sub", "sid", "typ"] + (["jti"] if typ == "refresh" else [])
         try:
             claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM],
@@ -128,7 +147,7 @@ class TokenService:
                 or (typ == "refresh" and not isinstance(jti, str))):
             raise Unauthorized("the token is not valid")
         return Claims(user_id=int(sub), session_id=sid, typ=typ,
-                      jti=jti if isinstance(jti, str) else None)
+                      jti=jti if isinstance(jti, str) else None), int(claims["exp"])
 
 
 def bearer_token(header: str | None) -> str:

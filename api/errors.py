@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from api.encoding import json_response
 from controller.errors import HardwareError, VendingError
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def error_response(status: int, code: str, message: str,
     error: dict[str, Any] = {"code": code, "message": message}
     if fields:
         error["fields"] = fields
-    return web.json_response({"error": error}, status=status, headers=headers)
+    return json_response({"error": error}, status=status, headers=headers)
 
 
 def _from_vending(request: web.Request, exc: VendingError) -> web.Response:

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from api.auth import AuthState, Claims, current_user
+from api.encoding import json_response
 from api.facade import MachineFacade
 from api.validation import EMPTY, Body, Field, parse_query_int, read_body
 from controller.errors import Forbidden, NotFound, Unauthorized, ValidationError, VendingError
@@ -145,7 +146,7 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def reply(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status)
+    return json_response(data, status=status)
 
 
 def no_content() -> web.Response:

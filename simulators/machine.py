@@ -138,7 +138,7 @@ class SimulatedMachine:
                 self.coin_slot = _CctalkCoinSlot(bus.acceptor)
                 acceptor = CctalkCoinAcceptor(
                     link, address=cfg.acceptor.address,
-                    poll_interval_s=min(cfg.acceptor.poll_interval_s, 0.05),
+                    poll_interval_s=cfg.acceptor.poll_interval_s,
                     lost_poll_interval_s=0.5)
             hoppers.update({h.coin_cents: CctalkHopper(
                 link, address=h.address, coin_cents=h.coin_cents,

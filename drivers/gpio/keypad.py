@@ -1,12 +1,15 @@
-"""4x4 matrix keypad on GPIO, scanned and debounced in code.
+"""4x4 matrix keypad on GPIO: waits for an edge, then scans and debounces in code.
 
-Rows are outputs, driven low one at a time (active low, all high when idle);
-columns are inputs with the Pi's pull-ups, so a pressed key pulls its column
-low while its row is selected.  The scan runs every ``scan_interval_s`` on the
-event loop (a scan is a few microsecond pin reads).  A key counts as pressed
-after ``debounce_scans`` consecutive scans read it pressed, and as released
-after as many scans read it released: one event per press, no repeats while
-it is held.  The handler is called on the event loop.
+Rows are outputs (active low), columns are inputs with the Pi's pull-ups, so a
+pressed key pulls its column low while its row is driven.  At rest every row
+is driven and each column has an edge callback (gpiozero's ``when_activated``,
+forwarded to the event loop with ``call_soon_threadsafe``): nothing runs until
+a key closes.  Then the rows are driven one at a time every
+``scan_interval_s`` until every key is released and debounced, and the keypad
+goes back to waiting.  A key counts as pressed after ``debounce_scans``
+consecutive scans read it pressed, and as released after as many scans read it
+released: one event per press, no repeats while it is held.  The handler is
+called on the event loop.
 
 What it does not model: ghosting when three keys are held at once (no
 diodes: a phantom fourth key may read pressed), key repeat, long presses.
@@ -51,6 +54,7 @@ class MatrixKeypad(Keypad):
         self._streak: dict[str, int] = {}  # + scans read pressed, - scans read released
         self._down: set[str] = set()  # keys reported and not yet released
         self._task: asyncio.Task[None] | None = None
+        self._edge = asyncio.Event()  # a column went active while every row was driven
 
     def set_handler(self, handler: KeyHandler) -> None:
         self._handler = handler
@@ -61,11 +65,11 @@ class MatrixKeypad(Keypad):
             for row in self._rows:
                 row.open(loop)
             for column in self._columns:
-                column.open(loop)
+                column.open(loop, self._on_column_edge)
         except BaseException:
             await self.close()
             raise
-        self._task = asyncio.create_task(self._scan_forever(), name="keypad scan")
+        self._task = asyncio.create_task(self._watch_forever(), name="keypad watch")
 
     async def close(self) -> None:
         task, self._task = self._task, None
@@ -78,13 +82,34 @@ class MatrixKeypad(Keypad):
         for column in self._columns:
             column.close()
 
-    async def _scan_forever(self) -> None:
+    def _on_column_edge(self, active: bool, _seen_s: float) -> None:
+        if active:
+            self._edge.set()
+
+    async def _watch_forever(self) -> None:
+        while True:
+            for row in self._rows:
+                row.on()  # every row driven: any key pulls its column low
+            self._edge.clear()
+            if not any(column.is_active for column in self._columns):
+                await self._edge.wait()
+            await self._scan_until_released()
+
+    async def _scan_until_released(self) -> None:
+        for row in self._rows:
+            row.off()
         while True:
             self._debounce(self.scan())
+            if not self._streak:  # every key released and debounced
+                return
             await asyncio.sleep(self.scan_interval_s)
 
     def scan(self) -> set[str]:
-        """The keys that read pressed right now (one pass over the rows)."""
+        """The keys that read pressed right now (one pass over the rows, one row
+        driven at a time; the rows are left as they were)."""
+        driven = [row.is_on for row in self._rows]
+        for row in self._rows:
+            row.off()
         pressed: set[str] = set()
         for row, labels in zip(self._rows, self.keys, strict=True):
             row.on()
@@ -93,6 +118,9 @@ class MatrixKeypad(Keypad):
                                if column.is_active)
             finally:
                 row.off()
+        for row, was_on in zip(self._rows, driven, strict=True):
+            if was_on:
+                row.on()
         return pressed
 
     def _debounce(self, pressed: set[str]) -> None:

@@ -100,6 +100,9 @@ class OutputLine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._on_trip: Callable[[OutputLine], None] | None = None
+        # False only once an off() went through: a write of that level again is skipped
+        # (half the pin writes of an LCD nibble), an off() after any on() never is
+        self._level = False
 
     def open(self, loop: asyncio.AbstractEventLoop,
              on_trip: Callable[[OutputLine], None] | None = None) -> None:
@@ -107,24 +110,28 @@ class OutputLine:
         self._on_trip = on_trip
         self._device = DigitalOutputDevice(self.pin, active_high=self.active_high,
                                            initial_value=False, pin_factory=self._pin_factory)
+        self._level = False
 
     @property
     def is_on(self) -> bool:
-        return bool(self._device is not None and self._device.value)
+        return self._device is not None and self._level
 
     def on(self) -> None:
         if self._device is None:
             raise RuntimeError(f"{self.name}: output not open")
         if self.max_on_s is not None and self._loop is not None and self._timer is None:
             self._timer = self._loop.call_later(self.max_on_s, self._trip)
-        self._device.on()
+        if not self._level:
+            self._level = True  # before the write: a failed on() is still switched off later
+            self._device.on()
 
     def off(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._device is not None:
+        if self._device is not None and self._level:
             self._device.off()
+            self._level = False
 
     def _trip(self) -> None:
         self._timer = None

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from controller.errors import ProtocolError
 from drivers.cctalk.frame import ChecksumMode, FrameReader, decode
 from simulators.cctalk.acceptor import SimCctalkAcceptor
-from simulators.cctalk.device import LogEntry, SimCctalkDevice
+from simulators.cctalk.device import BoundedLog, SimCctalkDevice
 from simulators.cctalk.hopper import SimCctalkHopper
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class SimCctalkBus:
         self.devices: dict[int, SimCctalkDevice] = {}
         self.acceptor: SimCctalkAcceptor | None = None
         self.hoppers: dict[int, SimCctalkHopper] = {}
-        self.log: list[LogEntry] = []
+        self.log: BoundedLog = BoundedLog()
         self.port = ""
         self._master = -1
         self._slave = -1

@@ -32,6 +32,17 @@ log = logging.getLogger(__name__)
 
 Reply = tuple[int, bytes]
 LogEntry = tuple[float, str, str]
+LOG_ENTRIES = 5000  # per device or bus; older entries drop off
+
+
+class BoundedLog(list[LogEntry]):
+    """A log that keeps at least its last ``LOG_ENTRIES`` entries and at most twice
+    that (a simulator runs for months); indexing and slicing work as on a list."""
+
+    def append(self, entry: LogEntry) -> None:
+        super().append(entry)
+        if len(self) > 2 * LOG_ENTRIES:
+            del self[:LOG_ENTRIES]
 
 
 class SimCctalkDevice:
@@ -55,7 +66,7 @@ class SimCctalkDevice:
         self.lose_requests: dict[int, int] = {}  # header -> requests lost on the wire
         self.lose_replies: dict[int, int] = {}  # header -> replies lost on the wire
         self.corrupt_replies: dict[int, int] = {}  # header -> replies with a bad checksum
-        self.log: list[LogEntry] = []
+        self.log = BoundedLog()
         self._rng = random.Random(address)
         self.registers: dict[str, Any] = world.device(f"cctalk:{name}")
         if not self.registers:

@@ -1,9 +1,11 @@
 """Simulated 4x4 matrix keypad on mock pins.
 
 Holds the column of a pressed key low whenever the driver drives that key's
-row low, answering synchronously when the row pin changes (before the driver
-reads its columns).  ``press(keys)`` presses each key for ``hold_s`` and waits
-``gap_s`` after it, long enough for a debounce of a few scans.
+row low, answering synchronously when the row pin changes or a key moves
+(before the driver reads its columns); between those it does nothing.
+``press(keys)`` presses each key for ``hold_s`` and waits ``gap_s`` after it,
+long enough for a debounce of a few scans.  A row counts as scanned when it
+is driven alone; a driver that drives every row at once is waiting for an edge.
 
 What it does not model: contact bounce, ghosting, several keys at once
 (``hold`` and ``release`` allow it, with ideal diodes).
@@ -65,17 +67,24 @@ class SimKeypad:
         for key in keys:
             row = self._position(key)[0]
             self.hold(key)
-            await self._wait_scans(row, self.hold_s)
+            await self._wait_scans(row, self.hold_s, released=False)
             self.release(key)
-            await self._wait_scans(row, self.gap_s)
+            await self._wait_scans(row, self.gap_s, released=True)
 
-    async def _wait_scans(self, row: int, at_least_s: float) -> None:
+    async def _wait_scans(self, row: int, at_least_s: float, *, released: bool) -> None:
+        """Wait ``at_least_s``, then until the row was scanned ``min_scans`` times
+        (after a release, a driver back to waiting for an edge has seen it too)."""
         start = self._scans[row]
         await asyncio.sleep(at_least_s)
         waited = 0.0
         while self._scans[row] - start < self.min_scans and waited < self.max_wait_s:
-            await asyncio.sleep(0.005)  # the scanner runs elsewhere: nothing to wait on
+            if released and self._all_rows_driven():
+                return
+            await asyncio.sleep(0.005)  # only while a key moves: the scanner runs elsewhere
             waited += 0.005
+
+    def _all_rows_driven(self) -> bool:
+        return all(pin.output_level is False for pin in self._rows)
 
     def hold(self, key: str) -> None:
         with self._lock:
@@ -95,8 +104,8 @@ class SimKeypad:
         return self._where[key]
 
     def _on_row(self, pin: SimPin) -> None:
-        if pin.output_level is False:
-            self._scans[self._rows.index(pin)] += 1
+        if pin.output_level is False and sum(p.output_level is False for p in self._rows) == 1:
+            self._scans[self._rows.index(pin)] += 1  # driven alone: a scan of this row
         self._update()
 
     def _update(self) -> None:

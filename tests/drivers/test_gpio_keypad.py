@@ -73,9 +73,42 @@ async def test_a_blip_shorter_than_the_debounce_is_ignored(
     assert keys == []
 
 
-async def test_rows_idle_high_when_closed(pins: MockFactory) -> None:
+async def test_rows_driven_at_rest_and_high_when_closed(pins: MockFactory) -> None:
     keypad = MatrixKeypad(row_pins=ROWS, column_pins=COLUMNS, pin_factory=pins)
     await keypad.start()
+    await asyncio.sleep(0.02)
     assert keypad.scan() == set()
-    assert all(pins.pin(r).state for r in ROWS)  # rows are active low: idle high
+    assert not any(pins.pin(r).state for r in ROWS)  # active low: all driven, waiting for an edge
     await keypad.close()
+    assert all(pins.pin(r).state for r in ROWS)  # closed: released, high
+
+
+async def test_no_scan_at_rest(panel: tuple[MatrixKeypad, SimKeypad, list[str]],
+                               pins: MockFactory) -> None:
+    _, sim, keys = panel
+    await sim.press("9")
+    await asyncio.sleep(0.05)
+    rows = [pins.pin(r) for r in ROWS]
+    changes = sum(len(p.states) for p in rows)
+    await asyncio.sleep(0.1)  # twenty scan intervals
+    assert sum(len(p.states) for p in rows) == changes  # no row moved: nothing scanned
+    await sim.press("4")
+    assert keys == ["9", "4"]
+
+
+async def test_a_key_held_when_started_is_seen(pins: MockFactory) -> None:
+    keypad = MatrixKeypad(row_pins=ROWS, column_pins=COLUMNS, pin_factory=pins,
+                          scan_interval_s=0.005)
+    sim = SimKeypad(pins, row_pins=ROWS, column_pins=COLUMNS)
+    keys: list[str] = []
+    keypad.set_handler(keys.append)
+    await sim.start()
+    sim.hold("B")
+    await keypad.start()
+    try:
+        await asyncio.sleep(0.05)
+        assert keys == ["B"]
+    finally:
+        sim.release("B")
+        await keypad.close()
+        await sim.close()

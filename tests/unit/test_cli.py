@@ -4,6 +4,7 @@ and a clean stop of ``vending run`` on SIGTERM and SIGINT."""
 from __future__ import annotations
 
 import io
+import json
 import signal
 import socket
 import sqlite3
@@ -118,7 +119,7 @@ def test_run_answers_health_and_stops_cleanly(tmp_path: Path, sig: signal.Signal
                 break
             except OSError:
                 time.sleep(0.05)
-        assert b'"status": "ok"' in body and b'"state": "idle"' in body
+        assert json.loads(body) == {"status": "ok", "state": "idle"}
         proc.send_signal(sig)
         assert proc.wait(15) == 0
     finally:

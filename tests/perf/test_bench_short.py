@@ -1,0 +1,80 @@
+"""The benchmarks in their short form: they must run and print sane JSON.
+
+Shapes and sanity only (counts, non-negative times, ratios in range), never
+timing thresholds: the figures themselves are for the README, from the long
+runs on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PERF = Path(__file__).resolve().parent
+
+
+def run_short(script: str, timeout_s: float = 90) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, str(PERF / script), "--short"], cwd=PERF.parents[1],
+                          capture_output=True, text=True, timeout=timeout_s, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def positive(x: Any) -> bool:
+    return isinstance(x, int | float) and x > 0
+
+
+@pytest.mark.timeout(120)
+def test_idle_benchmark() -> None:
+    r = run_short("bench_idle.py")
+    assert r["benchmark"] == "idle"
+    assert 0 < r["start_to_ready_s"] < 30 and positive(r["rss_at_start_mib"])
+    assert 0 <= r["idle_cpu_percent_of_core"] < 100
+    assert r["idle_cpu_percent_by_thread"] is not None
+    p = r["profile"]
+    assert abs(p["controller_share"] + p["simulators_share"] + p["event_loop_share"] - 1) < 0.01
+    assert any(k.startswith("drivers/cctalk") for k in p["percent_of_core_by_file"])
+
+
+@pytest.mark.timeout(120)
+def test_api_benchmark() -> None:
+    r = run_short("bench_api.py")
+    for case in ("get_product", "get_user"):
+        assert positive(r[case]["machine_per_s"]) and positive(r[case]["bare_per_s"])
+        assert 0 < r[case]["ratio"] < 10 and r[case]["errors"] == 0
+    m = r["memory"]
+    assert len(m["rss_mib_every_tenth"]) == 11 and all(map(positive, m["rss_mib_every_tenth"]))
+    assert set(m["statuses"]) == {"200", "404"}  # the unknown product, and nothing else
+    assert sum(m["statuses"].values()) == m["requests"]
+
+
+@pytest.mark.timeout(120)
+def test_latency_benchmark() -> None:
+    r = run_short("bench_latency.py")
+    assert r["background_errors"] == 0 and positive(r["background_answered_per_s"])
+    for what in ("key_to_lcd", "coin_to_credit", "vend_cpu", "payout_cpu"):
+        assert r[what]["n"] >= 1
+        assert 0 < r[what]["p50_ms"] <= r[what]["p99_ms"] <= r[what]["max_ms"] < 10_000
+    assert 0 < r["vend_cpu"]["controller_share"] <= 1
+
+
+@pytest.mark.timeout(120)
+def test_store_benchmark() -> None:
+    r = run_short("bench_store.py")
+    for setting in ("synchronous_full", "synchronous_off"):
+        assert positive(r[setting]["coin_credit_ms"])
+        assert positive(r[setting]["vend_reservation_ms"])
+    assert positive(r["journal_growth"]["kib_per_10000_sales"])
+
+
+@pytest.mark.timeout(120)
+def test_live_pages_benchmark() -> None:
+    r = run_short("bench_live.py")["live_page_update_latency"]
+    for case in ("lcd_change", "stock_change", "coin_credit", "coin_lcd"):
+        assert r[case]["n"] > 0 and 0 <= r[case]["p50_ms"] <= r[case]["max_ms"]
