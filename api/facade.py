@@ -39,7 +39,7 @@ class MachineFacade(Protocol):
     config: Config
     simulated: bool
     state_dir: Path
-    stream: EventStream  # every change, published once (metrics subscribe)
+    stream: EventStream  # every change, published once (pages, metrics subscribe)
 
     @property
     def sim(self) -> SimControl: ...

@@ -16,7 +16,7 @@ import sqlite_utils
 
 from controller.errors import Forbidden, NoFreeSlot, NotFound, SlotTaken, ValidationError
 from controller.money import is_int, validate_price
-from controller.store.db import next_id
+from controller.store.db import append_event, next_id
 
 PRODUCT_NAME_MAX_CHARS = 64
 MAX_COST_CENTS = 100_000
@@ -157,7 +157,10 @@ def update_product(db: sqlite_utils.Database, user: dict[str, Any], product_id: 
     db.conn.execute(
         "UPDATE products SET name = ?, cost = ?, amount_available = ?, slot = ? WHERE id = ?",
         (name, cost, amount, slot, product_id))
-    return before, get_product(db, product_id)
+    after = get_product(db, product_id)
+    append_event(db, "product_changed", product=product_id, slot=after["slot"], by=user["id"],
+                 changes={k: after[k] for k in changes if after[k] != before[k]})
+    return before, after
 
 
 def delete_product(db: sqlite_utils.Database, user: dict[str, Any],

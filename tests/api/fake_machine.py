@@ -75,6 +75,7 @@ class FakeMachine:
         self.config = config or Config()
         self.simulated = simulated
         self.store = Store(state_dir / "vending.db")
+        self.stream = EventStream()
         self.sim = FakeSim()
         self.stream = EventStream()
         self.busy = False
