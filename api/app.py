@@ -17,10 +17,12 @@ from aiohttp.typedefs import Middleware
 
 from api import (
     openapi,
+    routes_live,
     routes_machine,
     routes_meta,
     routes_metrics,
     routes_money,
+    routes_pages,
     routes_products,
     routes_sessions,
     routes_sim,
@@ -46,7 +48,8 @@ def all_routes(config: Config | None = None) -> list[Route]:
     return [*routes_users.routes(config.api), *routes_sessions.ROUTES,
             *routes_products.routes(config.slots),
             *routes_money.ROUTES, *routes_machine.routes(config), *routes_sim.ROUTES,
-            *routes_meta.ROUTES, *routes_metrics.ROUTES, *routes_web.ROUTES]
+            *routes_meta.ROUTES, *routes_metrics.ROUTES, *routes_web.ROUTES,
+            *routes_pages.ROUTES]
 
 
 async def _auth_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -93,6 +96,7 @@ def create_app(machine: MachineFacade) -> web.Application:
         app.router.add_route(route.method, route.path, handler)
         if route.method == "GET":
             app.router.add_route("HEAD", route.path, handler)  # the same answer, no body
+    routes_live.register(app)
     app.cleanup_ctx.append(_auth_ctx)
     app.cleanup_ctx.append(_prune_sessions_ctx)
     app.cleanup_ctx.append(metrics_ctx)

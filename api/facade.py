@@ -62,7 +62,7 @@ class MachineFacade(Protocol):
     simulated: bool
     state_dir: Path
     sim: SimControl | None
-    stream: EventStream  # every change, published once (metrics subscribe)
+    stream: EventStream  # every change, published once (pages, metrics subscribe)
 
     @property
     def products(self) -> Products: ...
@@ -89,6 +89,8 @@ class MachineFacade(Protocol):
     async def audit_text(self) -> str: ...
 
     async def coin_inventory(self) -> list[dict[str, Any]]: ...
+
+    async def last_event_id(self) -> int: ...
 
     async def credit_outstanding(self) -> int: ...
 

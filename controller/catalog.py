@@ -17,6 +17,7 @@ import sqlite_utils
 from controller.errors import Forbidden, NoFreeSlot, SlotTaken, ValidationError
 from controller.money import is_int, validate_price
 from controller.store.db import next_id
+from controller.store.event_log import append_event
 from controller.store.products import get_product
 
 PRODUCT_NAME_MAX_CHARS = 64
@@ -130,7 +131,10 @@ def update_product(db: sqlite_utils.Database, user: dict[str, Any], product_id: 
                               capacity)
     db.table("products").update(product_id, {"name": name, "cost": cost,
                                              "amount_available": amount, "slot": slot})
-    return before, get_product(db, product_id)
+    after = get_product(db, product_id)
+    append_event(db, "product_changed", product=product_id, slot=after["slot"], by=user["id"],
+                 changes={k: after[k] for k in changes if after[k] != before[k]})
+    return before, after
 
 
 def delete_product(db: sqlite_utils.Database, user: dict[str, Any],

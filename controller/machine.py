@@ -48,6 +48,7 @@ from controller.sales import Sales
 from controller.store import Store
 from controller.store.credit import PANEL
 from controller.store.db import seed
+from controller.store.event_log import last_event_id
 from controller.tasks import Supervisor
 from drivers.base import Devices
 from drivers.errors import HardwareError
@@ -269,6 +270,10 @@ class Machine:
 
     async def coin_inventory(self) -> list[dict[str, Any]]:
         return await self.maintenance.coin_inventory()
+
+    async def last_event_id(self) -> int:
+        """The newest row of the event log (0 when it is empty)."""
+        return await self.store.run(last_event_id)
 
     async def credit_outstanding(self) -> int:
         return await self.maintenance.credit_outstanding()

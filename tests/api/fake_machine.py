@@ -77,6 +77,7 @@ class FakeMachine:
         self.config = config or Config()
         self.simulated = simulated
         self.store = Store(state_dir / "vending.db")
+        self.stream = EventStream()
         self.sim = FakeSim()
         self.stream = EventStream()
         self.busy = False
@@ -194,6 +195,10 @@ class FakeMachine:
     async def coin_inventory(self) -> list[dict[str, Any]]:
         return await self.store.run(lambda db: [dict(r) for r in db.conn.execute(
             "SELECT coin, payout, capacity, cashbox FROM coins ORDER BY coin")])
+
+    async def last_event_id(self) -> int:
+        return int(await self.store.run(lambda db: db.conn.execute(
+            "SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]))
 
     async def credit_outstanding(self) -> int:
         return int(await self.store.run(lambda db: db.conn.execute(

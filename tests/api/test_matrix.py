@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from api.app import all_routes
+from api.routes_pages import STATIC_FILES
 from api.routing import MACHINE_KEY
 from controller import catalog
 from tests.api.conftest import PASSWORD, Account, make_account
@@ -69,6 +70,8 @@ CASES: list[tuple[str, str, Body, dict[str, int]]] = [
     ("POST", "/sim/tray/take", {}, everyone(200)),
     ("POST", "/sim/fault", {"device": "acceptor", "fault": "clear"}, everyone(200)),
     ("GET", "/", None, everyone(200)),
+    ("GET", "/console", None, everyone(200)),
+    *(("GET", f.path, None, everyone(200)) for f in STATIC_FILES),
 ]
 
 

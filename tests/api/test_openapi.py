@@ -18,6 +18,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import positive_data_acceptance
 
 from api.app import all_routes
+from api.routes_live import SOCKET_PATHS
 from tests.api.conftest import Account, make_account
 
 pytestmark = pytest.mark.asyncio
@@ -27,11 +28,12 @@ EXAMPLES_PER_OPERATION = 8
 
 
 def _app_operations(app: web.Application) -> set[tuple[str, str]]:
+    """The app's HTTP operations (the live pages' WebSockets are not API operations)."""
     out = set()
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter")
-        if route.method != "HEAD" and path:
+        if route.method != "HEAD" and path and path not in SOCKET_PATHS:
             out.add((route.method, re.sub(r"\{(\w+)(:[^}]*)?\}", r"{\1}", path)))
     return out
 

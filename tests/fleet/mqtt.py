@@ -201,4 +201,4 @@ def sell_a1(server: Server, coin: int = 50) -> None:
     server.call("POST", "/sim/press", {"keys": "A1"})
     wait_for(lambda: server.call("GET", "/sim/state")["tray"]
              and server.call("GET", "/health")["state"] == "idle", 10, "the sale")
-    server.call("POST", "/sim/tray/take")
+    server.call("POST", "/sim/tray/take", {})

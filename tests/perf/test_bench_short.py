@@ -71,3 +71,10 @@ def test_store_benchmark() -> None:
         assert positive(r[setting]["coin_credit_ms"])
         assert positive(r[setting]["vend_reservation_ms"])
     assert positive(r["journal_growth"]["kib_per_10000_sales"])
+
+
+@pytest.mark.timeout(120)
+def test_live_pages_benchmark() -> None:
+    r = run_short("bench_live.py")["live_page_update_latency"]
+    for case in ("lcd_change", "stock_change", "coin_credit", "coin_lcd"):
+        assert r[case]["n"] > 0 and 0 <= r[case]["p50_ms"] <= r[case]["max_ms"]
