@@ -20,7 +20,7 @@ from api.routes_pages import package_text, page_response
 from api.routes_sim import sim_control
 from api.routing import Call, Route
 from controller.money import COINS_CENTS
-from simulators.gpio.keypad import DEFAULT_KEYS
+from drivers.keys import KEYPAD_LAYOUT
 
 PAGE = "panel.html"
 LAYOUT_MARK = "/*LAYOUT*/{}"
@@ -35,7 +35,7 @@ def page_html(rows: str, columns: int, coins: list[int],
     """
     template = package_text("simulators", PAGE)
     layout = json.dumps({"rows": list(rows), "columns": columns, "coins": coins,
-                         "keys": list(DEFAULT_KEYS), "faults": faults})
+                         "keys": list(KEYPAD_LAYOUT), "faults": faults})
     # "<" escaped: the data block cannot be closed by a value (a "</script>")
     return template.replace(LAYOUT_MARK, layout.replace("<", "\\u003c"), 1)
 

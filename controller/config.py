@@ -12,10 +12,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from controller.config_pins import check_pins
 from controller.config_reader import Section
+from controller.config_telemetry import TelemetryConfig as TelemetryConfig
+from controller.config_telemetry import broker_address as broker_address
+from controller.config_telemetry import telemetry_section
 from controller.errors import ConfigError
 from controller.money import COINS_CENTS
 from drivers.cctalk.hopper import HOPPER_MODELS, SECURITY_MODES
@@ -127,44 +129,6 @@ class SimConfig:
 @dataclass(frozen=True)
 class MetricsConfig:
     public: bool = False  # GET /metrics without an operator token (a trusted LAN only)
-
-
-@dataclass(frozen=True)
-class TelemetryConfig:
-    """``[telemetry]``: report to an MQTT broker (off when the section is absent)."""
-
-    broker: str = "mqtt://127.0.0.1:1883"
-    topic_prefix: str = "vending"
-    commands: bool = False
-    username: str | None = None
-    password_file: str | None = None
-    ca_file: str | None = None
-    max_backlog_events: int = 100_000
-
-    @property
-    def tls(self) -> bool:
-        return self.broker.startswith("mqtts://")
-
-    @property
-    def host(self) -> str:
-        return broker_address(self.broker)[0]
-
-    @property
-    def port(self) -> int:
-        return broker_address(self.broker)[1]
-
-
-def broker_address(url: str) -> tuple[str, int]:
-    """``mqtt://host[:port]`` or ``mqtts://host[:port]`` as (host, port); ValueError if not."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"bad port in {url!r}") from None
-    if (parts.scheme not in ("mqtt", "mqtts") or not parts.hostname
-            or parts.path not in ("", "/") or parts.query or parts.username):
-        raise ValueError(f"expected mqtt://host[:port] or mqtts://host[:port], got {url!r}")
-    return parts.hostname, port or (8883 if parts.scheme == "mqtts" else 1883)
 
 
 @dataclass(frozen=True)
@@ -358,28 +322,6 @@ def _sim(s: Section) -> SimConfig:
     )
 
 
-def _telemetry(s: Section) -> TelemetryConfig:
-    d = TelemetryConfig()
-    broker = s.get_str("broker", d.broker)
-    try:
-        broker_address(broker)
-    except ValueError as exc:
-        raise ConfigError(f"{s._source}: [telemetry] broker: {exc}") from None
-    prefix = s.get_str("topic_prefix", d.topic_prefix)
-    if not prefix or any(ch in prefix for ch in "+#") or prefix.strip("/") != prefix:
-        raise ConfigError(f"{s._source}: [telemetry] topic_prefix: a topic level without "
-                          f"wildcards or outer slashes, got {prefix!r}")
-    return TelemetryConfig(
-        broker=broker, topic_prefix=prefix,
-        commands=s.get_bool("commands", d.commands),
-        username=s.get_optional_str("username"),
-        password_file=s.get_optional_str("password_file"),
-        ca_file=s.get_optional_str("ca_file"),
-        max_backlog_events=s.get_int("max_backlog_events", d.max_backlog_events,
-                                     minval=10, maxval=10_000_000),
-    )
-
-
 def parse(data: dict[str, Any], source: str) -> Config:
     top = Section(data, "", source)
     machine = _machine(top.section("machine"))
@@ -400,7 +342,7 @@ def parse(data: dict[str, Any], source: str) -> Config:
         lcd=_lcd(top.section("lcd")),
         sim=_sim(top.section("sim")),
         metrics=MetricsConfig(public=top.section("metrics").get_bool("public", False)),
-        telemetry=_telemetry(top.section("telemetry")) if "telemetry" in data else None,
+        telemetry=telemetry_section(top.section("telemetry")) if "telemetry" in data else None,
         source=source,
     )
     top.check_unknown()

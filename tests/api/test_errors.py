@@ -190,7 +190,7 @@ async def test_sim_routes_are_not_found_on_hardware(tmp_path: Any) -> None:
         async with TestClient(TestServer(app)) as client:
             assert app[MACHINE_KEY] is machine
             for method, path in [("POST", "/sim/coin"), ("POST", "/sim/press"),
-                                 ("GET", "/sim/state"), ("POST", "/sim/tray/take", {}),
+                                 ("GET", "/sim/state"), ("POST", "/sim/tray/take"),
                                  ("POST", "/sim/fault"), ("GET", "/")]:
                 r = await client.request(method, path, json={})
                 assert r.status == 404, path
