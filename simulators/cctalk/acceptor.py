@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
+from controller.money import COINS_CENTS
 from drivers.cctalk.coins import EVENT_PAIRS, value_from_coin_id
 from drivers.cctalk.frame import Header
 from simulators.cctalk.device import Reply, SimCctalkDevice
@@ -38,7 +39,7 @@ class SimCctalkAcceptor(SimCctalkDevice):
     FAULTS: ClassVar[frozenset[str]] = SimCctalkDevice.FAULTS | {"jam"}
 
     def __init__(self, world: SimWorld, *, address: int = 2,
-                 coins: Sequence[int] = (5, 10, 20, 50, 100),
+                 coins: Sequence[int] = COINS_CENTS,
                  coin_ids: Sequence[str] | None = None, name: str = "acceptor",
                  serial_number: bytes = b"\x01\x02\x03", reply_delay_s: float = 0.002,
                  slow_delay_s: float = 0.5) -> None:

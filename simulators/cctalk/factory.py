@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from controller.money import COINS_CENTS
 from drivers.cctalk.frame import ChecksumMode
 from simulators.cctalk.acceptor import SimCctalkAcceptor
 from simulators.cctalk.bus import DEFAULT_HOPPER_ADDRESSES, SimCctalkBus
@@ -12,7 +13,7 @@ from simulators.cctalk.hopper_models import DEFAULT_HOPPER_MODEL
 from simulators.world import SimWorld
 
 
-def build_cctalk_bus(world: SimWorld, *, coins: Sequence[int] = (5, 10, 20, 50, 100),
+def build_cctalk_bus(world: SimWorld, *, coins: Sequence[int] = COINS_CENTS,
                      acceptor_address: int | None = 2,
                      hopper_addresses: Mapping[int, int] | None = None,
                      echo: bool = False, checksum: ChecksumMode = "simple",
