@@ -32,7 +32,14 @@ from drivers.cctalk.coins import (
 )
 from drivers.cctalk.frame import Header
 from drivers.cctalk.link import CctalkLink
-from drivers.errors import DeviceBusy, DeviceLost, DeviceNak, HardwareError, ProtocolError
+from drivers.errors import (
+    DeviceBusy,
+    DeviceLost,
+    DeviceNak,
+    HardwareError,
+    NotStarted,
+    ProtocolError,
+)
 from drivers.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -47,6 +54,8 @@ class CctalkCoinAcceptor(CoinAcceptor):
     def __init__(self, link: CctalkLink, *, address: int = 2, poll_interval_s: float = 0.1,
                  lost_poll_interval_s: float = 1.0, coin_map: CoinMapConfig | None = None,
                  refused_polls_lost: int = 5, name: str = "acceptor") -> None:
+        if not 2 <= address <= 255:
+            raise ValueError(f"ccTalk device address {address} must be 2..255")
         if poll_interval_s <= 0 or lost_poll_interval_s <= 0:
             raise ValueError("poll intervals must be > 0")
         if refused_polls_lost < 1:
@@ -273,7 +282,7 @@ class CctalkCoinAcceptor(CoinAcceptor):
 
     async def _deliver(self, batch: CoinBatch) -> None:
         if self._handler is None:
-            raise RuntimeError(f"{self.name}: no handler; events kept for the next poll")
+            raise NotStarted(f"{self.name}: no handler; events kept for the next poll")
         await self._handler(batch)
 
     async def _notify(self, kind: CoinEventKind) -> None:
