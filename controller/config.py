@@ -21,6 +21,7 @@ from controller.config_telemetry import broker_address as broker_address
 from controller.config_telemetry import telemetry_section
 from controller.errors import ConfigError
 from controller.money import COINS_CENTS
+from drivers.cctalk.acceptor_models import ACCEPTOR_MODELS, DEFAULT_ACCEPTOR_MODEL
 from drivers.cctalk.hopper import HOPPER_MODELS, SECURITY_MODES
 from drivers.keys import ROW_KEYS
 
@@ -78,6 +79,7 @@ class AcceptorConfig:
     poll_interval_s: float = 0.1
     echo: str = "auto"
     checksum: str = "simple"
+    model: str = DEFAULT_ACCEPTOR_MODEL  # drivers.cctalk.acceptor_models: generic, basic, ...
     pulse_pin: int | None = 14
     inhibit_pin: int | None = 15
 
@@ -247,6 +249,7 @@ def _acceptor(s: Section) -> AcceptorConfig:
                                     maxval=2.0),
         echo=s.get_str("echo", d.echo, choices=("auto", "on", "off")),
         checksum=s.get_str("checksum", d.checksum, choices=("simple", "crc16")),
+        model=s.get_str("model", d.model, choices=tuple(ACCEPTOR_MODELS)),
         pulse_pin=s.get_pin("pulse_pin", d.pulse_pin),
         inhibit_pin=s.get_pin("inhibit_pin", d.inhibit_pin),
     )

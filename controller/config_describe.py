@@ -23,7 +23,7 @@ def describe(config: Config) -> list[str]:
         f"({len(config.slots.codes)} spirals, capacity {config.slots.capacity})",
     ]
     if a.kind == "cctalk":
-        lines.append(f"coin acceptor: ccTalk at address {a.address} on {a.port} "
+        lines.append(f"coin acceptor: ccTalk ({a.model}) at address {a.address} on {a.port} "
                      f"(echo {a.echo}, {a.checksum} checksum, poll every {a.poll_interval_s:g} s)")
     else:
         lines.append(f"coin acceptor: pulse on GPIO{a.pulse_pin}, "
