@@ -163,3 +163,16 @@ async def test_old_pairs_after_a_power_up_credit_nothing() -> None:
             assert batches.credits() == [20]
             await again.close()
             rig.sim.inject("reset")
+
+
+async def test_a_reset_that_brings_the_counter_back_where_it_was(rig: Rig) -> None:
+    await rig.driver.set_accepting(True)
+    rig.sim.insert(20)
+    await rig.driver.poll_once()
+    rig.sim.inject("reset")
+    taken = rig.sim.insert(50) == "accepted"  # the counter is 1 again, over another pair
+    assert taken == rig.sim.model.keeps_inhibits_at_reset
+    await rig.driver.poll_once()
+    assert [kind for kind, _, _ in rig.events()] == [
+        "credit", "device_reset", "credit" if taken else "inhibited"]
+    assert rig.batches.credits() == ([20, 50] if taken else [20])
