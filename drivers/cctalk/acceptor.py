@@ -10,9 +10,10 @@ after the handler returned, so a handler that fails sees the same events again.
 What differs between acceptor models is read from the device: a position
 whose coin id request is NAKed is not fitted; a device that NAKs the master
 inhibit (228) refuses coins through its per-coin inhibits (231) instead.  A
-reset between two polls shows as a counter below the last one with null
-pairs behind the new events (the buffer is cleared at a reset): the events
-are delivered after a ``DEVICE_RESET``, not reported lost.
+reset between two polls shows as the same counter over other pairs, or as a
+counter below the last one with null pairs behind the new events (the buffer
+is cleared at a reset): the events are delivered after a ``DEVICE_RESET``,
+not reported lost.
 
 Not modelled: sorter path control, the coin acceptor's own escrow, bill
 validators, and a reset between two polls on a device that keeps its old
@@ -196,7 +197,7 @@ class CctalkCoinAcceptor(CoinAcceptor):
         except DeviceNak:
             if self._has_master_inhibit:
                 log.info("%s: master inhibit (228) refused: coins are refused through "
-                            "their inhibits (231)", self.name)
+                         "their inhibits (231)", self.name)
             self._has_master_inhibit = False
         await self._send_coin_inhibits()
 
