@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from controller.config_describe import describe as describe
 from controller.config_pins import check_pins
 from controller.config_reader import Section
 from controller.config_telemetry import TelemetryConfig as TelemetryConfig
@@ -20,6 +21,7 @@ from controller.config_telemetry import broker_address as broker_address
 from controller.config_telemetry import telemetry_section
 from controller.errors import ConfigError
 from controller.money import COINS_CENTS
+from drivers.cctalk.acceptor_models import ACCEPTOR_MODELS, DEFAULT_ACCEPTOR_MODEL
 from drivers.cctalk.hopper import HOPPER_MODELS, SECURITY_MODES
 from drivers.keys import ROW_KEYS
 
@@ -77,6 +79,7 @@ class AcceptorConfig:
     poll_interval_s: float = 0.1
     echo: str = "auto"
     checksum: str = "simple"
+    model: str = DEFAULT_ACCEPTOR_MODEL  # drivers.cctalk.acceptor_models: generic, basic, ...
     pulse_pin: int | None = 14
     inhibit_pin: int | None = 15
 
@@ -246,6 +249,7 @@ def _acceptor(s: Section) -> AcceptorConfig:
                                     maxval=2.0),
         echo=s.get_str("echo", d.echo, choices=("auto", "on", "off")),
         checksum=s.get_str("checksum", d.checksum, choices=("simple", "crc16")),
+        model=s.get_str("model", d.model, choices=tuple(ACCEPTOR_MODELS)),
         pulse_pin=s.get_pin("pulse_pin", d.pulse_pin),
         inhibit_pin=s.get_pin("inhibit_pin", d.inhibit_pin),
     )
@@ -362,43 +366,3 @@ def load(path: str | Path | None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
     return parse(data, str(p))
-
-
-def describe(config: Config) -> list[str]:
-    """What the config would drive, one line per device (for check-config)."""
-    m = config.machine
-    mode = "simulated hardware" if m.simulated else "real hardware"
-    a = config.acceptor
-    lines = [
-        f"config: {config.source}",
-        f"machine {m.machine_id} ({m.model}), {mode}, currency {m.currency} ({m.currency_code})",
-        f"max credit {m.max_credit_cents} cents, deposit claim {m.deposit_claim_s:g} s",
-        f"api on {config.api.host}:{config.api.port}"
-        + (f" over TLS ({config.api.tls_cert_file})" if config.api.tls_cert_file else ""),
-        f"slots {config.slots.codes[0]}..{config.slots.codes[-1]} "
-        f"({len(config.slots.codes)} spirals, capacity {config.slots.capacity})",
-    ]
-    if a.kind == "cctalk":
-        lines.append(f"coin acceptor: ccTalk at address {a.address} on {a.port} "
-                     f"(echo {a.echo}, {a.checksum} checksum, poll every {a.poll_interval_s:g} s)")
-    else:
-        lines.append(f"coin acceptor: pulse on GPIO{a.pulse_pin}, "
-                     f"inhibit GPIO{a.inhibit_pin}")
-    for h in config.hoppers:
-        where = (f"ccTalk address {h.address} ({h.model}, {h.security} security)"
-                 if h.kind == "cctalk"
-                 else f"pulse motor GPIO{h.motor_pin}, sensor GPIO{h.sensor_pin}")
-        lines.append(f"hopper {h.coin_cents}c: {where}, capacity {h.capacity}")
-    mo = config.motors
-    lines.append(f"spiral motors: rows on GPIO{mo.row_pins}, columns on GPIO{mo.column_pins}, "
-                 f"cam GPIO{mo.cam_pin}, drop sensor GPIO{mo.drop_pin}, "
-                 f"{mo.vend_timeout_s:g} s per vend, {mo.nudges} nudges")
-    lines.append(f"keypad: rows GPIO{config.keypad.row_pins}, "
-                 f"columns GPIO{config.keypad.column_pins}")
-    lines.append(f"LCD 16x2: RS GPIO{config.lcd.rs_pin}, E GPIO{config.lcd.e_pin}, "
-                 f"D4..D7 GPIO{config.lcd.data_pins}")
-    t = config.telemetry
-    if t is not None:
-        lines.append(f"telemetry: {t.broker} as {t.topic_prefix}/{m.machine_id}, commands "
-                     f"{'on' if t.commands else 'off'}")
-    return lines

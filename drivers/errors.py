@@ -6,8 +6,10 @@ builtin that fits, so generic handlers still work, and carries a stable
 ``code`` for logs and events.
 
 One rule for constructor checks: a bad argument to a driver's constructor
-(pins, timings, sizes) is a plain ``ValueError``, raised before any pin or
-port is opened.
+(pins, addresses, timings, sizes) is a plain ``ValueError``, raised by the
+constructor itself, which opens no pin and no port (``start()`` does).  GPIO
+drivers check their pins with ``drivers.gpio.lines.check_distinct_pins``.
+A driver used before ``start()`` raises ``NotStarted``.
 """
 
 from __future__ import annotations

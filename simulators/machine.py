@@ -153,6 +153,7 @@ class SimulatedMachine:
             acceptor_address=cfg.acceptor.address if cctalk_acceptor else None,
             hopper_addresses={h.coin_cents: h.address for h in cctalk_hoppers},
             hopper_models={h.coin_cents: h.model for h in cctalk_hoppers},
+            acceptor_model=cfg.acceptor.model,
             coin_interval_s=0.015 / cfg.sim.speed)
         await bus.start()
         self.bus = bus

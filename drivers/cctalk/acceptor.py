@@ -7,9 +7,18 @@ master) in the state the controller asked for, and polls the buffered credit
 device's event counter; the driver's own "last seen" counter advances only
 after the handler returned, so a handler that fails sees the same events again.
 
+What differs between acceptor models is read from the device: a position
+whose coin id request is NAKed is not fitted; a device that NAKs the master
+inhibit (228) refuses coins through its per-coin inhibits (231) instead.  A
+reset between two polls shows as the same counter over other pairs, or as a
+counter below the last one with null pairs behind the new events (the buffer
+is cleared at a reset): the events are delivered after a ``DEVICE_RESET``,
+not reported lost.
+
 Not modelled: sorter path control, the coin acceptor's own escrow, bill
-validators, and recovery of events lost while the device reset between two
-polls (ccTalk cannot tell those apart from a counter that moved on).
+validators, and a reset between two polls on a device that keeps its old
+pairs through a reset (reported as events lost: ccTalk cannot tell it apart
+from a counter that moved on).
 """
 
 from __future__ import annotations
@@ -32,7 +41,14 @@ from drivers.cctalk.coins import (
 )
 from drivers.cctalk.frame import Header
 from drivers.cctalk.link import CctalkLink
-from drivers.errors import DeviceBusy, DeviceLost, DeviceNak, HardwareError, ProtocolError
+from drivers.errors import (
+    DeviceBusy,
+    DeviceLost,
+    DeviceNak,
+    HardwareError,
+    NotStarted,
+    ProtocolError,
+)
 from drivers.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -47,6 +63,8 @@ class CctalkCoinAcceptor(CoinAcceptor):
     def __init__(self, link: CctalkLink, *, address: int = 2, poll_interval_s: float = 0.1,
                  lost_poll_interval_s: float = 1.0, coin_map: CoinMapConfig | None = None,
                  refused_polls_lost: int = 5, name: str = "acceptor") -> None:
+        if not 2 <= address <= 255:
+            raise ValueError(f"ccTalk device address {address} must be 2..255")
         if poll_interval_s <= 0 or lost_poll_interval_s <= 0:
             raise ValueError("poll intervals must be > 0")
         if refused_polls_lost < 1:
@@ -61,8 +79,10 @@ class CctalkCoinAcceptor(CoinAcceptor):
         self._coin_ids: dict[int, str | None] = {}
         self._enabled: frozenset[int] | None = None  # None: every known coin
         self._accepting = False
+        self._has_master_inhibit = True  # header 228; a device that NAKs it has none
         self._handler: CoinHandler | None = None
         self._last_counter = 0
+        self._last_buffer: bytes | None = None  # the 229 data behind _last_counter
         self._lost = False
         # a device that refuses (NAK, BUSY, garbage) poll after poll is not read either,
         # while its coin mechanism may go on taking coins: as bad as a lost one
@@ -89,8 +109,10 @@ class CctalkCoinAcceptor(CoinAcceptor):
         await self.link.request(self.address, Header.SIMPLE_POLL, reply_len=0)
         await self._check_category()
         await self._read_coin_ids()
-        counter = (await self._read_buffer())[0]
+        data = await self._read_buffer()
+        counter = data[0]
         self._last_counter = counter if resume_counter is None else resume_counter
+        self._last_buffer = data if counter == self._last_counter else None
         log.info("%s: coins %s, event counter %d, resuming from %d", self.name,
                  self._values, counter, self._last_counter)
         await self._send_inhibits()
@@ -101,7 +123,8 @@ class CctalkCoinAcceptor(CoinAcceptor):
     async def set_accepting(self, accepting: bool) -> None:
         self._accepting = accepting
         if self._started:
-            await self._send_master_inhibit()
+            await (self._send_master_inhibit() if self._has_master_inhibit
+                   else self._send_coin_inhibits())
 
     async def set_coins_enabled(self, coins_cents: Collection[int]) -> None:
         unknown = set(coins_cents) - set(self._values.values())
@@ -142,9 +165,10 @@ class CctalkCoinAcceptor(CoinAcceptor):
                 await self._task
             self._task = None
         self.heartbeat.stopped()
+        header, refuse_all = ((Header.MODIFY_MASTER_INHIBIT, b"\x00") if self._has_master_inhibit
+                              else (Header.MODIFY_INHIBIT_STATUS, b"\x00\x00"))
         with contextlib.suppress(HardwareError):
-            await self.link.request(self.address, Header.MODIFY_MASTER_INHIBIT, b"\x00",
-                                    retries=1, reply_len=0)
+            await self.link.request(self.address, header, refuse_all, retries=1, reply_len=0)
 
     # --- start-up ------------------------------------------------------------
 
@@ -156,18 +180,31 @@ class CctalkCoinAcceptor(CoinAcceptor):
 
     async def _read_coin_ids(self) -> None:
         for position in POSITIONS:
-            raw = await self.link.request(self.address, Header.COIN_ID, bytes((position,)))
+            try:
+                raw = await self.link.request(self.address, Header.COIN_ID, bytes((position,)))
+            except DeviceNak:
+                raw = b""  # a device with fewer positions refuses the others
             self._coin_ids[position] = parse_coin_id(raw)
         self._values = resolve_coin_values(self._coin_ids, self._coin_map)
 
     # --- inhibits --------------------------------------------------------------
 
     async def _send_inhibits(self) -> None:
+        """Master inhibit first (learning whether there is one), then the coins'."""
+        try:
+            await self._send_master_inhibit()
+            self._has_master_inhibit = True
+        except DeviceNak:
+            if self._has_master_inhibit:
+                log.info("%s: master inhibit (228) refused: coins are refused through "
+                         "their inhibits (231)", self.name)
+            self._has_master_inhibit = False
         await self._send_coin_inhibits()
-        await self._send_master_inhibit()
 
     async def _send_coin_inhibits(self) -> None:
         enabled = self.known_coins_cents if self._enabled is None else self._enabled
+        if not (self._accepting or self._has_master_inhibit):
+            enabled = frozenset()
         mask = inhibit_mask(self._values, enabled)
         await self.link.request(self.address, Header.MODIFY_INHIBIT_STATUS, mask, reply_len=0)
 
@@ -234,6 +271,9 @@ class CctalkCoinAcceptor(CoinAcceptor):
             return
         if counter == 0:
             events = [CoinEvent(CoinEventKind.DEVICE_RESET)]
+        elif self._reset_since_last_poll(counter, data):
+            events = [CoinEvent(CoinEventKind.DEVICE_RESET),
+                      *self._new_events(counter, data, since=0)]
         else:
             events = self._new_events(counter, data)
             if not events and new_event_count(counter, self._last_counter) == 0:
@@ -241,14 +281,30 @@ class CctalkCoinAcceptor(CoinAcceptor):
         if any(e.kind in (CoinEventKind.DEVICE_RESET, CoinEventKind.INHIBITED) for e in events):
             await self._resend_inhibits()
         await self._deliver(CoinBatch(tuple(events), counter))
-        self._last_counter = counter
+        self._last_counter, self._last_buffer = counter, data
 
-    def _new_events(self, counter: int, data: bytes) -> list[CoinEvent]:
+    def _reset_since_last_poll(self, counter: int, data: bytes) -> bool:
+        """Whether the device reset since the last poll and then took ``counter`` events.
+
+        Seen as the same counter over different pairs (a 255-event round trip in
+        one poll interval is impossible), or as more new events than the device
+        can have taken since its buffer was cleared (null pairs behind them).
+        """
         count = new_event_count(counter, self._last_counter)
+        if count == 0:
+            return self._last_buffer is not None and data != self._last_buffer
+        return counter < min(count, EVENT_PAIRS) and not any(data[1 + 2 * counter:])
+
+    def _new_events(self, counter: int, data: bytes,
+                    since: int | None = None) -> list[CoinEvent]:
+        count = new_event_count(counter, self._last_counter if since is None else since)
         events: list[CoinEvent] = []
         if count > EVENT_PAIRS:
-            events.append(CoinEvent(CoinEventKind.EVENTS_LOST, code=count - EVENT_PAIRS))
-            count = EVENT_PAIRS
+            # Below 5 the counter went round or the device reset (keeping old pairs
+            # on some models): only the newest ``counter`` pairs are surely new.
+            certain = min(counter, EVENT_PAIRS)
+            events.append(CoinEvent(CoinEventKind.EVENTS_LOST, code=count - certain))
+            count = certain
         pairs = [(data[1 + 2 * i], data[2 + 2 * i]) for i in range(count)]
         for a, b in reversed(pairs):  # the device lists newest first
             if a == 0 and b == 0:
@@ -273,7 +329,7 @@ class CctalkCoinAcceptor(CoinAcceptor):
 
     async def _deliver(self, batch: CoinBatch) -> None:
         if self._handler is None:
-            raise RuntimeError(f"{self.name}: no handler; events kept for the next poll")
+            raise NotStarted(f"{self.name}: no handler; events kept for the next poll")
         await self._handler(batch)
 
     async def _notify(self, kind: CoinEventKind) -> None:

@@ -110,6 +110,9 @@ class CctalkHopper(Hopper):
                              f"supported), not {security!r}")
         if status_poll_interval_s <= 0 or dispense_timeout_s <= 0 or late_coin_window_s < 0:
             raise ValueError("poll interval and dispense timeout > 0, late window >= 0")
+        if not 2 <= address <= 255 or coin_cents < 0 or redispense_attempts < 0:
+            raise ValueError(f"ccTalk device address {address} must be 2..255, coin_cents and "
+                             "redispense_attempts >= 0")
         self.link = link
         self.address = address
         self.coin_cents = coin_cents

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from gpiozero.pins import Factory
 
 from drivers.base import KeyHandler, Keypad
-from drivers.gpio.lines import InputLine, OutputLine
+from drivers.gpio.lines import InputLine, OutputLine, check_distinct_pins
 from drivers.heartbeat import Heartbeat
 from drivers.keys import KEYPAD_LAYOUT
 
@@ -44,6 +44,7 @@ class MatrixKeypad(Keypad):
             raise ValueError("keys must have one string per row, one character per column")
         if scan_interval_s <= 0 or debounce_scans < 1:
             raise ValueError("scan_interval_s must be positive and debounce_scans >= 1")
+        check_distinct_pins("keypad", [*row_pins, *column_pins])
         self.keys = tuple(keys)
         self.scan_interval_s = scan_interval_s
         self.debounce_scans = debounce_scans

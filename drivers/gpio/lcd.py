@@ -34,7 +34,7 @@ from gpiozero.pins import Factory
 
 from drivers.base import Display
 from drivers.errors import NotStarted
-from drivers.gpio.lines import OutputLine
+from drivers.gpio.lines import OutputLine, check_distinct_pins
 
 ROW_OFFSETS = (0x00, 0x40, 0x14, 0x54)  # DDRAM address of each line's first character
 
@@ -61,6 +61,9 @@ class Hd44780Display(Display):
             raise ValueError("data_pins are D4, D5, D6, D7: four pins")
         if not 1 <= rows <= len(ROW_OFFSETS) or columns < 1:
             raise ValueError("rows must be 1..4 and columns positive")
+        if power_on_delay_s < 0 or byte_delay_s < 0:
+            raise ValueError("LCD delays must be >= 0")
+        check_distinct_pins("LCD", [rs_pin, e_pin, *data_pins])
         self.rows = rows
         self.columns = columns
         self.power_on_delay_s = power_on_delay_s

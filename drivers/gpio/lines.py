@@ -20,14 +20,25 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from gpiozero import DigitalInputDevice, DigitalOutputDevice
 from gpiozero.pins import Factory
 
+from drivers.errors import NotStarted
+
 log = logging.getLogger(__name__)
 
 EdgeHandler = Callable[[bool, float], None]  # (active, monotonic seconds), on the loop
+
+
+def check_distinct_pins(owner: str, pins: Sequence[int]) -> None:
+    """The constructor check every GPIO driver makes: one pin, one job (ValueError)."""
+    if any(p < 0 for p in pins):
+        raise ValueError(f"{owner}: GPIO pins are numbers >= 0, got {list(pins)}")
+    twice = sorted({p for p in pins if list(pins).count(p) > 1})
+    if twice:
+        raise ValueError(f"{owner}: GPIO{twice} used twice")
 
 
 class InputLine:
@@ -118,7 +129,7 @@ class OutputLine:
 
     def on(self) -> None:
         if self._device is None:
-            raise RuntimeError(f"{self.name}: output not open")
+            raise NotStarted(f"{self.name}: output not open")
         if self.max_on_s is not None and self._loop is not None and self._timer is None:
             self._timer = self._loop.call_later(self.max_on_s, self._trip)
         if not self._level:

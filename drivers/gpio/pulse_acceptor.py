@@ -47,7 +47,7 @@ from collections.abc import Callable, Collection, Mapping
 from gpiozero.pins import Factory
 
 from drivers.base import CoinAcceptor, CoinBatch, CoinEvent, CoinEventKind, CoinHandler
-from drivers.gpio.lines import InputLine, OutputLine
+from drivers.gpio.lines import InputLine, OutputLine, check_distinct_pins
 from drivers.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -64,10 +64,13 @@ class PulseCoinAcceptor(CoinAcceptor):
                  train_gap_s: float = 0.250, retry_s: float = 1.0,
                  name: str = "pulse_acceptor") -> None:
         pulses = dict(pulses_per_coin or DEFAULT_PULSES)
+        if cents_per_pulse <= 0 or retry_s <= 0 or any(n <= 0 for n in pulses.values()):
+            raise ValueError("cents_per_pulse, retry_s and pulses per coin must be positive")
         if any(value != n * cents_per_pulse for value, n in pulses.items()):
             raise ValueError("pulses must be proportional: value = pulses x cents_per_pulse")
         if not 0 < pulse_min_s < pulse_max_s or train_gap_s <= 0:
             raise ValueError("need 0 < pulse_min_s < pulse_max_s and train_gap_s > 0")
+        check_distinct_pins(name, [pulse_pin, inhibit_pin])
         self.name = name
         self.cents_per_pulse = cents_per_pulse
         self.pulse_min_s = pulse_min_s

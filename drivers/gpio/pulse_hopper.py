@@ -36,7 +36,7 @@ from gpiozero.pins import Factory
 
 from drivers.base import CoinPaidHook, Hopper, HopperStatus, PayoutResult
 from drivers.errors import NotStarted
-from drivers.gpio.lines import InputLine, OutputLine
+from drivers.gpio.lines import InputLine, OutputLine, check_distinct_pins
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,9 @@ class PulseHopper(Hopper):
                  name: str | None = None) -> None:
         if min(coin_timeout_s, max_on_s, exit_pulse_min_s) <= 0 or late_coin_s < 0:
             raise ValueError("hopper timings must be positive")
+        if exit_pulse_max_s <= exit_pulse_min_s or coin_cents <= 0:
+            raise ValueError("need exit_pulse_min_s < exit_pulse_max_s and coin_cents > 0")
+        check_distinct_pins(name or f"pulse hopper {coin_cents}c", [motor_pin, exit_pin])
         self.name = name or f"pulse_hopper_{coin_cents}"
         self.coin_cents = coin_cents
         self.coin_timeout_s = coin_timeout_s

@@ -38,7 +38,7 @@ from gpiozero.pins import Factory
 
 from drivers.base import SpiralMatrix, VendOutcome, VendResult
 from drivers.errors import HardwareError, NotStarted, UnknownSlot
-from drivers.gpio.lines import InputLine, OutputLine
+from drivers.gpio.lines import InputLine, OutputLine, check_distinct_pins
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class GpioSpiralMatrix(SpiralMatrix):
             raise ValueError("one row name per row pin, at least one row and one column")
         if min(leave_home_timeout_s, turn_timeout_s, drop_wait_s) <= 0 or nudges < 0:
             raise ValueError("spiral timings must be positive and nudges >= 0")
+        check_distinct_pins("spiral matrix", [*row_pins, *column_pins, cam_pin, drop_pin])
         self.leave_home_timeout_s = leave_home_timeout_s
         self.turn_timeout_s = turn_timeout_s
         self.drop_wait_s = drop_wait_s

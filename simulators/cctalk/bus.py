@@ -23,6 +23,7 @@ import time
 import tty
 from collections.abc import Iterable
 
+from controller.money import COINS_CENTS
 from drivers.cctalk.frame import ChecksumMode, FrameReader, decode
 from drivers.errors import ProtocolError
 from simulators.cctalk.acceptor import SimCctalkAcceptor
@@ -162,4 +163,4 @@ class SimCctalkBus:
         self._write(data)
 
 
-DEFAULT_HOPPER_ADDRESSES = {5: 3, 10: 4, 20: 5, 50: 6, 100: 7}
+DEFAULT_HOPPER_ADDRESSES = {coin: 3 + i for i, coin in enumerate(COINS_CENTS)}

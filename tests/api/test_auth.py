@@ -14,15 +14,16 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from api.auth import ACTIVE_SESSION_MESSAGE, SECRET_FILE
-from api.routing import AUTH_KEY
+from api.auth import ACTIVE_SESSION_MESSAGE, SECRET_FILE, load_secret
 from tests.api.conftest import PASSWORD, Account, error_of, make_account
 
 pytestmark = pytest.mark.asyncio
 
 
-def _secret(app: web.Application) -> str:
-    return app[AUTH_KEY].tokens._secret
+@pytest.fixture
+def secret(client: TestClient[Any, Any], tmp_path: Path) -> str:
+    """The signing secret, as the started app keeps it in its state directory."""
+    return load_secret(None, tmp_path)
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -72,19 +73,19 @@ async def test_alg_none_is_refused(client: TestClient[Any, Any], buyer: Account)
     assert await _status_with(client, token) == (401, "unauthorized")
 
 
-async def test_other_hmac_algorithm_is_refused(client: TestClient[Any, Any], app: web.Application,
+async def test_other_hmac_algorithm_is_refused(client: TestClient[Any, Any], secret: str,
                                                buyer: Account) -> None:
-    token = jwt.encode(_claims(buyer.access), _secret(app), algorithm="HS512")
+    token = jwt.encode(_claims(buyer.access), secret, algorithm="HS512")
     assert await _status_with(client, token) == (401, "unauthorized")
 
 
 @pytest.mark.parametrize("change", [{"sub": "\u00b2"}, {"sub": "\u0662"}, {"sub": "01"},
                                     {"exp": "9999999999"}, {"iat": 1.5}])
 async def test_claims_of_the_wrong_form_with_the_right_key(client: TestClient[Any, Any],
-                                                           app: web.Application,
+                                                           secret: str,
                                                            buyer: Account,
                                                            change: dict[str, Any]) -> None:
-    token = jwt.encode(_claims(buyer.access) | change, _secret(app), algorithm="HS256")
+    token = jwt.encode(_claims(buyer.access) | change, secret, algorithm="HS256")
     assert await _status_with(client, token) == (401, "unauthorized")
 
 
@@ -99,10 +100,10 @@ async def test_header_bytes_that_are_not_utf8(client: TestClient[Any, Any]) -> N
     assert b'"unauthorized"' in answer
 
 
-async def test_expired_token(client: TestClient[Any, Any], app: web.Application,
+async def test_expired_token(client: TestClient[Any, Any], secret: str,
                              buyer: Account) -> None:
     past = int(time.time()) - 3600
-    token = jwt.encode(_claims(buyer.access) | {"iat": past - 900, "exp": past}, _secret(app),
+    token = jwt.encode(_claims(buyer.access) | {"iat": past - 900, "exp": past}, secret,
                        algorithm="HS256")
     r = await client.get("/user", headers={"Authorization": f"Bearer {token}"})
     assert r.status == 401
@@ -110,11 +111,11 @@ async def test_expired_token(client: TestClient[Any, Any], app: web.Application,
 
 
 @pytest.mark.parametrize("drop", ["exp", "iat", "sub", "sid", "typ"])
-async def test_every_claim_is_required(client: TestClient[Any, Any], app: web.Application,
+async def test_every_claim_is_required(client: TestClient[Any, Any], secret: str,
                                        buyer: Account, drop: str) -> None:
     claims = _claims(buyer.access)
     del claims[drop]
-    token = jwt.encode(claims, _secret(app), algorithm="HS256")
+    token = jwt.encode(claims, secret, algorithm="HS256")
     assert await _status_with(client, token) == (401, "unauthorized")
 
 

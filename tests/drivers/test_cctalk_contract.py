@@ -1,7 +1,9 @@
 """Driver contract tests: the same tests on every simulated model and on real devices.
 
-Like python-can's back-to-back tests, each test here runs against every
-simulated hopper model (flow, sch2, sch1) and, when a technician sets
+Like python-can's back-to-back tests, each hopper test here runs against
+every simulated hopper model (flow, sch2, sch1), each acceptor test against
+every simulated acceptor model (generic, basic, retentive), and, when a
+technician sets
 ``VENDING_CCTALK_PORT``, against the real ccTalk devices on that port.  They
 use only what a real device does on its own (no fault injection), so a pass
 on the machine means the drivers and the device agree on the bytes.
@@ -16,6 +18,7 @@ Environment for a real bus (see the README, "Testing on real devices"):
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,17 +29,20 @@ import pytest_asyncio
 
 from drivers.base import CoinBatch, HopperStatus
 from drivers.cctalk.acceptor import CctalkCoinAcceptor
+from drivers.cctalk.coins import inhibit_mask
 from drivers.cctalk.frame import Header
 from drivers.cctalk.hopper import ENABLE_KEY, HOPPER_MODELS, CctalkHopper
 from drivers.cctalk.link import CctalkLink, EchoMode
 from drivers.errors import DeviceNak
 from simulators.cctalk import SimCctalkBus, build_cctalk_bus
+from simulators.cctalk.acceptor_models import ACCEPTOR_MODELS
 from simulators.world import SimWorld
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
 REAL_PORT = os.environ.get("VENDING_CCTALK_PORT", "")
 TARGETS = ["sim:flow", "sim:sch2", "sim:sch1", "real"]
+ACCEPTOR_TARGETS = [*(f"sim:{m}" for m in sorted(ACCEPTOR_MODELS)), "real"]
 
 
 def _env_address(name: str, default: str) -> int | None:
@@ -75,13 +81,14 @@ class Target:
                                   poll_interval_s=0.1)
 
 
-async def _sim_target(model: str) -> Target:
+async def _sim_target(hopper_model: str = "flow", acceptor_model: str = "generic") -> Target:
     world = SimWorld.load_or_create(None, coins=[5, 10, 20, 50, 100], slots=["A1"])
-    bus = build_cctalk_bus(world, hopper_model=model, reply_delay_s=0.001,
-                           coin_interval_s=0.003)
+    bus = build_cctalk_bus(world, hopper_model=hopper_model, acceptor_model=acceptor_model,
+                           reply_delay_s=0.001, coin_interval_s=0.003)
     await bus.start()
     link = CctalkLink(bus.port, reply_timeout_s=0.03, retries=2)
-    return Target(f"sim:{model}", link, 6, model, 2, payout_coins=2, bus=bus)
+    return Target(f"sim:{hopper_model}/{acceptor_model}", link, 6, hopper_model, 2,
+                  payout_coins=2, bus=bus)
 
 
 def _real_target() -> Target:
@@ -99,8 +106,24 @@ def _real_target() -> Target:
 
 @pytest_asyncio.fixture(params=TARGETS)
 async def target(request: pytest.FixtureRequest) -> AsyncIterator[Target]:
+    """A bus with a hopper of each simulated model, or the real bus."""
     name: str = request.param
     bus_target = _real_target() if name == "real" else await _sim_target(name[4:])
+    async for opened in _opened(bus_target):
+        yield opened
+
+
+@pytest_asyncio.fixture(params=ACCEPTOR_TARGETS)
+async def acceptor_target(request: pytest.FixtureRequest) -> AsyncIterator[Target]:
+    """A bus with an acceptor of each simulated model, or the real bus."""
+    name: str = request.param
+    bus_target = (_real_target() if name == "real"
+                  else await _sim_target(acceptor_model=name[4:]))
+    async for opened in _opened(bus_target):
+        yield opened
+
+
+async def _opened(bus_target: Target) -> AsyncIterator[Target]:
     try:
         await bus_target.link.start()
         yield bus_target
@@ -179,8 +202,8 @@ async def test_hopper_emergency_stop_at_rest(target: Target) -> None:
 # --- coin acceptor ---------------------------------------------------------------------
 
 
-async def test_acceptor_starts_and_takes_inhibits(target: Target) -> None:
-    acceptor = target.acceptor()
+async def test_acceptor_starts_and_takes_inhibits(acceptor_target: Target) -> None:
+    acceptor = acceptor_target.acceptor()
     batches: list[CoinBatch] = []
 
     async def handler(batch: CoinBatch) -> None:
@@ -199,3 +222,91 @@ async def test_acceptor_starts_and_takes_inhibits(target: Target) -> None:
         assert all(e.kind.value != "credit" for b in batches for e in b.events)
     finally:
         await acceptor.close()
+
+
+async def read_inhibits(target: Target) -> tuple[bytes, bool | None]:
+    """The device's own inhibit registers: (231 mask, 228 normal operation or None
+    for a device without a master inhibit)."""
+    assert target.acceptor_address is not None
+    mask = await target.link.request(target.acceptor_address, Header.REQUEST_INHIBIT_STATUS,
+                                     reply_len=2)
+    try:
+        master = await target.link.request(target.acceptor_address,
+                                           Header.REQUEST_MASTER_INHIBIT, reply_len=1)
+    except DeviceNak:
+        return mask, None
+    return mask, bool(master[0] & 1)
+
+
+def refusing(mask: bytes, master: bool | None) -> bool:
+    return master is False or mask == b"\x00\x00"
+
+
+async def test_acceptor_registers_hold_what_the_driver_sent(acceptor_target: Target) -> None:
+    acceptor = acceptor_target.acceptor()
+    acceptor.set_handler(_ignore)
+    await acceptor.start()
+    try:
+        assert refusing(*await read_inhibits(acceptor_target))  # a safe start
+        lowest = min(acceptor.known_coins_cents)
+        await acceptor.set_coins_enabled([lowest])
+        await acceptor.set_accepting(True)
+        mask, master = await read_inhibits(acceptor_target)
+        assert mask == inhibit_mask(acceptor.coin_positions, {lowest}) and master in (True, None)
+        await acceptor.set_accepting(False)
+        assert refusing(*await read_inhibits(acceptor_target))
+    finally:
+        await acceptor.close()
+    assert refusing(*await read_inhibits(acceptor_target))
+
+
+async def test_acceptor_reset_is_reported_and_inhibits_sent_again(
+        acceptor_target: Target) -> None:
+    acceptor = acceptor_target.acceptor()
+    batches: list[CoinBatch] = []
+
+    async def handler(batch: CoinBatch) -> None:
+        batches.append(batch)
+
+    acceptor.set_handler(handler)
+    await acceptor.start()
+    try:
+        coins = sorted(acceptor.known_coins_cents)[:2]
+        await acceptor.set_coins_enabled(coins)
+        await acceptor.set_accepting(True)
+        await _counter_moved(acceptor_target, acceptor, coins[0])
+        assert acceptor_target.acceptor_address is not None
+        await acceptor_target.link.request(acceptor_target.acceptor_address,
+                                           Header.RESET_DEVICE, reply_len=0)
+        await asyncio.sleep(0.1 if acceptor_target.bus is not None else 1.0)  # power-up
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5.0
+        while not any(e.kind.value == "device_reset" for b in batches for e in b.events):
+            assert loop.time() < deadline, "the reset was never reported"
+            await asyncio.sleep(0.05)
+        while (await read_inhibits(acceptor_target))[0] != inhibit_mask(
+                acceptor.coin_positions, set(coins)):
+            assert loop.time() < deadline, "the inhibits were not sent again"
+            await asyncio.sleep(0.05)
+        assert (await read_inhibits(acceptor_target))[1] in (True, None)
+    finally:
+        await acceptor.close()
+
+
+async def _counter_moved(target: Target, acceptor: CctalkCoinAcceptor, coin_cents: int) -> None:
+    """A reset shows only as a counter back at 0: it must have left 0 before."""
+    if acceptor.event_counter:
+        return
+    if target.bus is None or target.bus.acceptor is None:
+        pytest.skip("the acceptor's event counter is 0 (just powered up), so a reset "
+                    "cannot be seen: insert one coin, then run the test again")
+    assert target.bus.acceptor.insert(coin_cents) == "accepted"  # a customer's coin
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 2.0
+    while not acceptor.event_counter:
+        assert loop.time() < deadline, "the coin was never read"
+        await asyncio.sleep(0.01)
+
+
+async def _ignore(batch: CoinBatch) -> None:
+    """A coin handler that takes nothing (no coin is inserted in these tests)."""

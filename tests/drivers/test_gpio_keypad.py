@@ -63,14 +63,31 @@ async def test_held_key_does_not_repeat(
     assert keys == ["5"]
 
 
-async def test_a_blip_shorter_than_the_debounce_is_ignored(
-        panel: tuple[MatrixKeypad, SimKeypad, list[str]]) -> None:
-    keypad, sim, keys = panel
-    sim.hold("7")
-    keypad._debounce(keypad.scan())  # one scan sees it, then it is gone
-    sim.release("7")
-    await asyncio.sleep(0.05)
-    assert keys == []
+async def test_a_blip_shorter_than_the_debounce_is_ignored(pins: MockFactory) -> None:
+    keypad = MatrixKeypad(row_pins=ROWS, column_pins=COLUMNS, pin_factory=pins,
+                          scan_interval_s=0.05, debounce_scans=2)
+    sim = SimKeypad(pins, row_pins=ROWS, column_pins=COLUMNS, hold_s=0.15, gap_s=0.03)
+    keys: list[str] = []
+    keypad.set_handler(keys.append)
+    await sim.start()
+    await keypad.start()
+    try:
+        rows = [pins.pin(r) for r in ROWS]
+        at_rest = sum(len(p.states) for p in rows)
+        sim.hold("7")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2.0
+        while sum(len(p.states) for p in rows) == at_rest:  # until one scan has read it
+            assert loop.time() < deadline, "the keypad never scanned"
+            await asyncio.sleep(0.002)
+        sim.release("7")  # gone before the next scan, 50 ms later
+        await asyncio.sleep(0.2)
+        assert keys == []
+        await sim.press("7")  # held for three scans: counted
+        assert keys == ["7"]
+    finally:
+        await keypad.close()
+        await sim.close()
 
 
 async def test_rows_driven_at_rest_and_high_when_closed(pins: MockFactory) -> None:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
+from gpiozero import DigitalOutputDevice
 from gpiozero.pins.mock import MockFactory
 
 from drivers.errors import HardwareError
@@ -72,12 +73,27 @@ async def test_only_changes_are_written(lcd: tuple[Hd44780Display, SimLcd]) -> N
     assert sim.log.entries("data") == []
 
 
+def strobe_one_nibble(pins: MockFactory, nibble: int) -> None:
+    """Put ``nibble`` on D4..D7 and strobe E once, through gpiozero's public outputs."""
+    rs, e, *data = (DigitalOutputDevice(p, pin_factory=pins) for p in (RS, E, *DATA))
+    try:
+        for bit, line in enumerate(data):
+            line.value = nibble >> bit & 1
+        e.on()
+        e.off()  # the display latches on the falling edge
+    finally:
+        for line in (rs, e, *data):
+            line.close()
+
+
 async def test_restart_half_way_through_a_byte_resyncs(
         pins: MockFactory, lcd: tuple[Hd44780Display, SimLcd]) -> None:
     display, sim = lcd
     await display.show("BEFORE", "")
-    display._write_nibble(0xA)  # a restart half way through a byte
     await display.close()
+    latched = len(sim.nibbles)
+    strobe_one_nibble(pins, 0xA)  # the process died half way through a byte
+    assert len(sim.nibbles) == latched + 1  # the display holds half a byte
     again = Hd44780Display(rs_pin=RS, e_pin=E, data_pins=DATA, pin_factory=pins,
                            power_on_delay_s=0.001, byte_delay_s=0)
     await again.start()  # the controller kept power: 4-bit mode, a nibble pending

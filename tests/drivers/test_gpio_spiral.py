@@ -12,6 +12,7 @@ import pytest_asyncio
 from gpiozero.pins.mock import MockFactory
 
 from drivers.base import VendOutcome
+from drivers.gpio.lines import OutputLine
 from drivers.gpio.spiral import GpioSpiralMatrix
 from simulators.gpio.pins import sim_factory_context, sim_pin
 from simulators.gpio.spiral import SimSpiralMechanics
@@ -155,28 +156,24 @@ async def test_unknown_slot_is_refused(rig: Rig) -> None:
         await rig.matrix.vend("E1")
 
 
-async def test_max_on_time_switches_off_a_stuck_vend(
-        pins: MockFactory, rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
-    await rig.matrix.close()
-    matrix = make_matrix(pins, turn_timeout_s=5.0, max_on_s=0.15)
-    await matrix.start()
+async def test_max_on_time_switches_off_a_stuck_coroutine(pins: MockFactory) -> None:
+    motor = OutputLine(5, name="spiral row A", max_on_s=0.15, pin_factory=pins)
+    motor.open(asyncio.get_running_loop())
 
-    async def stuck(*_args: object) -> bool:
+    async def stuck() -> None:
+        motor.on()
         await asyncio.Event().wait()  # a vend coroutine that never comes back
-        return True
 
-    monkeypatch.setattr(matrix, "_wait_cam", stuck)
-    task = asyncio.create_task(matrix.vend("A1"))
+    task = asyncio.create_task(stuck())
     await asyncio.sleep(0.05)
-    assert len(rig.outputs_on()) == 2
+    assert motor.is_on and pins.pin(5).state
     await asyncio.sleep(0.2)
-    assert rig.outputs_on() == []  # the timer did it; the coroutine is still waiting
-    assert not task.done()
+    assert not motor.is_on and not pins.pin(5).state  # the timer did it
+    assert motor.trips == 1 and not task.done()  # the coroutine is still waiting
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert rig.outputs_on() == []
-    await matrix.close()
+    motor.close()
 
 
 async def test_max_on_time_ends_a_long_turn(pins: MockFactory, rig: Rig) -> None:

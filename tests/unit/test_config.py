@@ -91,7 +91,7 @@ column_pins = [9, 11, 13, 14]
     assert cfg.hopper_capacity == {50: 200, 100: 200}
     assert cfg.slots.codes == [f"{r}{c}" for r in "ABC" for c in range(1, 5)]
     lines = "\n".join(config.describe(cfg))
-    assert "ccTalk at address 2 on /dev/ttyUSB0" in lines
+    assert "ccTalk (generic) at address 2 on /dev/ttyUSB0" in lines
     assert "hopper 100c: pulse motor GPIO20" in lines
 
 

@@ -1,4 +1,4 @@
-"""Hopper models and dispense security in the config: encrypted modes are refused."""
+"""Hopper and acceptor models and dispense security in the config: encrypted modes are refused."""
 
 from __future__ import annotations
 
@@ -38,3 +38,20 @@ def test_model_and_security(tmp_path: Path, hopper: str, model: str, security: s
 def test_modes_we_cannot_speak_are_refused(tmp_path: Path, hopper: str, what: str) -> None:
     with pytest.raises(ConfigError, match=what):
         load(tmp_path, hopper)
+
+
+def load_acceptor(tmp_path: Path, acceptor: str) -> config.AcceptorConfig:
+    path = tmp_path / "machine.toml"
+    path.write_text(f"[acceptor]\n{acceptor}")
+    return config.load(path).acceptor
+
+
+@pytest.mark.parametrize(("acceptor", "model"), [
+    ("", "generic"), ("model = 'basic'\n", "basic"), ("model = 'retentive'\n", "retentive")])
+def test_acceptor_model(tmp_path: Path, acceptor: str, model: str) -> None:
+    assert load_acceptor(tmp_path, acceptor).model == model
+
+
+def test_an_unknown_acceptor_model_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\[acceptor\] model.*must be one of"):
+        load_acceptor(tmp_path, "model = 'sr9'\n")

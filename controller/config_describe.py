@@ -1,0 +1,48 @@
+"""What a parsed config would drive, in words: ``vending check-config``'s output."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from controller.config import Config
+
+
+def describe(config: Config) -> list[str]:
+    """What the config would drive, one line per device (for check-config)."""
+    m = config.machine
+    mode = "simulated hardware" if m.simulated else "real hardware"
+    a = config.acceptor
+    lines = [
+        f"config: {config.source}",
+        f"machine {m.machine_id} ({m.model}), {mode}, currency {m.currency} ({m.currency_code})",
+        f"max credit {m.max_credit_cents} cents, deposit claim {m.deposit_claim_s:g} s",
+        f"api on {config.api.host}:{config.api.port}"
+        + (f" over TLS ({config.api.tls_cert_file})" if config.api.tls_cert_file else ""),
+        f"slots {config.slots.codes[0]}..{config.slots.codes[-1]} "
+        f"({len(config.slots.codes)} spirals, capacity {config.slots.capacity})",
+    ]
+    if a.kind == "cctalk":
+        lines.append(f"coin acceptor: ccTalk ({a.model}) at address {a.address} on {a.port} "
+                     f"(echo {a.echo}, {a.checksum} checksum, poll every {a.poll_interval_s:g} s)")
+    else:
+        lines.append(f"coin acceptor: pulse on GPIO{a.pulse_pin}, "
+                     f"inhibit GPIO{a.inhibit_pin}")
+    for h in config.hoppers:
+        where = (f"ccTalk address {h.address} ({h.model}, {h.security} security)"
+                 if h.kind == "cctalk"
+                 else f"pulse motor GPIO{h.motor_pin}, sensor GPIO{h.sensor_pin}")
+        lines.append(f"hopper {h.coin_cents}c: {where}, capacity {h.capacity}")
+    mo = config.motors
+    lines.append(f"spiral motors: rows on GPIO{mo.row_pins}, columns on GPIO{mo.column_pins}, "
+                 f"cam GPIO{mo.cam_pin}, drop sensor GPIO{mo.drop_pin}, "
+                 f"{mo.vend_timeout_s:g} s per vend, {mo.nudges} nudges")
+    lines.append(f"keypad: rows GPIO{config.keypad.row_pins}, "
+                 f"columns GPIO{config.keypad.column_pins}")
+    lines.append(f"LCD 16x2: RS GPIO{config.lcd.rs_pin}, E GPIO{config.lcd.e_pin}, "
+                 f"D4..D7 GPIO{config.lcd.data_pins}")
+    t = config.telemetry
+    if t is not None:
+        lines.append(f"telemetry: {t.broker} as {t.topic_prefix}/{m.machine_id}, commands "
+                     f"{'on' if t.commands else 'off'}")
+    return lines
