@@ -143,6 +143,22 @@ async def test_another_coin_is_refused_while_a_claim_waits(client: TestClient[An
     await _conserved(app)
 
 
+async def test_the_claimed_coin_inserted_at_the_machine_is_the_claims(
+        client: TestClient[Any, Any], app: web.Application, buyer: Account) -> None:
+    """On hardware the buyer walks up and inserts the coin: the coin of the claimed value
+    goes to the account, not the panel (whoever inserts it: the LCD said whose it is)."""
+    app[MACHINE_KEY].sim.simulated_machine.claim_walk_s = 10.0
+    claim = asyncio.ensure_future(_deposit(client, buyer, 20))
+    await _display_shows(client, ["DEPOSIT 0.20", "* CANCELS"])
+    r = await client.post("/sim/coin", json={"coin": 20})
+    assert (await r.json())["result"] == "accepted"
+    r = await claim
+    assert r.status == 200 and (await r.json())["deposit"] == 20
+    assert await app[MACHINE_KEY].panel_credit() == 0
+    await _display_shows(client, ["HELLO", "INSERT COINS"])
+    await _conserved(app)
+
+
 @pytest.mark.machine_config(deposit_claim_s=0.3)
 async def test_an_unanswered_claim_times_out_and_frees_the_machine(
         client: TestClient[Any, Any], app: web.Application, buyer: Account) -> None:
