@@ -333,6 +333,8 @@ class CoinGate:
         finally:
             if not claim.done.done():
                 claim.done.cancel()
+            elif not claim.done.cancelled():
+                claim.done.exception()  # ended (say by "*") while the claim was checked
             self._claims.remove(claim)
             self._claim_changed()
 

@@ -21,7 +21,8 @@ from tests.api.conftest import Account, error_of, make_account
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
-WALK_S = 1.0
+WALK_S = 2.0
+"""Long enough that every request of a parallel burst arrives while the claim waits."""
 
 
 @pytest.fixture(autouse=True)
