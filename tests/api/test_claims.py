@@ -25,9 +25,14 @@ WALK_S = 2.0
 """Long enough that every request of a parallel burst arrives while the claim waits."""
 
 
+def _machine(app: web.Application) -> Any:
+    """The real simulated Machine behind the app (the facade type does not name its parts)."""
+    return app[MACHINE_KEY]
+
+
 @pytest.fixture(autouse=True)
 def _real_machine(app: web.Application) -> None:
-    machine = app[MACHINE_KEY]
+    machine = _machine(app)
     if machine.sim is None:
         pytest.skip("needs the simulated machine")
     machine.sim.simulated_machine.claim_walk_s = WALK_S
@@ -55,7 +60,7 @@ async def _display_shows(client: TestClient[Any, Any], lines: list[str]) -> None
 
 async def _conserved(app: web.Application) -> None:
     """The books balance, and the simulated hoppers and cashbox hold what the store says."""
-    machine = app[MACHINE_KEY]
+    machine = _machine(app)
     await machine.settled()
     ledger = await machine.store.run(read_ledger)
     assert ledger.balanced, ledger.identities()
@@ -79,7 +84,7 @@ async def test_thirty_parallel_claims_one_proceeds(client: TestClient[Any, Any],
             assert (await error_of(r))["code"] == "machine_busy"
     deposits = [await _deposit_of(client, b) for b in buyers]
     assert sorted(deposits) == [0] * 29 + [100]
-    assert app[MACHINE_KEY].model.panel_credit_cents == 0
+    assert _machine(app).model.panel_credit_cents == 0
     await _conserved(app)
 
 
@@ -103,7 +108,7 @@ async def test_no_claim_while_the_panel_holds_credit(client: TestClient[Any, Any
     assert (r.status, (await error_of(r))["code"]) == (409, "machine_busy")
     r = await client.post("/sim/coin", json={"coin": 50})  # her next coin is still hers
     assert (await r.json())["result"] == "accepted"
-    assert await app[MACHINE_KEY].panel_credit() == 100
+    assert await _machine(app).panel_credit() == 100
     assert await _deposit_of(client, buyer) == 0
     await client.post("/sim/press", json={"keys": "*"})
     await _conserved(app)
@@ -112,7 +117,7 @@ async def test_no_claim_while_the_panel_holds_credit(client: TestClient[Any, Any
 
 async def test_star_cancels_a_waiting_claim(client: TestClient[Any, Any],
                                             app: web.Application, buyer: Account) -> None:
-    app[MACHINE_KEY].sim.simulated_machine.claim_walk_s = 10.0  # the buyer never arrives
+    _machine(app).sim.simulated_machine.claim_walk_s = 10.0  # the buyer never arrives
     claim = asyncio.ensure_future(_deposit(client, buyer, 100))
     await _display_shows(client, ["DEPOSIT 1.00", "* CANCELS"])
     await client.post("/sim/press", json={"keys": "*"})
@@ -123,7 +128,7 @@ async def test_star_cancels_a_waiting_claim(client: TestClient[Any, Any],
     await _display_shows(client, ["HELLO", "INSERT COINS"])
     r = await client.post("/sim/coin", json={"coin": 100})  # the panel is the customer's again
     assert (await r.json())["result"] == "accepted"
-    assert await app[MACHINE_KEY].panel_credit() == 100
+    assert await _machine(app).panel_credit() == 100
     assert await _deposit_of(client, buyer) == 0
     await client.post("/sim/press", json={"keys": "*"})
     await _conserved(app)
@@ -136,11 +141,11 @@ async def test_another_coin_is_refused_while_a_claim_waits(client: TestClient[An
     await _display_shows(client, ["DEPOSIT 1.00", "* CANCELS"])
     r = await client.post("/sim/coin", json={"coin": 50})  # walk-up customer, another value
     assert (await r.json())["result"] != "accepted"
-    assert await app[MACHINE_KEY].panel_credit() == 0
+    assert await _machine(app).panel_credit() == 0
     assert (await _state(client))["returned"] == [50]
     assert (await claim).status == 200  # the buyer's own coin still arrives
     assert await _deposit_of(client, buyer) == 100
-    assert await app[MACHINE_KEY].panel_credit() == 0
+    assert await _machine(app).panel_credit() == 0
     await _conserved(app)
 
 
@@ -148,14 +153,14 @@ async def test_the_claimed_coin_inserted_at_the_machine_is_the_claims(
         client: TestClient[Any, Any], app: web.Application, buyer: Account) -> None:
     """On hardware the buyer walks up and inserts the coin: the coin of the claimed value
     goes to the account, not the panel (whoever inserts it: the LCD said whose it is)."""
-    app[MACHINE_KEY].sim.simulated_machine.claim_walk_s = 10.0
+    _machine(app).sim.simulated_machine.claim_walk_s = 10.0
     claim = asyncio.ensure_future(_deposit(client, buyer, 20))
     await _display_shows(client, ["DEPOSIT 0.20", "* CANCELS"])
     r = await client.post("/sim/coin", json={"coin": 20})
     assert (await r.json())["result"] == "accepted"
     r = await claim
     assert r.status == 200 and (await r.json())["deposit"] == 20
-    assert await app[MACHINE_KEY].panel_credit() == 0
+    assert await _machine(app).panel_credit() == 0
     await _display_shows(client, ["HELLO", "INSERT COINS"])
     await _conserved(app)
 
@@ -163,12 +168,12 @@ async def test_the_claimed_coin_inserted_at_the_machine_is_the_claims(
 @pytest.mark.machine_config(deposit_claim_s=0.3)
 async def test_an_unanswered_claim_times_out_and_frees_the_machine(
         client: TestClient[Any, Any], app: web.Application, buyer: Account) -> None:
-    app[MACHINE_KEY].sim.simulated_machine.claim_walk_s = 10.0
+    _machine(app).sim.simulated_machine.claim_walk_s = 10.0
     r = await _deposit(client, buyer, 20)
     assert (r.status, (await error_of(r))["code"]) == (408, "deposit_timeout")
     await _display_shows(client, ["HELLO", "INSERT COINS"])
     r = await client.post("/sim/coin", json={"coin": 20})
     assert (await r.json())["result"] == "accepted"
-    assert await app[MACHINE_KEY].panel_credit() == 20
+    assert await _machine(app).panel_credit() == 20
     await client.post("/sim/press", json={"keys": "*"})
     await _conserved(app)
