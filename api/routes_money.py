@@ -37,7 +37,9 @@ async def reset(call: Call) -> web.StreamResponse:
 ROUTES = [
     Route("POST", "/deposit", deposit,
           "Put a coin into the buyer's deposit (on hardware: claims the next such coin "
-          "inserted at the machine)", roles=BUYER, body=DEPOSIT, response=ref("Deposit"),
+          "inserted at the machine). One claim at a time per machine and none while the "
+          "front panel holds credit (409 machine_busy); * at the keypad cancels a waiting "
+          "claim (409 deposit_cancelled)", roles=BUYER, body=DEPOSIT, response=ref("Deposit"),
           errors=(408, 409, 503), tag="money"),
     Route("POST", "/buy", buy, "Buy units of one product from the deposit; the change is paid",
           roles=BUYER, body=BUY, response=ref("Purchase"), errors=(404, 409, 503),

@@ -14,6 +14,8 @@ adds what a LAN API needs against a hostile neighbour:
 - aiohttp's own parser errors (a malformed request line, an oversized
   header) are answered in the API's JSON error shape and logged as one line,
   never a traceback;
+- a burst of connections waits in a long kernel queue (``LISTEN_QUEUE``) and is
+  taken a few at a time (``ACCEPT_BATCH``), so none is dropped half-open;
 - the event loop's "accept() out of system resource" report (the file limit
   reached) is one rate-limited warning line, not a traceback per connection.
 
@@ -52,6 +54,14 @@ KEEPALIVE_FACTOR = 3
 """An idle kept-alive connection may wait this many head deadlines for its next request:
 a client that pauses a little between requests keeps its connection."""
 _HEAD_ENDS = (b"\r\n\r\n", b"\n\n")
+ACCEPT_BATCH = 32
+"""Connections taken from the kernel per pass of the event loop (asyncio's ``backlog``):
+a small batch keeps a burst from running the process out of files between passes."""
+LISTEN_QUEUE = 4096
+"""The kernel's queue of connections not yet accepted (capped by ``net.core.somaxconn``).
+A burst of connections waits there for its turn; with a short queue the kernel drops the
+last handshake step of a burst (with SYN cookies: forgets the connection), leaving the
+client a connection the server never knew of, which no head deadline can close."""
 
 
 def error_bytes(status: int, reason: str, code: str, message: str,
@@ -283,5 +293,8 @@ async def listen(runner: web.AppRunner, config: ApiConfig, *,
         return GuardedRequestHandler(server, guard, config.request_head_timeout_s, **options)
 
     listener = await loop.create_server(protocol, config.host, config.port, ssl=ssl_context,
-                                        backlog=128)
+                                        backlog=ACCEPT_BATCH)
+    for sock in listener.sockets:
+        with sock.dup() as listening:  # the same socket: a longer queue, the same batch
+            listening.listen(LISTEN_QUEUE)
     return listener, guard

@@ -9,6 +9,11 @@ turns the acceptor's status events into faults and device events.
 A deposit claim (``POST /deposit``) waits for the next coin of its value.  On
 hardware the buyer walks to the machine; a simulated machine has a
 ``ClaimCustomer`` that inserts the coin itself, through the same acceptor.
+A claim must never take a walk-up customer's coin: one claim at a time, none
+while the panel holds credit (``machine_busy``); while it waits the acceptor
+takes only its coin value, the LCD shows it and ``*`` cancels it
+(``deposit_cancelled``); a coin that reached the panel first (accepted just
+before the inhibits changed) ends the claim with ``machine_busy``.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import sqlite_utils
 
 from controller import money
 from controller.config import Config
-from controller.errors import CreditLimit, DepositTimeout
+from controller.errors import CreditLimit, DepositCancelled, DepositTimeout, MachineBusy
 from controller.events import EventStream
 from controller.faults import FaultRegistry
 from controller.fsm import READY, MachineModel
@@ -90,6 +95,7 @@ class CoinGate:
         self.on_credit: Callable[[], Awaitable[None]] | None = None  # the panel credit moved
         self.on_refused: Callable[[CoinEvent, bool], None] | None = None  # (event, claimed)
         self.on_exact_change: Callable[[], None] | None = None
+        self.on_claim: Callable[[], None] | None = None  # a claim began or ended
 
     # --- life cycle -----------------------------------------------------------
 
@@ -206,6 +212,8 @@ class CoinGate:
                 lambda db, c=claim: get_credit(db, user_holder(c.user_id)))  # type: ignore[misc]
             if not claim.done.done():
                 claim.done.set_result(deposit)
+        if any(c.holder == PANEL for c in credited):
+            self._end_claims(MachineBusy("a customer at the machine put a coin in first"))
         for waiter in self._credited_waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -222,7 +230,8 @@ class CoinGate:
                              position=event.position)
                 continue
             claim = next((c for c in claims if c.coin == event.value_cents and not c.done.done()
-                          and find_credit(db, user_holder(c.user_id)) is not None), None)
+                          and find_credit(db, user_holder(c.user_id)) is not None
+                          and get_credit(db, PANEL) == 0), None)
             holder = user_holder(claim.user_id) if claim else PANEL
             if claim is not None:
                 claims.remove(claim)
@@ -286,28 +295,57 @@ class CoinGate:
         """A deposit of this account is awaited at the coin slot."""
         return any(c.user_id == user_id and not c.done.done() for c in self._claims)
 
+    @property
+    def claim_cents(self) -> int | None:
+        """The coin value a waiting deposit claim wants (None: no claim waits)."""
+        return next((c.coin for c in self._claims if not c.done.done()), None)
+
+    def cancel_claim(self) -> bool:
+        """``*`` at the keypad: end the waiting claim, if there is one."""
+        return self._end_claims(DepositCancelled("the deposit was cancelled at the machine"))
+
+    def _end_claims(self, error: Exception) -> bool:
+        open_claims = [c for c in self._claims if not c.done.done()]
+        for claim in open_claims:
+            claim.done.set_exception(error)
+        return bool(open_claims)
+
     async def deposit(self, user_id: int, coin: int) -> int:
         """``POST /deposit``: claim the next coin of this value inserted at the machine."""
         money.validate_coin(coin)
         self._mechanism.require_in_service()
-        await self._store.run(lambda db: self._check_claim(db, user_holder(user_id), coin))
+        if self._claims:  # checked and taken with no await between: one claim at a time
+            raise MachineBusy("another deposit is waiting for its coin at the machine")
+        if self._model.panel_credit_cents > 0:
+            raise MachineBusy("a customer at the front panel holds credit")
         claim = DepositClaim(user_id, coin)
         self._claims.append(claim)
-        self.dirty()
         try:
+            await self._store.run(lambda db: self._check_claim(db, user_holder(user_id), coin))
+            self._claim_changed()
             if self.customer is not None:
-                await asyncio.shield(self._tasks.spawn(
-                    self.customer.bring_coin(coin, claim.done), "sim-deposit"))
+                self._tasks.spawn(self.customer.bring_coin(coin, claim.done), "sim-deposit")
             return await asyncio.wait_for(asyncio.shield(claim.done),
                                           self._config.machine.deposit_claim_s)
         except TimeoutError:
             raise DepositTimeout(f"no {coin} coin was inserted within "
                                  f"{self._config.machine.deposit_claim_s:g} s") from None
         finally:
+            if not claim.done.done():
+                claim.done.cancel()
+            elif not claim.done.cancelled():
+                claim.done.exception()  # ended (say by "*") while the claim was checked
             self._claims.remove(claim)
-            self.dirty()
+            self._claim_changed()
+
+    def _claim_changed(self) -> None:
+        self.dirty()
+        if self.on_claim is not None:
+            self.on_claim()
 
     def _check_claim(self, db: sqlite_utils.Database, holder: str, coin: int) -> None:
+        if get_credit(db, PANEL) > 0:
+            raise MachineBusy("a customer at the front panel holds credit")
         credit = get_credit(db, holder)
         max_credit = self._config.machine.max_credit_cents
         if money.coin_acceptable(coin, credit, max_credit=max_credit,

@@ -136,6 +136,12 @@ class HasProducts(Conflict):
     code = "has_products"
 
 
+class DepositCancelled(Conflict):
+    """The deposit claim was cancelled at the machine's keypad."""
+
+    code = "deposit_cancelled"
+
+
 class CreditLimit(Conflict):
     """The coin cannot be accepted: credit limit reached or change could not be paid back."""
 

@@ -83,7 +83,8 @@ class FrontPanel:
         return PanelSnapshot(self._model.state, self._model.panel_credit_cents,
                              self._coin_gate.exact_change_only, self._vending_slot,
                              self._faults.first_reason(),
-                             coin_return_ok=self._faults.payback_possible())
+                             coin_return_ok=self._faults.payback_possible(),
+                             claim_cents=self._coin_gate.claim_cents)
 
     # --- keys -----------------------------------------------------------------
 
@@ -91,6 +92,10 @@ class FrontPanel:
         self._tasks.spawn(self._select(slot), f"panel-select-{slot}", action=True)
 
     def coin_return(self) -> None:
+        """``*``: cancel a waiting remote deposit, else pay the panel credit back."""
+        if self._coin_gate.cancel_claim():
+            self._flash(text.DEPOSIT_CANCELLED)
+            return
         self._tasks.spawn(self._coin_return(), "panel-coin-return", action=True)
 
     async def _select(self, slot: str) -> None:

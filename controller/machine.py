@@ -99,6 +99,7 @@ class Machine:
         gate.on_credit = self.sales.refresh_panel_credit
         gate.on_refused = self.front_panel.coin_refused
         gate.on_exact_change = self.front_panel.refresh
+        gate.on_claim = self.front_panel.refresh
         self.faults.add_safety_handler("acceptor inhibited", gate.inhibit)
 
     # --- life cycle -----------------------------------------------------------

@@ -34,7 +34,7 @@ TYPED_S = 5.0  # a half-typed slot code is forgotten after this long
 class _Flash:
     lines: tuple[str, str]
     until: float
-    context: tuple[State, int]  # the machine's state and credit it was said about
+    context: tuple[State, int, int | None]  # the state, credit and claim it was said about
 
 
 class Panel:
@@ -76,7 +76,7 @@ class Panel:
     def flash(self, lines: Lines, seconds: float = FLASH_S) -> None:
         s = self._snapshot()
         self._flash = _Flash(lines, time.monotonic() + seconds,
-                             (s.state, s.credit_cents))
+                             (s.state, s.credit_cents, s.claim_cents))
         self.refresh()
 
     def key(self, key: str) -> None:
@@ -98,7 +98,7 @@ class Panel:
         s = self._snapshot()
         if self._flash is not None:
             flash = self._flash
-            if now < flash.until and flash.context == (s.state, s.credit_cents):
+            if now < flash.until and flash.context == (s.state, s.credit_cents, s.claim_cents):
                 return flash.lines, flash.until
             self._flash = None
         if self._typed and now < self._typed_until and s.state in READY:

@@ -23,6 +23,7 @@ class PanelSnapshot:
     vending_slot: str | None = None
     fault: str | None = None
     coin_return_ok: bool = False  # out of service, but the hoppers can pay the credit back
+    claim_cents: int | None = None  # a remote deposit waits for a coin of this value
 
 
 def status_lines(s: PanelSnapshot) -> Lines:
@@ -39,6 +40,8 @@ def status_lines(s: PanelSnapshot) -> Lines:
         return f"VENDING {s.vending_slot or ''}".strip(), "PLEASE WAIT"
     if s.state is State.PAYING:
         return "PAYING CHANGE", "PLEASE WAIT"
+    if s.claim_cents is not None and s.credit_cents == 0:
+        return f"DEPOSIT {format_cents(s.claim_cents)}", "* CANCELS"
     if s.credit_cents > 0:
         return f"CREDIT {format_cents(s.credit_cents)}", (
             "EXACT CHANGE" if s.exact_change_only else "SELECT ITEM")
@@ -62,6 +65,7 @@ THANK_YOU: Lines = ("THANK YOU", "TAKE YOUR ITEM")
 COIN_UNKNOWN: Lines = ("COIN REFUSED", "TRY ANOTHER COIN")
 COIN_NOT_NOW: Lines = ("COIN REFUSED", "PLEASE WAIT")
 COIN_NO_CHANGE: Lines = ("COIN REFUSED", "USE EXACT CHANGE")
+DEPOSIT_CANCELLED: Lines = ("DEPOSIT", "CANCELLED")
 
 
 def invalid_code(slot: str) -> Lines:

@@ -103,6 +103,9 @@ class SimulatedMachine:
         self.coin_lock = asyncio.Lock()  # one coin slot: one coin at a time
         self.on_world_change: Callable[[], None] | None = None  # wired by the composition root
         self.machine: MachineView | None = None
+        self.claim_walk_s = 0.0
+        """How long the simulated buyer of a deposit claim takes to reach the coin slot
+        (0: at once; tests raise it to see a claim wait, as it does on hardware)."""
 
     @property
     def customer(self) -> SimulatedMachine:
@@ -262,14 +265,17 @@ class SimulatedMachine:
         time or a coin from /sim/coin."""
         machine = self.machine
         assert machine is not None
+        if self.claim_walk_s > 0:
+            await asyncio.wait({credited}, timeout=self.claim_walk_s)
+        if credited.done():  # cancelled, timed out, or someone else's coin came first
+            return
         async with machine.quiet():
             machine.require_in_service()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(machine.acceptor_synced(), CUSTOMER_WAIT_S)
-            if await self.insert_for_claim(coin) != "accepted":
+            if credited.done() or await self.insert_for_claim(coin) != "accepted":
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(credited), CUSTOMER_WAIT_S)
+            await asyncio.wait({credited}, timeout=CUSTOMER_WAIT_S)
 
 
 SIM_CCTALK_TIMINGS = CctalkTimings(reply_timeout_s=0.05, retries=2, lost_poll_interval_s=0.5,

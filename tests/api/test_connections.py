@@ -166,6 +166,8 @@ async def test_a_body_that_trickles_is_refused(served: Served) -> None:
     b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
     b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\n",
     b"GET /he alth HTTP/1.1\r\n\r\n",
+    b"GET /product/" + b"1" * 9000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",  # line > 8190
+    b"GET /" + b"a" * 9000,  # a request line that never ends
 ])
 @pytest.mark.asyncio
 async def test_parser_errors_are_json_without_a_traceback(served: Served, raw: bytes,

@@ -118,6 +118,11 @@ def test_the_vend_screen_wins_over_a_typed_code(rig: Rig) -> None:
     (PanelSnapshot(State.IDLE, 0, True), ("EXACT CHANGE", "ONLY")),
     (PanelSnapshot(State.CREDIT, 120, True), ("CREDIT 1.20", "EXACT CHANGE")),
     (PanelSnapshot(State.PAYING, 0, False), ("PAYING CHANGE", "PLEASE WAIT")),
+    (PanelSnapshot(State.IDLE, 0, True, claim_cents=100), ("DEPOSIT 1.00", "* CANCELS")),
+    (PanelSnapshot(State.VENDING, 0, False, vending_slot="A1", claim_cents=50),
+     ("VENDING A1", "PLEASE WAIT")),
+    (PanelSnapshot(State.CREDIT, 50, False, claim_cents=50), ("CREDIT 0.50", "SELECT ITEM")),
+    (PanelSnapshot(State.SERVICE, 0, False, claim_cents=50), ("SERVICE MODE", "")),
 ])
 def test_resting_screens(snapshot: PanelSnapshot, lines: tuple[str, str]) -> None:
     assert status_lines(snapshot) == lines
