@@ -83,7 +83,8 @@ class FrontPanel:
         return PanelSnapshot(self._model.state, self._model.panel_credit_cents,
                              self._coin_gate.exact_change_only, self._vending_slot,
                              self._faults.first_reason(),
-                             coin_return_ok=self._faults.payback_possible())
+                             coin_return_ok=self._faults.payback_possible(),
+                             coins_out=self._faults.get("acceptor") is not None)
 
     # --- keys -----------------------------------------------------------------
 
