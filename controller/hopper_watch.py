@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from controller.faults import FaultRegistry
 from controller.mechanism import Mechanism
@@ -43,6 +44,7 @@ class HopperWatch:
         self.absent: set[int] = set()  # not started yet: they did not answer at start-up
         self._delay_s: dict[int, float] = {}
         self._next_try: dict[int, float] = {}
+        self.on_credit: Callable[[], Awaitable[None]] | None = None  # credit given back
 
     async def start_all(self, hoppers: dict[int, Hopper]) -> None:
         """Start every hopper; one that does not answer is a transient fault."""
@@ -104,6 +106,8 @@ class HopperWatch:
         async with self._mechanism.quiet():
             self.absent.discard(coin)
             found = await reconcile_payouts(self._store, self.present())
+        if self.on_credit is not None:
+            await self.on_credit()
         for problem in found.problems:
             log.warning("recovery: %s", problem)
         await self.report_found(found)

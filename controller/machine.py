@@ -103,6 +103,7 @@ class Machine:
         gate.on_exact_change = self.front_panel.refresh
         self.faults.add_safety_handler("acceptor inhibited", gate.inhibit, device="acceptor")
         self.sales.on_slot_fault = self._slot_failed
+        self.hopper_watch.on_credit = self.sales.refresh_panel_credit
 
     async def _slot_failed(self, slot: str, outcome: str) -> None:
         """A failed vend: that slot is out of order until an operator checks it
