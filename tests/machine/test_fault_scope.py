@@ -44,7 +44,7 @@ async def event_kinds(machine: Machine, device: str) -> list[str]:
             if e["data"].get("device") == device]
 
 
-@pytest.mark.parametrize("fault", ["silent", "bad_checksum", "refuse"])
+@pytest.mark.parametrize("fault", ["silent", "bad_checksum", "garbage", "nak", "refuse"])
 async def test_a_transient_hopper_fault_heals_and_nothing_is_lost(tmp_path: Path,
                                                                   fault: str) -> None:
     machine = await start_machine(tmp_path / "v.db")
@@ -66,7 +66,7 @@ async def test_a_transient_hopper_fault_heals_and_nothing_is_lost(tmp_path: Path
         await machine.close()
 
 
-@pytest.mark.parametrize("fault", ["empty", "jam"])
+@pytest.mark.parametrize("fault", ["empty", "jam", "short_pay"])
 async def test_a_latched_hopper_fault_stays_until_an_operator_clears_it(
         tmp_path: Path, fault: str) -> None:
     machine = await start_machine(tmp_path / "v.db")
