@@ -118,6 +118,8 @@ def test_the_vend_screen_wins_over_a_typed_code(rig: Rig) -> None:
     (PanelSnapshot(State.IDLE, 0, True), ("EXACT CHANGE", "ONLY")),
     (PanelSnapshot(State.CREDIT, 120, True), ("CREDIT 1.20", "EXACT CHANGE")),
     (PanelSnapshot(State.PAYING, 0, False), ("PAYING CHANGE", "PLEASE WAIT")),
+    (PanelSnapshot(State.IDLE, 0, True, coins_out=True), ("NO COINS TAKEN", "ACCEPTOR FAULT")),
+    (PanelSnapshot(State.CREDIT, 50, False, coins_out=True), ("CREDIT 0.50", "SELECT ITEM")),
 ])
 def test_resting_screens(snapshot: PanelSnapshot, lines: tuple[str, str]) -> None:
     assert status_lines(snapshot) == lines
