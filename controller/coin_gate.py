@@ -113,6 +113,9 @@ class CoinGate:
                                       "check its cable and power", device="acceptor",
                                       latched=False)
             self._tasks.spawn(self._retry_bring_in(acceptor), "acceptor-bring-in")
+            return
+        # a transient fault left by the last run: it answers now
+        await self._faults.heal("acceptor", "coin acceptor answers at start-up")
 
     async def _bring_in(self, acceptor: CoinAcceptor) -> None:
         """Start it from the last credited counter (coins it buffered are credited)."""

@@ -12,6 +12,7 @@ start-up does not stop the machine starting: it is brought in when it answers.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -188,5 +189,38 @@ async def test_a_device_silent_at_start_up_is_brought_in_when_it_answers(
         await run_steps(machine, [("coin", 100), ("press", "A1"),
                                   ("expect", {"tray": ["Chips"], "credit": 0})], tally)
         await check_conservation(machine, tally)
+    finally:
+        await machine.close()
+
+
+def fixed_while_off(world_file: Path, device: str) -> None:
+    """The technician fixed the cable while the machine was off."""
+    world = json.loads(world_file.read_text())
+    world["faults"].pop(device, None)
+    world_file.write_text(json.dumps(world))
+
+
+@pytest.mark.parametrize("device", ["acceptor", "hopper:20"])
+async def test_a_transient_fault_left_by_a_stop_heals_once_the_device_answers(
+        tmp_path: Path, device: str) -> None:
+    db = tmp_path / "v.db"
+    machine = await start_machine(db)
+    try:
+        await machine.sim.inject_fault(device, "silent")
+        if device.startswith("hopper"):  # a hopper is found silent when it is asked
+            await run_steps(machine, [("product", CHIPS), ("coin", 20), ("coin", 50),
+                                      ("press", "A1")], Tally())
+        for _ in range(300):  # recorded once its outputs are safe
+            if "fault" in await event_kinds(machine, device):
+                break
+            await asyncio.sleep(0.02)
+        assert "fault" in await event_kinds(machine, device)
+    finally:
+        await machine.close()
+    fixed_while_off(Path(f"{db}.world.json"), device)
+    machine = await start_machine(db)
+    try:
+        assert await wait_for(lambda: fault_of(machine, device) is None)
+        assert "fault_cleared" in await event_kinds(machine, device)
     finally:
         await machine.close()
