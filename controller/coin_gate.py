@@ -46,9 +46,12 @@ from controller.store.inventory import (
 )
 from controller.tasks import Supervisor
 from drivers.base import CoinAcceptor, CoinBatch, CoinEvent, CoinEventKind
+from drivers.errors import HardwareError
 
 log = logging.getLogger(__name__)
 SYNC_WAIT_S = 3.0
+BRING_IN_FIRST_S = 0.2  # a device missing at start-up: first retry, doubled up to
+BRING_IN_MAX_S = 2.0  # this, so it is in within 5 s of answering and the bus stays free
 
 
 @dataclass
@@ -84,7 +87,8 @@ class CoinGate:
         self._faults = faults
         self._tasks = tasks
         self._mechanism = mechanism
-        self._acceptor: CoinAcceptor | None = None
+        self._acceptor: CoinAcceptor | None = None  # once it is in (started)
+        self._acceptor_name = "acceptor"
         self._claims: list[DepositClaim] = []
         self._credited_waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
@@ -100,15 +104,50 @@ class CoinGate:
     # --- life cycle -----------------------------------------------------------
 
     async def start(self, acceptor: CoinAcceptor) -> None:
-        """Resume the acceptor from the last credited counter and keep it in step."""
-        self._acceptor = acceptor
+        """Keep the acceptor in step; bring it in now, or as soon as it answers.
+
+        An acceptor that does not answer (or answers garbage) at start-up is a
+        transient fault like any other: coins are refused meanwhile, everything
+        else goes on, and it is tried again with a growing back-off."""
         acceptor.set_handler(self.on_coins)
+        self._acceptor_name = acceptor.name
+        self._tasks.spawn(self._sync_loop(), "acceptor-sync")
+        try:
+            await self._bring_in(acceptor)
+        except HardwareError as exc:
+            await self._faults.report(f"coin acceptor not answering at start-up ({exc}): "
+                                      "check its cable and power", device="acceptor",
+                                      latched=False)
+            self._tasks.spawn(self._retry_bring_in(acceptor), "acceptor-bring-in")
+            return
+        # a transient fault left by the last run: it answers now
+        await self._faults.heal("acceptor", "coin acceptor answers at start-up")
+
+    async def _bring_in(self, acceptor: CoinAcceptor) -> None:
+        """Start it from the last credited counter (coins it buffered are credited)."""
         counter = await self._store.run(lambda db: device_counter(db, acceptor.name))
         await acceptor.start(resume_counter=counter)
+        self._acceptor = acceptor
         baseline = acceptor.event_counter
         if counter is None and baseline is not None:
             await self._store.tx(lambda db: set_device_counter(db, acceptor.name, baseline))
-        self._tasks.spawn(self._sync_loop(), "acceptor-sync")
+        self.dirty()
+
+    async def _retry_bring_in(self, acceptor: CoinAcceptor) -> None:
+        delay_s = BRING_IN_FIRST_S
+        while True:
+            await asyncio.sleep(delay_s)
+            try:
+                await self._bring_in(acceptor)
+            except HardwareError as exc:
+                log.debug("acceptor still not in: %s", exc)
+                with contextlib.suppress(HardwareError, OSError):
+                    await acceptor.close()
+                delay_s = min(delay_s * 2, BRING_IN_MAX_S)
+                continue
+            await self._faults.heal("acceptor", "coin acceptor answers: started, inhibits sent")
+            self._stream.publish("device", device="acceptor", ok=True, error=None)
+            return
 
     @property
     def accepting(self) -> bool:
@@ -168,7 +207,8 @@ class CoinGate:
                 self._synced.set()
 
     async def _apply(self, coins: set[int]) -> None:
-        assert self._acceptor is not None
+        if self._acceptor is None:
+            return  # not in yet: it starts inhibited, and is brought in step when it is
         if coins:
             await self._acceptor.set_coins_enabled(coins)
         await self._acceptor.set_accepting(bool(coins))
@@ -238,8 +278,8 @@ class CoinGate:
                 claimed.append(claim)
             route = credit_coin(db, event.value_cents, holder)
             credited.append(Credited(event.value_cents, holder, route))
-        if batch.counter is not None and self._acceptor is not None:
-            set_device_counter(db, self._acceptor.name, batch.counter)
+        if batch.counter is not None:
+            set_device_counter(db, self._acceptor_name, batch.counter)
         return credited, claimed
 
     async def _announce(self, credited: list[Credited]) -> None:
@@ -267,11 +307,15 @@ class CoinGate:
                 self.on_refused(event, bool(self._claims))
             if event.kind is CoinEventKind.DEVICE_BACK:
                 self._stream.publish("device", device="acceptor", ok=True, error=None)
+                await self._faults.heal("acceptor", "coin acceptor answers again: events "
+                                        "resynchronised, inhibits re-sent")
+                self.dirty()
             elif event.kind is CoinEventKind.DEVICE_LOST:
                 self._stream.publish("device", device="acceptor", ok=False,
                                      error="not answering")
                 await self._faults.report("coin acceptor not answering (or refusing every "
-                                          "poll): check its cable and power", device="acceptor")
+                                          "poll): check its cable and power", device="acceptor",
+                                          latched=False)
             elif event.alert:
                 await self._acceptor_alert(event)
             elif event.kind is CoinEventKind.EVENTS_LOST:

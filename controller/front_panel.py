@@ -84,7 +84,8 @@ class FrontPanel:
                              self._coin_gate.exact_change_only, self._vending_slot,
                              self._faults.first_reason(),
                              coin_return_ok=self._faults.payback_possible(),
-                             claim_cents=self._coin_gate.claim_cents)
+                             claim_cents=self._coin_gate.claim_cents,
+                             coins_out=self._faults.get("acceptor") is not None)
 
     # --- keys -----------------------------------------------------------------
 

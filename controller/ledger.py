@@ -4,7 +4,8 @@
    the coins in the machine (hoppers and cashbox).
 2. ``cash_in - change_paid`` equals ``sales + outstanding credit``, where
    outstanding credit is every buyer deposit, the panel credit, the price of
-   every vend in flight and the unpaid part of every payout in flight.
+   every vend in flight, the unpaid part of every payout in flight, and the
+   change still owed by a payout that cannot be accounted for (the payout's ``owed``).
 
 ``adjustments`` are an operator's hopper refills and removals (signed), and the
 first fill of a new machine.  Both identities must hold after every
@@ -79,6 +80,7 @@ def read_ledger(db: sqlite_utils.Database) -> Ledger:
     ):
         paid_value = sum(int(c) * int(n) for c, n in json.loads(paid).items())
         payouts_left += int(amount) - paid_value
+    payouts_left += _scalar(db, "SELECT SUM(owed) FROM payouts WHERE status = 'settled'")
     return Ledger(
         cash_in=counters.get("cash_in", 0),
         adjustments=counters.get("adjustments", 0),

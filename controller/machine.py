@@ -40,6 +40,7 @@ from controller.faults import FaultRegistry
 from controller.front_panel import FrontPanel
 from controller.fsm import MachineModel, State
 from controller.hardware import Hardware, SimControl
+from controller.hopper_watch import HopperWatch, hopper_device
 from controller.maintenance import Maintenance
 from controller.mechanism import Mechanism
 from controller.payout import ChangePayer
@@ -74,6 +75,7 @@ class Machine:
         self.tasks = Supervisor(self._task_failed)
         self.faults = FaultRegistry(self.store, self.model, self.stream)
         self.mechanism = Mechanism(self.model, self.tasks, self.faults.payback_possible)
+        self.hopper_watch = HopperWatch(self.store, self.faults, self.mechanism)
         self.coin_gate = CoinGate(config, self.store, self.model, self.stream, self.faults,
                                   self.tasks, self.mechanism)
         self._payer = ChangePayer(self.store, self.model, self.stream, self.faults,
@@ -100,7 +102,16 @@ class Machine:
         gate.on_refused = self.front_panel.coin_refused
         gate.on_exact_change = self.front_panel.refresh
         gate.on_claim = self.front_panel.refresh
-        self.faults.add_safety_handler("acceptor inhibited", gate.inhibit)
+        self.faults.add_safety_handler("acceptor inhibited", gate.inhibit, device="acceptor")
+        self.sales.on_slot_fault = self._slot_failed
+        self.hopper_watch.on_credit = self.sales.refresh_panel_credit
+
+    async def _slot_failed(self, slot: str, outcome: str) -> None:
+        """A failed vend: that slot is out of order until an operator checks it
+        (goods may be stuck in the spiral), the machine sells the others."""
+        await self.faults.report(f"slot {slot} failed to vend ({outcome}): check the spiral "
+                                 "and the drop sensor, then leave service mode",
+                                 device=f"slot:{slot}", latched=True)
 
     # --- life cycle -----------------------------------------------------------
 
@@ -113,18 +124,20 @@ class Machine:
         self._closers.append(self._hardware.close)
         self.devices = d = await build_devices(self.config, ports)
         self._closers.extend(d.extra_closers)
+        await self.faults.load()
         await self._start_outputs(d)
         await self.front_panel.start(d.display, d.keypad, self._closers)
-        problems = await recover(self.store, d.hoppers)
-        await self.faults.load()
-        await self.coin_gate.start(d.acceptor)
+        found = await recover(self.store, self.hopper_watch.present())
+        await self.hopper_watch.report_found(found)
         self._closers.append(d.acceptor.close)
+        await self.coin_gate.start(d.acceptor)
         self.model.panel_credit_cents = await self.sales.credit_of(PANEL)
         await self.coin_gate.refresh_exact_change()
-        await self.model.fire("fault" if self.faults.active else "booted")
+        await self.model.fire("fault" if self.faults.stops_machine() else "booted")
+        self.tasks.spawn(self.hopper_watch.run(), "hopper-watch")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.coin_gate.synced(), CLOSE_STEP_S)
-        for problem in problems:
+        for problem in found.problems:
             log.warning("recovery: %s", problem)
 
     async def _seed(self) -> str | None:
@@ -143,11 +156,12 @@ class Machine:
         await d.spirals.start()
         self._closers.append(d.spirals.close)
         self.sales.spirals = d.spirals
-        self.faults.add_safety_handler("spirals stopped", d.spirals.stop_all)
+        self.faults.add_safety_handler("spirals stopped", d.spirals.stop_all, device="slot")
         for coin, hopper in d.hoppers.items():
-            await hopper.start()
             self._closers.append(hopper.close)
-            self.faults.add_safety_handler(f"hopper {coin}c stopped", hopper.emergency_stop)
+            self.faults.add_safety_handler(f"hopper {coin}c stopped", hopper.emergency_stop,
+                                           device=hopper_device(coin))
+        await self.hopper_watch.start_all(d.hoppers)
         self._payer.hoppers = dict(d.hoppers)
 
     async def close(self) -> None:

@@ -124,4 +124,7 @@ class Maintenance:
         state = self._model.state
         status = {State.OUT_OF_SERVICE: "out_of_service", State.BOOTING: "starting",
                   State.SERVICE: "service"}.get(state, "ok")
-        return {"status": status, "state": state.value}
+        health: dict[str, Any] = {"status": status, "state": state.value}
+        if self._faults.active:  # what is out and why (only then: the contract stays)
+            health["faults"] = self._faults.as_json()
+        return health

@@ -24,6 +24,7 @@ class PanelSnapshot:
     fault: str | None = None
     coin_return_ok: bool = False  # out of service, but the hoppers can pay the credit back
     claim_cents: int | None = None  # a remote deposit waits for a coin of this value
+    coins_out: bool = False  # the acceptor is at fault: no coin is taken
 
 
 def status_lines(s: PanelSnapshot) -> Lines:
@@ -45,6 +46,8 @@ def status_lines(s: PanelSnapshot) -> Lines:
     if s.credit_cents > 0:
         return f"CREDIT {format_cents(s.credit_cents)}", (
             "EXACT CHANGE" if s.exact_change_only else "SELECT ITEM")
+    if s.coins_out:
+        return NO_COINS
     if s.exact_change_only:
         return "EXACT CHANGE", "ONLY"
     return "HELLO", "INSERT COINS"
@@ -58,6 +61,7 @@ def typing_lines(typed: str, credit_cents: int) -> Lines:
 # --- flashes: the answer to what the customer just did ----------------------
 
 OUT_OF_SERVICE: Lines = ("OUT OF SERVICE", "SORRY")
+NO_COINS: Lines = ("NO COINS TAKEN", "ACCEPTOR FAULT")
 PLEASE_WAIT: Lines = ("PLEASE WAIT", "")
 NO_CHANGE: Lines = ("NO CHANGE", "USE EXACT CHANGE")
 VEND_FAILED: Lines = ("MAKE ANOTHER", "SELECTION")

@@ -51,24 +51,25 @@ class ChangePayer:
             self._stream.publish("inventory")
         if unpaid:
             await self._publish_credit(holder)
-        for coin, why in failures.items():
-            await self._faults.report(why, device=f"hopper:{coin}")
+        for coin, (why, latched) in failures.items():
+            await self._faults.report(why, device=f"hopper:{coin}", latched=latched)
         return coins, unpaid
 
-    async def _dispense_plan(self, ticket: journal.PayoutTicket) -> dict[int, str]:
+    async def _dispense_plan(self, ticket: journal.PayoutTicket) -> dict[int, tuple[str, bool]]:
         """Each hopper of the plan once, largest coin first; replanned after a short pay.
-        Returns the fault reason of each hopper that paid short."""
+        Returns the fault reason of each hopper that paid short, and whether it is
+        latched (the coins it paid are not certain, or it is empty or jammed)."""
         plan, used = ticket.plan, set[int]()
-        failures: dict[int, str] = {}
+        failures: dict[int, tuple[str, bool]] = {}
         while todo := sorted((c for c in plan if c not in used and plan[c] > 0), reverse=True):
             coin = todo[0]
             used.add(coin)
-            failed, certain = await self._dispense(ticket.payout_id, coin, plan[coin])
+            failed, certain, latched = await self._dispense(ticket.payout_id, coin, plan[coin])
             if not failed:
                 continue
             # pay what is still owed from the other hoppers, then report the fault;
             # not when this hopper may have paid more than it counted
-            failures[coin] = failed
+            failures[coin] = (failed, latched)
             if not certain:
                 break
             replanned = await self._store.tx(
@@ -78,15 +79,20 @@ class ChangePayer:
             plan = replanned
         return failures
 
-    async def _dispense(self, payout_id: int, coin: int, count: int) -> tuple[str | None, bool]:
+    async def _dispense(self, payout_id: int, coin: int,
+                        count: int) -> tuple[str | None, bool, bool]:
         """Pay ``count`` coins from one hopper: a fault reason when it paid short
-        (or None), and whether the coins it counted are certainly all it paid."""
+        (or None), whether the coins it counted are certainly all it paid, and
+        whether the fault is latched.  Not answering, or refusing the dispense
+        (nothing paid), is transient: it heals when the hopper answers again
+        (``controller.hopper_watch``).  A short pay (empty, jammed: the coins
+        counted are wrong) or an uncertain one is latched for an operator."""
         hopper = self.hoppers[coin]
         try:
             status = await hopper.status()
         except HardwareError as exc:
             self._stream.publish("device", device=f"hopper:{coin}", ok=False, error=str(exc))
-            return f"hopper {coin}c not answering ({exc}): check it", True
+            return f"hopper {coin}c not answering ({exc}): check it", True, False
         await self._store.tx(lambda db: journal.record_hopper_counter(
             db, payout_id, coin, status.counter, status.paid, status.unpaid))
 
@@ -97,16 +103,18 @@ class ChangePayer:
             result = await hopper.dispense(count, on_paid=on_paid)
         except HardwareError as exc:
             reason = f"hopper {coin}c refused to pay ({exc})"
-            await self._store.tx(lambda db: fault_rows.set_hopper_fault(db, coin, reason))
-            return reason + ": check it", True
+            await self._store.tx(lambda db: fault_rows.set_hopper_fault(db, coin, reason,
+                                                                        latched=False))
+            return reason + ": check it", True, False
         await on_paid(result.paid)
         if result.paid >= count:
-            return None, True
+            return None, True, False
         reason = f"hopper {coin}c {result.fault or 'short pay'}: paid {result.paid} of {count}"
         if not result.certain:
             reason += " or more"
         await self._store.tx(lambda db: fault_rows.set_hopper_fault(db, coin, reason))
-        return reason + "; refill or clear it, then leave service mode", result.certain
+        return (reason + "; refill or clear it, then leave service mode", result.certain,
+                True)
 
     async def _publish_credit(self, holder: str) -> None:
         cents = await self._store.run(lambda db: find_credit(db, holder))

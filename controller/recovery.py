@@ -10,8 +10,16 @@ After a crash or a power cut, before the machine takes a coin:
   and the hopper's figures against those journaled before it tell whether it
   was taken (its ``paid`` count is ours) or refused (nothing paid).  A hopper
   still paying is stopped first (emergency stop, then a final status read for
-  a late coin).  Whatever was
-  not paid goes back to the holder's credit.  Nothing is paid twice.
+  a late coin).  Whatever was not paid goes back to the holder's credit.
+  Nothing is paid twice.
+- When the figures exactly repeat the last payout's (a Flow hopper moves its
+  counter on a refusal too), taken and refused cannot be told apart: the
+  payout cannot be accounted for.  It is never booked as paid and never paid
+  again; its value stays owed change, and the hopper is latched for an
+  operator to count (``Reconciled.faults``).
+- A payout that concerns a hopper not answering (not in yet, or silent now)
+  stays open, never guessed: it is reconciled when that hopper is brought in
+  (``reconcile_payouts`` again, with the hopper answering).
 
 Coins the acceptor buffered while the controller was down are credited by the
 acceptor driver itself, which resumes from the counter stored with the last
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from controller.store import Store, journal
@@ -30,6 +39,17 @@ from drivers.base import Hopper, HopperStatus, dispense_accepted
 from drivers.errors import HardwareError
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reconciled:
+    """What recovery found: problems for a technician, hopper faults to report
+    (coin -> (reason, latched)), and the payouts left open for a hopper that
+    did not answer."""
+
+    problems: list[str] = field(default_factory=list)
+    faults: dict[int, tuple[str, bool]] = field(default_factory=dict)
+    left_open: int = 0
 
 
 def counter_advanced_by_one(before: int, after: int) -> bool:
@@ -44,60 +64,92 @@ async def _final_status(hopper: Hopper) -> HopperStatus:
     return status
 
 
-async def _reconcile_payout(store: Store, hoppers: dict[int, Hopper],
-                            payout: dict[str, Any]) -> list[str]:
-    """Record every coin the hoppers paid for this payout, then settle it."""
-    problems: list[str] = []
+def _coins_to_check(payout: dict[str, Any]) -> dict[int, int]:
+    """Coin -> count of each dispense that was sent and is not fully recorded."""
     plan = {int(k): int(v) for k, v in json.loads(payout["plan"]).items()}
     paid = {int(k): int(v) for k, v in json.loads(payout["paid"]).items()}
-    counters = {int(k): int(v) for k, v in json.loads(payout["counters"]).items()}
-    pid = int(payout["id"])
-    for coin, count in plan.items():
-        if paid.get(coin, 0) >= count or coin not in counters:
-            continue  # fully recorded, or its dispense was never sent
+    counters = json.loads(payout["counters"])
+    return {c: n for c, n in plan.items() if paid.get(c, 0) < n and str(c) in counters}
+
+
+async def _read_statuses(hoppers: dict[int, Hopper], coins: dict[int, int],
+                         found: Reconciled) -> dict[int, HopperStatus] | None:
+    """Every hopper's final status, or None when one does not answer (left open)."""
+    statuses: dict[int, HopperStatus] = {}
+    for coin in coins:
         hopper = hoppers.get(coin)
         if hopper is None:
-            problems.append(f"payout {pid}: no hopper for {coin}c")
-            continue
+            return None
         try:
-            status = await _final_status(hopper)
+            statuses[coin] = await _final_status(hopper)
         except HardwareError as exc:
-            problems.append(f"payout {pid}: hopper {coin}c not answering ({exc})")
-            continue
-        before = counters[coin]
+            found.faults[coin] = (f"hopper {coin}c not answering ({exc}): check it", False)
+            return None
+    return statuses
+
+
+async def _reconcile_payout(store: Store, hoppers: dict[int, Hopper],
+                            payout: dict[str, Any], found: Reconciled) -> None:
+    """Record every coin the hoppers paid for this payout, then settle it."""
+    pid = int(payout["id"])
+    coins = _coins_to_check(payout)
+    statuses = await _read_statuses(hoppers, coins, found)
+    if statuses is None:
+        found.left_open += 1
+        found.problems.append(f"payout {pid}: left open until its hoppers answer")
+        return
+    counters = {int(k): int(v) for k, v in json.loads(payout["counters"]).items()}
+    unaccounted: tuple[int, int] | None = None
+    for coin, count in coins.items():
+        status, before = statuses[coin], counters[coin]
         if status.counter == before:
             continue
-        if counter_advanced_by_one(before, status.counter):
-            figures = journal.hopper_status_before(payout, coin)
-            accepted: bool | None = True
-            if figures is not None:
-                accepted = dispense_accepted(
-                    HopperStatus(before, 0, figures[0], figures[1]), status, count)
-            if accepted is False:
-                continue  # the hopper refused the dispense: nothing was paid
-            # taken (or, when the figures repeat the last payout's, most likely taken:
-            # a refusal is rare and would show on every dispense)
+        if not counter_advanced_by_one(before, status.counter):
+            found.problems.append(f"payout {pid}: hopper {coin}c counter {before} -> "
+                                  f"{status.counter}, cannot tell what it paid; counted only "
+                                  "the coins recorded")
+            continue
+        figures = journal.hopper_status_before(payout, coin)
+        accepted = True if figures is None else dispense_accepted(
+            HopperStatus(before, 0, figures[0], figures[1]), status, count)
+        if accepted is None:
+            unaccounted = (coin, count)
+            continue
+        if accepted:
             total = min(status.paid, count)
             await store.tx(lambda db, c=coin, t=total: journal.record_coins_paid(  # type: ignore[misc]
                 db, pid, c, t))
-            continue
-        problems.append(f"payout {pid}: hopper {coin}c counter {before} -> {status.counter}, "
-                        "cannot tell what it paid; counted only the coins recorded")
-    await store.tx(lambda db: journal.settle_payout(db, pid))
-    return problems
+    if unaccounted is None:
+        await store.tx(lambda db: journal.settle_payout(db, pid))
+        return
+    coin, count = unaccounted
+    owed = await store.tx(lambda db: journal.hold_payout_owed(db, pid, coin, count))
+    reason = (f"payout {pid}: hopper {coin}c cannot tell whether it paid {count} coin(s) "
+              f"(its figures repeat its last payout's); {owed} cents kept as change owed: "
+              "count the coins in the hopper, then set its count and leave service mode")
+    found.problems.append(reason)
+    found.faults[coin] = (reason, True)
 
 
-async def recover(store: Store, hoppers: dict[int, Hopper]) -> list[str]:
-    """Reconcile open vends and payouts; returns problems a technician should see."""
-    problems: list[str] = []
+async def reconcile_payouts(store: Store, hoppers: dict[int, Hopper]) -> Reconciled:
+    """Reconcile the open payouts whose hoppers answer; the others stay open."""
+    found = Reconciled()
+    for payout in await store.run(journal.open_payouts):
+        await _reconcile_payout(store, hoppers, payout, found)
+    if found.problems:
+        await store.tx(lambda db: append_event(db, "recovery", vends=0,
+                                               problems=found.problems))
+    return found
+
+
+async def recover(store: Store, hoppers: dict[int, Hopper]) -> Reconciled:
+    """At boot: settle open vends, reconcile open payouts with the hoppers given
+    (those that answer); returns what a technician should see."""
     vends = await store.run(journal.open_vends)
     for vend in vends:
         await store.tx(lambda db, v=vend: journal.mark_vend_unknown(db, v))  # type: ignore[misc]
         log.warning("recovered vend %s in slot %s: not charged, slot flagged", vend["id"],
                     vend["slot"])
-    for payout in await store.run(journal.open_payouts):
-        problems.extend(await _reconcile_payout(store, hoppers, payout))
-    if vends or problems:
-        await store.tx(lambda db: append_event(db, "recovery", vends=len(vends),
-                                               problems=problems))
-    return problems
+    if vends:
+        await store.tx(lambda db: append_event(db, "recovery", vends=len(vends), problems=[]))
+    return await reconcile_payouts(store, hoppers)

@@ -16,7 +16,7 @@ reader, ``controller.payment``): both go through ``_vend_one``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,7 @@ class Sales:
         self._payer = payer
         self._changed = changed  # the acceptor and the panel follow the machine
         self.spirals: SpiralMatrix | None = None
+        self.on_slot_fault: Callable[[str, str], Awaitable[object]] | None = None  # (slot, why)
 
     # --- entry points ---------------------------------------------------------
 
@@ -197,6 +198,8 @@ class Sales:
         if not result.delivered:
             log.warning("vend of %s failed: %s", ticket.slot, result.outcome.value)
             await self._publish_credit(ticket.holder)
+            if self.on_slot_fault is not None:
+                await self.on_slot_fault(ticket.slot, result.outcome.value)
         if error is not None:
             raise error
         return result

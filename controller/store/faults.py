@@ -1,10 +1,11 @@
 """Faults, in one table: one row per device at fault, with its reason.
 
-``stops_machine`` is set for a fault that takes the machine out of service
-(reported through the fault registry, ``controller.faults``); a hopper the
-payout journal found short is recorded without it, in the payout's own
-transaction, and is left out of change-making until an operator clears it.
-``latched`` faults stay until an operator clears them.
+``stops_machine`` is set for a fault of the machine itself (it takes the
+machine out of service); every other fault takes out only its device (see
+``controller.faults``).  A hopper the payout journal found short is recorded
+in the payout's own transaction and is left out of change-making at once.
+``latched`` faults stay until an operator clears them; the others are healed
+when their device answers again (``heal_fault``).
 """
 
 from __future__ import annotations
@@ -42,8 +43,7 @@ def record_fault(db: sqlite_utils.Database, device: str, reason: str, *,
     db.table("faults").upsert({"device": device, "reason": reason, "latched": int(latched),
                                "stops_machine": int(stops_machine), "since": time.time()},
                               pk="device")
-    if stops_machine:
-        append_event(db, "fault", device=device, reason=reason)
+    append_event(db, "fault", device=device, reason=reason, latched=latched)
 
 
 def clear_faults(db: sqlite_utils.Database, devices: list[str] | None, by: str) -> None:
@@ -55,12 +55,19 @@ def clear_faults(db: sqlite_utils.Database, devices: list[str] | None, by: str) 
     append_event(db, "faults_cleared", device=by, reason="cleared")
 
 
-def set_hopper_fault(db: sqlite_utils.Database, coin: int, reason: str) -> None:
+def heal_fault(db: sqlite_utils.Database, device: str, how: str) -> None:
+    """A transient fault cleared by itself: its device answers again."""
+    db.conn.execute("DELETE FROM faults WHERE device = ? AND latched = 0", (device,))
+    append_event(db, "fault_cleared", device=device, reason=how, by="device")
+
+
+def set_hopper_fault(db: sqlite_utils.Database, coin: int, reason: str, *,
+                     latched: bool = True) -> None:
     """A hopper paid short or refused: out of change-making (the machine goes on)."""
     device = f"hopper:{coin}"
     row = db.conn.execute("SELECT stops_machine FROM faults WHERE device = ?",
                           (device,)).fetchone()
-    db.table("faults").upsert({"device": device, "reason": reason, "latched": 1,
+    db.table("faults").upsert({"device": device, "reason": reason, "latched": int(latched),
                                "stops_machine": int(bool(row and row[0])),
                                "since": time.time()}, pk="device")
 

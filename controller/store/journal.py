@@ -248,6 +248,29 @@ def settle_payout(db: sqlite_utils.Database, payout_id: int) -> tuple[list[int],
     return money.coin_list(paid), unpaid
 
 
+def hold_payout_owed(db: sqlite_utils.Database, payout_id: int, coin: int,
+                     count: int) -> int:
+    """A dispense of ``count`` ``coin`` coins that cannot be accounted for (a Flow
+    hopper whose figures repeat its last payout's): never booked as paid, never
+    paid again.  Its value stays owed change (the settled payout's ``owed``,
+    counted as outstanding credit); the rest of what was not paid goes back to
+    the holder.
+    Returns the value held owed."""
+    row = db.table("payouts").get(payout_id)
+    if row["status"] != "pending":
+        return 0
+    paid_value = money.plan_value(_payout_json(db, payout_id, "paid"))
+    owed = min(coin * count, int(row["amount"]) - paid_value)
+    rest = int(row["amount"]) - paid_value - owed
+    if rest > 0:
+        add_credit(db, str(row["holder"]), rest)
+    db.table("payouts").update(payout_id, {"status": "settled", "owed": owed,
+                                           "settled_at": time.time()})
+    append_event(db, "payout_unaccounted", payout=payout_id, coin=coin, count=count,
+                 owed=owed, returned=rest)
+    return owed
+
+
 def _book_overpaid(db: sqlite_utils.Database, payout_id: int, over: int) -> None:
     """A hopper paid more than owed (a coin in flight after the motor stopped).
     Those coins left the machine but were not change: book them as a loss, a

@@ -197,7 +197,7 @@ class CutSwitch:
         self.machine.faults.report = self._dead  # type: ignore[method-assign]
         raise PowerCut(f"power cut at transaction {self.count}")
 
-    async def _dead(self, *args: Any, **kwargs: Any) -> None:
+    async def _dead(self, *args: Any, **kwargs: Any) -> Any:
         raise PowerCut("no power")
 
     async def tx(self, fn: Any) -> Any:

@@ -80,12 +80,12 @@ async def test_a_fault_and_its_clearing_are_published(tmp_path: Path) -> None:
     machine = await start_machine(tmp_path / "v.db")
     try:
         with machine.stream.subscribe(["faults", "state"]) as sub:
-            await machine.faults.report("test fault: check it", device="hopper:50")
+            await machine.faults.report("test fault: check it", device="machine")
             await machine.set_service(True)
             await machine.set_service(False)
             events = drain(sub)
         faults = [e.data["faults"] for e in events if e.kind == "faults"]
-        assert faults[0] == [{"device": "hopper:50", "reason": "test fault: check it",
+        assert faults[0] == [{"device": "machine", "reason": "test fault: check it",
                               "latched": True}]
         assert faults[-1] == []
         assert [e.data["state"] for e in events if e.kind == "state"] == [

@@ -115,32 +115,38 @@ async def test_credit_survives_a_clean_restart(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fault", ["busy", "nak", "silent"])
-async def test_an_acceptor_that_is_not_read_takes_the_machine_out_of_service(
+async def test_an_acceptor_that_is_not_read_stops_only_coins_and_heals(
         tmp_path: Path, fault: str) -> None:
     machine = await start_machine(tmp_path / "v.db")
     try:
-        await run_steps(machine, [("coin", 100)], Tally())
+        tally = Tally()
+        await run_steps(machine, [("coin", 100)], tally)
         await machine.sim.inject_fault("acceptor", fault)
         for _ in range(300):
-            if machine.model.state is State.OUT_OF_SERVICE:
+            if "acceptor" in machine.faults.active:
                 break
             await asyncio.sleep(0.01)
-        assert machine.model.state is State.OUT_OF_SERVICE
         assert "coin acceptor not answering" in machine.faults.active["acceptor"]
-        for _ in range(100):  # the LCD is redrawn just after the state changes
-            if machine.sim.state()["display"] == ["OUT OF SERVICE", "* RETURNS 1.00"]:
+        assert machine.model.state is State.CREDIT  # only coins are out
+        assert machine.health()["faults"][0]["latched"] is False
+        await machine.sim.inject_fault("acceptor", "clear")
+        for _ in range(500):  # within 5 s of answering again
+            if "acceptor" not in machine.faults.active:
                 break
             await asyncio.sleep(0.01)
-        assert machine.sim.state()["display"] == ["OUT OF SERVICE", "* RETURNS 1.00"]
-        await machine.sim.inject_fault("acceptor", "clear")
-        await machine.sim.press("*")  # the hoppers still pay the credit back
+        assert "acceptor" not in machine.faults.active
+        events = await machine.events(0, 1000)
+        assert any(e["kind"] == "fault_cleared" and e["data"]["device"] == "acceptor"
+                   for e in events)
+        await machine.sim.press("*")
         await settle(machine)
         assert machine.sim.state()["returned"] == [100]
+        await check_conservation(machine, tally)
     finally:
         await machine.close()
 
 
-async def test_lost_acceptor_events_take_the_machine_out_of_service(tmp_path: Path) -> None:
+async def test_lost_acceptor_events_latch_the_acceptor(tmp_path: Path) -> None:
     machine = await start_machine(tmp_path / "v.db")
     try:
         sim = machine.sim.simulated_machine
@@ -157,5 +163,7 @@ async def test_lost_acceptor_events_take_the_machine_out_of_service(tmp_path: Pa
         assert credit == 250  # the five the device still reported
         events = await machine.events(0, 1000)
         assert any(e["kind"] == "fault" and "lost 2" in e["data"]["reason"] for e in events)
+        assert machine.faults.get("acceptor").latched  # type: ignore[union-attr]
+        assert machine.model.state is State.CREDIT  # account sales and coin return go on
     finally:
         await machine.close()

@@ -9,6 +9,8 @@ accounted for, the ledger must balance, and the credit must be payable.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -93,5 +95,55 @@ async def test_power_cut(flow: str, at: int, after_commit: bool, tmp_path: Path)
         await settle(machine)
         await check_conservation(machine, tally)
         assert machine.model.state.value == "idle"
+    finally:
+        await machine.close()
+
+
+def silence_in_the_world(world_file: Path, device: str) -> None:
+    """While the power is off, the device stops answering (a loose cable)."""
+    world = json.loads(world_file.read_text())
+    world["faults"] = {**world.get("faults", {}), device: ["silent"]}
+    world_file.write_text(json.dumps(world))
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("at", range(1, CUTS["coin_return"] + 1))
+async def test_a_payout_cut_with_its_hopper_silent_at_boot_waits_for_that_hopper(
+        at: int, tmp_path: Path) -> None:
+    """The power comes back with a hopper of the cut payout not answering: the
+    payout stays open (never guessed) while the machine serves; when the hopper
+    answers, the payout is reconciled and the credit paid back in full."""
+    path = tmp_path / "vending.db"
+    tally = Tally()
+    machine = await start_machine(path)
+    await run_steps(machine, PAYOUT_SETUP, tally)
+    switch = CutSwitch(machine, at=at, after_commit=True)
+    await machine.sim.press("*")
+    await settle(machine)
+    assert switch.cut
+    await pull_the_plug(machine)
+    silence_in_the_world(Path(f"{path}.world.json"), "hopper:5")
+
+    machine = await start_machine(path)
+    try:
+        assert machine.health()["status"] == "ok"
+        assert {f["device"] for f in machine.health()["faults"]} == {"hopper:5"}
+        left_open = await machine.credit_outstanding() - await machine.panel_credit()
+        await machine.sim.inject_fault("hopper:5", "clear")
+        for _ in range(250):
+            if "hopper:5" not in machine.faults.active:
+                break
+            await asyncio.sleep(0.02)
+        assert "hopper:5" not in machine.faults.active
+        await check_conservation(machine, tally)  # reconciled: nothing open
+        await machine.sim.press("*")
+        await settle(machine)
+        await check_conservation(machine, tally)
+        assert await machine.panel_credit() == 0
+        assert sum(machine.sim.state()["returned"]) == 35
+        # cut after the 5c dispense was journaled, before its coin was recorded: the
+        # payout waited for that hopper (later cuts find the coin recorded)
+        assert left_open == (5 if at == 8 else 0)
     finally:
         await machine.close()

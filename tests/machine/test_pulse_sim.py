@@ -7,6 +7,7 @@ PulseHopper drivers, on the same mock pin factory as the spirals, keypad and LCD
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -174,7 +175,7 @@ async def test_empty_pulse_hopper_change_from_the_others(tmp_path: Path) -> None
         assert state["tray"] == ["Gum"]
         assert sum(state["returned"]) == 20 and 20 not in state["returned"]
         assert await credit(machine) == 0 and machine.model.panel_credit_cents == 0
-        assert state["state"] == "out_of_service"
+        assert state["state"] == "idle"  # only that hopper is out of change-making
         assert "hopper 20c" in machine.faults.active["hopper:20"]
         await check_conservation(machine, tally)
         with pytest.raises(ValidationError, match="smoke"):
@@ -313,3 +314,41 @@ async def test_fault_menu_follows_the_configured_devices(tmp_path: Path) -> None
                 target = "slot:A1" if device == "slot" else device
                 await machine.sim.inject_fault(target, fault)
                 await machine.sim.inject_fault(target, "clear")
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("fault", ["empty", "jam"])
+async def test_a_pulse_hopper_fault_is_latched_and_the_machine_sells_on(
+        tmp_path: Path, fault: str) -> None:
+    """A pulse hopper that stops paying (empty, jammed) is left out of change-making
+    until an operator clears it; the sale and its change go on with the others."""
+    async with running(tmp_path, ALL_PULSE) as machine:
+        tally = Tally()
+        state = await sale_with_a_hopper_fault(machine, tally, "A2", "Gum", 80, fault)
+        assert state["tray"] == ["Gum"] and sum(state["returned"]) == 20
+        await machine.sim.inject_fault("hopper:20", "clear")
+        await asyncio.sleep(0.5)
+        assert machine.faults.get("hopper:20") is not None
+        assert machine.faults.get("hopper:20").latched  # type: ignore[union-attr]
+        assert machine.health()["faults"][0]["device"] == "hopper:20"
+        await machine.set_service(True)
+        await machine.set_service(False)
+        assert "hopper:20" not in machine.faults.active
+        await check_conservation(machine, tally)
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(30)
+async def test_a_jammed_pulse_acceptor_returns_coins_until_it_is_freed(tmp_path: Path) -> None:
+    """A pulse acceptor cannot report a fault: a jammed one sends every coin back
+    (nothing credited), and takes coins again once freed."""
+    async with running(tmp_path, ALL_PULSE) as machine:
+        tally = Tally()
+        await machine.sim.inject_fault("acceptor", "jam")
+        assert (await machine.sim.insert_coin(20))["result"] == "rejected"
+        await machine.sim.inject_fault("acceptor", "clear")
+        assert (await insert(machine, tally, 20))["credit"] == 20
+        state = await press(machine, "*")
+        assert sorted(state["returned"]) == [20, 20]
+        await check_conservation(machine, tally)

@@ -80,18 +80,21 @@ SCENARIOS: dict[str, list[tuple[str, Any]]] = {
         ("product", {**COLA, "cost": 100}),
         ("fault", ("hopper:50", "empty")),
         ("coin", 100), ("coin", 50), ("press", "A1"),
-        # the 50 hopper pays nothing: the change comes from the 20 and 10 hoppers,
-        # then the machine goes out of service for the empty hopper
+        # the 50 hopper pays nothing: the change comes from the 20 and 10 hoppers;
+        # only that hopper is out (of change-making), the machine keeps selling
         ("expect", {"tray": ["Cola"], "returned": [20, 20, 10], "credit": 0,
-                    "state": "out_of_service", "fault_has": "hopper 50c"}),
+                    "state": "idle", "fault_has": "hopper 50c"}),
+        ("coin", 100), ("coin", 50), ("press", "A1"),
+        ("expect", {"tray": ["Cola", "Cola"], "returned": [20, 20, 10, 20, 20, 10],
+                    "credit": 0}),
     ],
     "hopper_empty_while_paying_change": [
         ("product", {**COLA, "cost": 100}),
         ("refill", (5, 0)), ("refill", (10, 0)), ("refill", (20, 0)),
         ("fault", ("hopper:50", "empty")),
         ("coin", 100), ("coin", 50), ("press", "A1"),
-        # the 50 change is owed: it stays as credit, the machine goes out of service
-        ("expect", {"tray": ["Cola"], "state": "out_of_service",
+        # the 50 change is owed: it stays as credit; only the hopper is out
+        ("expect", {"tray": ["Cola"], "state": "credit",
                     "display": ["THANK YOU", "OWED 0.50"], "fault_has": "hopper 50c",
                     "credit": 50}),
         # the technician clears the hopper and leaves service mode; credit is still there
@@ -100,24 +103,30 @@ SCENARIOS: dict[str, list[tuple[str, Any]]] = {
         ("expect", {"state": "credit", "credit": 50}),
         ("press", "*"), ("expect", {"credit": 0, "state": "idle", "returned": [50]}),
     ],
-    "coin_return_while_out_of_service": [
+    "acceptor_fault_sales_and_coin_return_go_on": [
         ("product", COLA), ("coin", 100),
         ("machine_fault", ("acceptor", "coin acceptor jammed: clear it")),
-        # only the acceptor is at fault: the hoppers can still pay the credit back
-        ("expect", {"state": "out_of_service", "display": ["OUT OF SERVICE", "* RETURNS 1.00"]}),
-        ("press", "A1"),  # no sale, and no claim about stock either
-        ("expect", {"tray": [], "credit": 100,
-                    "display": ["OUT OF SERVICE", "* RETURNS 1.00"]}),
-        ("press", "*"),
-        ("expect", {"returned": [100], "credit": 0, "state": "out_of_service",
-                    "display": ["TAKE YOUR COINS", "1.00"]}),
+        ("expect", {"state": "credit", "display": ["CREDIT 1.00", "SELECT ITEM"]}),
+        ("press", "A1"),
+        ("expect", {"tray": ["Cola"], "returned": [20, 10, 5], "credit": 0, "state": "idle",
+                    "fault_has": "acceptor jammed"}),
     ],
-    "no_coin_return_with_a_hopper_at_fault": [
+    "coin_return_with_a_hopper_at_fault_from_the_others": [
         ("coin", 100),
         ("machine_fault", ("hopper:100", "hopper 100c jam")),
-        ("expect", {"state": "out_of_service", "display": ["OUT OF SERVICE", "SORRY"]}),
+        ("expect", {"state": "credit"}),
         ("press", "*"),
-        ("expect", {"returned": [], "credit": 100, "state": "out_of_service"}),
+        ("expect", {"returned": [50, 50], "credit": 0, "state": "idle"}),
+    ],
+    "a_machine_fault_takes_it_out_of_service": [
+        ("product", COLA), ("coin", 100),
+        ("machine_fault", ("machine", "internal error: check the log")),
+        ("expect", {"state": "out_of_service", "display": ["OUT OF SERVICE", "SORRY"]}),
+        ("press", "A1"), ("press", "*"),
+        ("expect", {"tray": [], "returned": [], "credit": 100, "state": "out_of_service"}),
+        ("service", True), ("service", False),
+        ("expect", {"state": "credit"}),
+        ("press", "*"), ("expect", {"returned": [100], "credit": 0}),
     ],
     "refused_coin_says_why": [
         *[("coin", 100)] * 10,

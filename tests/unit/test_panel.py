@@ -123,6 +123,8 @@ def test_the_vend_screen_wins_over_a_typed_code(rig: Rig) -> None:
      ("VENDING A1", "PLEASE WAIT")),
     (PanelSnapshot(State.CREDIT, 50, False, claim_cents=50), ("CREDIT 0.50", "SELECT ITEM")),
     (PanelSnapshot(State.SERVICE, 0, False, claim_cents=50), ("SERVICE MODE", "")),
+    (PanelSnapshot(State.IDLE, 0, True, coins_out=True), ("NO COINS TAKEN", "ACCEPTOR FAULT")),
+    (PanelSnapshot(State.CREDIT, 50, False, coins_out=True), ("CREDIT 0.50", "SELECT ITEM")),
 ])
 def test_resting_screens(snapshot: PanelSnapshot, lines: tuple[str, str]) -> None:
     assert status_lines(snapshot) == lines
