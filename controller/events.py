@@ -26,6 +26,9 @@ Kinds and their data (all values JSON-ready):
                is the list of coin values paid, largest first.
 ``inventory``  ``{}``: coin counts (hoppers, cashbox) changed: re-read them.
 ``stock``      ``{slot}``: a slot's product, price, stock or status changed.
+``account``    ``{userId}``: an account or its sessions changed (password, deleted,
+               a session ended or refreshed); ``userId`` null when a session was
+               ended by its id alone.
 ``display``    ``{lines: [line1, line2]}``: the LCD shows new text.
 ``device``     ``{device, ok, error}``: a device failed to answer (``ok`` false,
                with the error) or answers again (``ok`` true).
@@ -48,7 +51,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 KINDS = frozenset({"state", "faults", "credit", "coin", "vend", "payout", "inventory",
-                   "stock", "display", "device", "world", "journal", "resync"})
+                   "stock", "account", "display", "device", "world", "journal", "resync"})
 DEFAULT_QUEUE_LEN = 1000
 
 
