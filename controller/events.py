@@ -57,11 +57,18 @@ DEFAULT_QUEUE_LEN = 1000
 
 @dataclass(frozen=True, slots=True)
 class MachineEvent:
-    """One change, as published: what kind, its data, and when (epoch seconds)."""
+    """One change, as published: what kind, its data, and when (epoch seconds).
+
+    ``cpu_s`` is the process's CPU time at publication (``time.process_time``):
+    the difference between two events, or between a stimulus and the event it
+    caused, is the CPU the process spent meanwhile (the latency benchmark's
+    controller time), whatever else ran on a busy machine.
+    """
 
     kind: str
     data: dict[str, Any]
     ts: float = field(default_factory=time.time)
+    cpu_s: float = field(default_factory=time.process_time)
 
 
 class Subscription:
