@@ -77,6 +77,8 @@ def test_store_benchmark() -> None:
         assert positive(r[setting]["coin_credit_ms"])
         assert positive(r[setting]["vend_reservation_ms"])
     assert positive(r["journal_growth"]["kib_per_10000_sales"])
+    kept = r["journal_growth_with_retention"]
+    assert kept["backups"] == 10 and kept["events_pruned"] >= 0
 
 
 @pytest.mark.timeout(120)
