@@ -71,7 +71,10 @@ class InputLine:
 
     @property
     def is_active(self) -> bool:
-        return bool(self._device is not None and self._device.is_active)
+        # read through the pin: the device's is_active goes through value, _read and
+        # _state_to_value first (a keypad scan reads every column of every row)
+        device = self._device
+        return device is not None and bool(device.pin.state) != self.active_low
 
     def close(self) -> None:
         device, self._device = self._device, None

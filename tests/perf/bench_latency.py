@@ -59,6 +59,7 @@ from tests.perf.bench_idle import CONTROLLER_DIRS, charge_to_callers
 from tests.perf.common import ROOT, emit, free_port, percentile_ms
 
 LOAD_PER_S = 200
+OPERATOR = {"id": 0, "role": "operator"}
 POLL_REPLY_229_BYTES = 16  # dest, len, src, ack, 11 data bytes, checksum
 
 
@@ -152,9 +153,17 @@ class Bench:
             profiler.disable()
         return idle.cpu_s - cpu, time.monotonic() - wall
 
+    async def restock(self, slot: str) -> None:
+        """The slot full again (an operator's change), so every sale delivers."""
+        product = next(p for p in await self.machine.products.list() if p["slot"] == slot)
+        if product["amountAvailable"] < 2:
+            await self.machine.products.update(OPERATOR, product["id"],
+                                               {"amountAvailable": 10})
+
     async def sale_and_payout(self, vend_prof: cProfile.Profile | None,
                               payout_prof: cProfile.Profile | None) -> tuple[float, ...]:
         """Exact coins and A1 (a vend, no change), then 1.00 and * (a payout)."""
+        await self.restock("A1")
         for coin in (50, 10, 5):  # exactly the price of the product in A1 (0.65)
             await self.machine.sim.insert_coin(coin)
         vend_cpu, vend_wall = await self.cpu_of("A1", vend_prof)

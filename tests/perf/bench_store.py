@@ -129,14 +129,20 @@ async def growth_with_retention(store: Store, product_id: int, sales: int,
     the rule keeps the ``RETAINED_ROWS`` newest events (no age limit), as a machine
     backed up nightly keeps its last days."""
     rule = RetentionConfig(events_keep_days=0, events_keep_rows=RETAINED_ROWS)
+
+    async def back_up(night: int) -> int:
+        copy = await asyncio.to_thread(backup_database, store.path, backups / f"{night}.db")
+        pruned: int = await asyncio.to_thread(prune_archived_events, store.path, copy, rule,
+                                              telemetry=False)
+        copy.unlink()
+        return pruned
+
+    await back_up(-1)  # the rule in force from the start: the table at its steady size
     before, tables_before = await store.run(lambda db: (_size_bytes(db), _by_table(db)))
     pruned = 0
     for night in range(10):
         await store.run(lambda db: _many_sales(db, product_id, max(1, sales // 10)))
-        copy = await asyncio.to_thread(backup_database, store.path, backups / f"{night}.db")
-        pruned += await asyncio.to_thread(prune_archived_events, store.path, copy, rule,
-                                          telemetry=False)
-        copy.unlink()
+        pruned += await back_up(night)
     after, tables_after = await store.run(lambda db: (_size_bytes(db), _by_table(db)))
     scale = 10_000 / (max(1, sales // 10) * 10)
     grown = {name: round((size - tables_before.get(name, 0)) * scale / 1024)
