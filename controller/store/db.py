@@ -4,9 +4,9 @@ The event loop never touches the tables: every call is a function run on the
 owner thread (a single-worker executor), and every multi-row change runs
 inside one ``BEGIN IMMEDIATE`` transaction there.  The one exception is
 ``change_counter`` (SQLite's ``data_version`` on a connection of its own that
-never writes): a read of the WAL index, for the read caches to ask on the loop.  SQLite is opened in WAL
-mode with ``synchronous=FULL`` so a committed transaction survives a power
-cut.
+never writes): a read of the WAL index, for the read caches to ask on the loop.
+SQLite is opened in WAL mode with ``synchronous=FULL`` so a committed
+transaction survives a power cut.
 """
 
 from __future__ import annotations
