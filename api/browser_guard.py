@@ -27,6 +27,7 @@ from controller.errors import Forbidden, UnsupportedMediaType
 
 LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARDS = frozenset({"", "0.0.0.0", "::"})
+MAX_HOSTS_REMEMBERED = 64
 
 
 def host_name(header: str) -> str:
@@ -60,9 +61,19 @@ def host_allowed(header: str | None, bound_host: str) -> bool:
 def sim_browser_guard(bound_host: str, public_posts: frozenset[str]) -> Middleware:
     """The middleware for sim mode; ``public_posts``: the paths of POSTs without a token."""
 
+    allowed_hosts: dict[str | None, bool] = {}  # Host header -> answer, a few entries
+
+    def allowed(header: str | None) -> bool:
+        answer = allowed_hosts.get(header)
+        if answer is None:
+            answer = host_allowed(header, bound_host)
+            if len(allowed_hosts) < MAX_HOSTS_REMEMBERED:
+                allowed_hosts[header] = answer
+        return answer
+
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not host_allowed(request.headers.get("Host"), bound_host):
+        if not allowed(request.headers.get("Host")):
             raise Forbidden("this machine does not answer to that Host name "
                             "(a DNS rebinding guard of the simulator)")
         if (request.method == "POST" and request.content_type != "application/json"

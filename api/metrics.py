@@ -45,6 +45,7 @@ from controller.fsm import State
 
 log = logging.getLogger(__name__)
 MONEY_KINDS = frozenset({"credit", "vend", "payout", "coin"})
+MAX_HTTP_SERIES = 512  # routes are templates and methods few: a bound, not a limit in use
 
 
 class MachineMetrics:
@@ -80,8 +81,20 @@ class MachineMetrics:
             "vending_http_request_duration_seconds", "API request duration",
             ["method", "route", "status"], registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 30))
+        # the labelled histograms by (method, route, status): labels() costs more than observe()
+        self._http_children: dict[tuple[str, str, int], Any] = {}
         for state in State:
             self.state.labels(state.value).set(0)
+
+    def http_duration_of(self, method: str, route: str, status: int) -> Any:
+        """The request-duration histogram of one method, route template and status."""
+        key = (method, route, status)
+        child = self._http_children.get(key)
+        if child is None:
+            child = self.http_duration.labels(method, route, str(status))
+            if len(self._http_children) < MAX_HTTP_SERIES:
+                self._http_children[key] = child
+        return child
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -175,8 +188,8 @@ async def http_timing(request: web.Request,
     finally:
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "unmatched"
-        request.app[METRICS_KEY].http_duration.labels(
-            request.method, route, str(status)).observe(time.perf_counter() - began)
+        request.app[METRICS_KEY].http_duration_of(request.method, route, status).observe(
+            time.perf_counter() - began)
 
 
 async def metrics_ctx(app: web.Application) -> Any:

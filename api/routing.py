@@ -94,11 +94,14 @@ class Route:
         return self.method.lower() + "".join(w.capitalize() for w in words)
 
 
+_ID_DIGITS = re.compile(r"[1-9][0-9]{0,17}")
+
+
 def _path_params(route: Route, request: web.Request) -> dict[str, int]:
     out: dict[str, int] = {}
     for name, param in route.path_params.items():
         raw = request.match_info.get(name, "")
-        value = int(raw) if re.fullmatch(r"[1-9][0-9]{0,17}", raw) else None
+        value = int(raw) if _ID_DIGITS.fullmatch(raw) else None
         if value is None or param.field.problem(value) is not None:
             raise param.bad(f"{name} {raw!r} is not valid", fields={name: "not valid"})
         out[name] = value
@@ -106,6 +109,8 @@ def _path_params(route: Route, request: web.Request) -> dict[str, int]:
 
 
 def _query_params(route: Route, request: web.Request) -> dict[str, int]:
+    if not request.query_string:  # nothing to check: every parameter takes its default
+        return {name: param.default for name, param in route.query.items()}
     unknown = sorted(set(request.query) - set(route.query))
     if unknown:
         raise ValidationError(f"unknown query parameter {unknown[0]!r}",
@@ -134,9 +139,14 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
                                               request.headers.get("Authorization"))
             if user["role"] not in route.roles:
                 raise Forbidden(f"only {' or '.join(sorted(route.roles))} accounts may do this")
-        params = _path_params(route, request) | _query_params(route, request)
-        body = await read_body(request, route.body or EMPTY,
-                               machine.config.api.body_timeout_s)
+        params = _query_params(route, request)
+        if route.path_params:
+            params |= _path_params(route, request)
+        if route.body is None and request.content_length is None and not request.body_exists:
+            body: dict[str, Any] = {}  # what read_body answers for no body and no fields
+        else:
+            body = await read_body(request, route.body or EMPTY,
+                                   machine.config.api.body_timeout_s)
         return await route.handler(Call(request=request, machine=machine, auth=auth,
                                         body=body, params=params, user=user, claims=claims))
 

@@ -266,13 +266,23 @@ def rotate_refresh(db: sqlite_utils.Database, session_id: str, user_id: int, jti
 def session_user(db: sqlite_utils.Database, session_id: str, user_id: int,
                  now: float | None = None) -> dict[str, Any] | None:
     """The account of an active session, or None (revoked, expired, user gone)."""
+    active = active_session(db, session_id, user_id, now)
+    return active[0] if active is not None else None
+
+
+def active_session(db: sqlite_utils.Database, session_id: str, user_id: int,
+                   now: float | None = None) -> tuple[dict[str, Any], float] | None:
+    """The account of an active session and when the session expires, or None."""
     now = time.time() if now is None else now
     row = db.conn.execute(
-        "SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id "
+        "SELECT u.*, s.expires_at AS session_expires_at FROM sessions s "
+        "JOIN users u ON u.id = s.user_id "
         "WHERE s.id = ? AND s.user_id = ? AND s.revoked_at IS NULL AND s.expires_at > ?",
         (session_id, user_id, now),
     ).fetchone()
-    return user_json(dict(row)) if row is not None else None
+    if row is None:
+        return None
+    return user_json(dict(row)), float(row["session_expires_at"])
 
 
 def revoke_session(db: sqlite_utils.Database, session_id: str, reason: str, *,

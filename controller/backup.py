@@ -8,6 +8,9 @@ its final name, checked (``PRAGMA integrity_check``), fsynced and renamed into
 place, readable by its owner only: a half-written backup never has the final
 name.
 
+After the copy, the retention rule (``controller.store.retention``) may delete
+old rows of the event log that the copy holds: ``prune_archived_events``.
+
 Not done here: copying the simulated world or the token secret (a restored
 machine issues new tokens), shipping the copy off the machine.
 """
@@ -20,7 +23,11 @@ import sqlite3
 import time
 from pathlib import Path
 
+from controller.config_retention import RetentionConfig
 from controller.errors import ConfigError, StoreError
+from controller.store import open_db
+from controller.store.db import transaction
+from controller.store.retention import mark_archived, prune_batch
 
 BUSY_TIMEOUT_MS = 10_000
 PREFIX = "vending-"
@@ -83,3 +90,30 @@ def _prune(directory: Path, keep: int) -> None:
     dated = sorted(p for p in directory.glob(f"{PREFIX}*.db") if p.is_file())
     for old in dated[:-keep]:
         old.unlink()
+
+
+def newest_event_in(copy: Path) -> int:
+    """The newest event id a (verified) backup holds."""
+    conn = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def prune_archived_events(source: Path, copy: Path, rule: RetentionConfig, *,
+                          telemetry: bool) -> int:
+    """Mark what ``copy`` holds as archived in ``source``, then delete the event rows the
+    rule lets go, a short transaction at a time (safe while the machine runs)."""
+    archived = newest_event_in(copy)
+    db = open_db(source)
+    try:
+        transaction(db, lambda d: mark_archived(d, archived))
+        pruned = 0
+        while True:
+            deleted = transaction(db, lambda d: prune_batch(d, rule, telemetry=telemetry))
+            pruned += deleted
+            if deleted == 0:
+                return pruned
+    finally:
+        db.conn.close()

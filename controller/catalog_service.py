@@ -4,6 +4,9 @@ A change waits for a running vend or payout (a price, stock or slot must not
 change under a sale), is one store transaction (``controller.catalog``), and
 is then made physical: the spiral loaded to match, a ``stock`` event, and the
 acceptor told (a sold-out machine takes coins differently).
+
+Reads are answered from a ``ReadCache`` (``controller.read_cache``) dropped on
+every ``stock`` event and every commit to the database.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from typing import Any
 import sqlite_utils
 
 from controller import catalog
+from controller.events import EventStream
+from controller.read_cache import ReadCache
 from controller.seller_quota import check_slot_quota
 from controller.store import Store
 from controller.store.products import get_product, list_products
@@ -23,18 +28,24 @@ StockChanged = Callable[[dict[str, Any] | None, str], None]
 
 
 class ProductService:
-    def __init__(self, store: Store, quiet: asyncio.Lock, stock_changed: StockChanged, *,
-                 max_slots_per_seller: int = 0) -> None:
+    def __init__(self, store: Store, quiet: asyncio.Lock, stock_changed: StockChanged,
+                 stream: EventStream, *, max_slots_per_seller: int = 0) -> None:
         self._store = store
         self._quiet = quiet
         self._stock_changed = stock_changed
         self._max_slots = max_slots_per_seller  # 0: no limit
+        self._cache = ReadCache(stream, {"stock"}, store.change_counter)
 
     async def list(self) -> list[dict[str, Any]]:
-        return await self._store.run(list_products)
+        """Every product, in slot order (a copy: the caller may change it)."""
+        products = await self._cache.get("list", lambda: self._store.run(list_products))
+        return [dict(p) for p in products]
 
     async def get(self, product_id: int) -> dict[str, Any]:
-        return await self._store.run(lambda db: get_product(db, product_id))
+        """One product (a copy); ``not_found`` when there is none."""
+        product = await self._cache.get(product_id, lambda: self._store.run(
+            lambda db: get_product(db, product_id)))
+        return dict(product)
 
     async def create(self, user: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         """A seller's new product (within the seller's slot quota, checked in the same

@@ -190,10 +190,16 @@ def _user_add(args: argparse.Namespace) -> int:
 
 
 def _backup(args: argparse.Namespace) -> int:
-    from controller.backup import backup_database
+    from controller.backup import backup_database, prune_archived_events
 
     copy = backup_database(_db_path(args), Path(args.path), keep=args.keep)
     print(f"backed up {_db_path(args)} to {copy}")
+    cfg = _load(args)
+    if cfg.retention.enabled:
+        pruned = prune_archived_events(_db_path(args), copy, cfg.retention,
+                                       telemetry=cfg.telemetry is not None)
+        print(f"retention: {pruned} event row(s) older than the rule deleted "
+              "(they are in the backup)")
     return 0
 
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from controller.config_describe import describe as describe
 from controller.config_pins import check_pins
 from controller.config_reader import Section
+from controller.config_retention import RetentionConfig, retention_section
 from controller.config_telemetry import TelemetryConfig as TelemetryConfig
 from controller.config_telemetry import broker_address as broker_address
 from controller.config_telemetry import telemetry_section
@@ -149,6 +150,7 @@ class Config:
     sim: SimConfig = field(default_factory=SimConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     telemetry: TelemetryConfig | None = None
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     source: str = "(built-in simulated machine)"
 
     @property
@@ -347,6 +349,7 @@ def parse(data: dict[str, Any], source: str) -> Config:
         sim=_sim(top.section("sim")),
         metrics=MetricsConfig(public=top.section("metrics").get_bool("public", False)),
         telemetry=telemetry_section(top.section("telemetry")) if "telemetry" in data else None,
+        retention=retention_section(top.section("retention")),
         source=source,
     )
     top.check_unknown()

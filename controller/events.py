@@ -26,6 +26,9 @@ Kinds and their data (all values JSON-ready):
                is the list of coin values paid, largest first.
 ``inventory``  ``{}``: coin counts (hoppers, cashbox) changed: re-read them.
 ``stock``      ``{slot}``: a slot's product, price, stock or status changed.
+``account``    ``{userId}``: an account or its sessions changed (password, deleted,
+               a session ended or refreshed); ``userId`` null when a session was
+               ended by its id alone.
 ``display``    ``{lines: [line1, line2]}``: the LCD shows new text.
 ``device``     ``{device, ok, error}``: a device failed to answer (``ok`` false,
                with the error) or answers again (``ok`` true).
@@ -48,17 +51,24 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 KINDS = frozenset({"state", "faults", "credit", "coin", "vend", "payout", "inventory",
-                   "stock", "display", "device", "world", "journal", "resync"})
+                   "stock", "account", "display", "device", "world", "journal", "resync"})
 DEFAULT_QUEUE_LEN = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class MachineEvent:
-    """One change, as published: what kind, its data, and when (epoch seconds)."""
+    """One change, as published: what kind, its data, and when (epoch seconds).
+
+    ``cpu_s`` is the process's CPU time at publication (``time.process_time``):
+    the difference between two events, or between a stimulus and the event it
+    caused, is the CPU the process spent meanwhile (the latency benchmark's
+    controller time), whatever else ran on a busy machine.
+    """
 
     kind: str
     data: dict[str, Any]
     ts: float = field(default_factory=time.time)
+    cpu_s: float = field(default_factory=time.process_time)
 
 
 class Subscription:

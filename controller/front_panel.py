@@ -8,6 +8,7 @@ messages of ``controller.panel_text``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -90,14 +91,22 @@ class FrontPanel:
     # --- keys -----------------------------------------------------------------
 
     def select(self, slot: str) -> None:
-        self._tasks.spawn(self._select(slot), f"panel-select-{slot}", action=True)
+        self._held(self._tasks.spawn(self._select(slot), f"panel-select-{slot}", action=True))
 
     def coin_return(self) -> None:
         """``*``: cancel a waiting remote deposit, else pay the panel credit back."""
         if self._coin_gate.cancel_claim():
             self._flash(text.DEPOSIT_CANCELLED)
             return
-        self._tasks.spawn(self._coin_return(), "panel-coin-return", action=True)
+        self._held(self._tasks.spawn(self._coin_return(), "panel-coin-return",
+                                      action=True))
+
+    def _held(self, action: asyncio.Task[None]) -> None:
+        """Keep the LCD's screen while ``action`` runs (see ``Panel.hold``)."""
+        panel = self._panel
+        if panel is not None:
+            panel.hold()
+            action.add_done_callback(lambda _task: panel.release())
 
     async def _select(self, slot: str) -> None:
         """Check, vend and pay change for the panel credit; say what happened."""

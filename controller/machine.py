@@ -85,9 +85,10 @@ class Machine:
         self.front_panel = FrontPanel(config, self.store, self.model, self.stream, self.tasks,
                                       self.faults, self.coin_gate, self.sales)
         self.products = ProductService(self.store, self.mechanism.quiet(), self._stock_changed,
+                                       self.stream,
                                        max_slots_per_seller=config.api.max_slots_per_seller)
         self.accounts = AccountService(self.store, self.mechanism.quiet(),
-                                       self.coin_gate.has_open_claim)
+                                       self.coin_gate.has_open_claim, self.stream)
         self.maintenance = Maintenance(config, self.store, self.model, self.stream,
                                        self.mechanism, self.faults, self.coin_gate, self.sales,
                                        hardware)

@@ -60,6 +60,7 @@ class Panel:
         self._dirty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.lines: tuple[str, str] = ("", "")
+        self._holds = 0  # actions of the panel's own that have not said what happened yet
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="panel")
@@ -77,6 +78,19 @@ class Panel:
         s = self._snapshot()
         self._flash = _Flash(lines, time.monotonic() + seconds,
                              (s.state, s.credit_cents, s.claim_cents))
+        self.refresh()
+
+    def hold(self) -> None:
+        """An action started at the panel (a selection, coin return): keep the screen
+        until it ends, so the resting screen of the states it passes through (the
+        credit before the vend, idle before "thank you") is not drawn only to be
+        overwritten a moment later.  Screens of other states (vending, paying, a fault)
+        and flashes still show at once."""
+        self._holds += 1
+
+    def release(self) -> None:
+        """The action that ``hold`` kept the screen for has ended."""
+        self._holds = max(0, self._holds - 1)
         self.refresh()
 
     def key(self, key: str) -> None:
@@ -103,6 +117,8 @@ class Panel:
             self._flash = None
         if self._typed and now < self._typed_until and s.state in READY:
             return typing_lines(self._typed, s.credit_cents), self._typed_until
+        if self._holds and s.state in READY and any(self.lines):
+            return self.lines, None  # an action is about to say what happened
         return status_lines(s), None
 
     async def _run(self) -> None:

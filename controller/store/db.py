@@ -1,10 +1,12 @@
 """The store: one SQLite connection owned by one thread, awaited from asyncio.
 
-The event loop never touches the disk: every call is a function run on the
+The event loop never touches the tables: every call is a function run on the
 owner thread (a single-worker executor), and every multi-row change runs
-inside one ``BEGIN IMMEDIATE`` transaction there.  SQLite is opened in WAL
-mode with ``synchronous=FULL`` so a committed transaction survives a power
-cut.
+inside one ``BEGIN IMMEDIATE`` transaction there.  The one exception is
+``change_counter`` (SQLite's ``data_version`` on a connection of its own that
+never writes): a read of the WAL index, for the read caches to ask on the loop.
+SQLite is opened in WAL mode with ``synchronous=FULL`` so a committed
+transaction survives a power cut.
 """
 
 from __future__ import annotations
@@ -137,12 +139,25 @@ class Store:
         self._thread_id: int | None = None
         self._on_events_committed = on_events_committed
         self._last_event_id = 0
+        self._probe: sqlite3.Connection | None = None
+
+    def change_counter(self) -> int:
+        """A number that moves whenever any connection commits to the database (this
+        store's writer, or another process such as the CLI remedies): SQLite's
+        ``data_version`` read on a connection of its own that never writes.  Called on
+        the event loop (a few microseconds: a read of the WAL index, no table read);
+        ``StoreError`` when the store is not open.
+        """
+        if self._probe is None:
+            raise StoreError("store is not open")
+        return int(self._probe.execute("PRAGMA data_version").fetchone()[0])
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._db = await self._submit(self._open)
         self._last_event_id = await self._submit(last_event_id, self._db)
+        self._probe = await self._submit(_open_probe, self.path)
 
     def _open(self) -> sqlite_utils.Database:
         self._thread_id = threading.get_ident()
@@ -152,6 +167,9 @@ class Store:
         if self._executor is None:
             return
         db, self._db = self._db, None
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            await self._submit(probe.close)
         if db is not None:
             await self._submit(db.conn.close)
         self._executor.shutdown(wait=True)
@@ -185,6 +203,12 @@ class Store:
 
     def in_owner_thread(self) -> bool:
         return threading.get_ident() == self._thread_id
+
+
+def _open_probe(path: Path) -> sqlite3.Connection:
+    """The change counter's connection (used from the event loop thread, reads only)."""
+    # no busy timeout: the event loop never waits on it (a busy read counts as a change)
+    return sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
 
 
 def transaction(db: sqlite_utils.Database, fn: Callable[[sqlite_utils.Database], T]) -> T:

@@ -160,6 +160,17 @@ MIGRATIONS: list[Migration] = [
     [
         "ALTER TABLE payouts ADD COLUMN owed INTEGER NOT NULL DEFAULT 0",
     ],
+    # 6: event rows that a verified backup holds (``meta`` key ``events_archived_id``)
+    # may be deleted by the retention rule (``store/retention.py``); newer ones stay
+    # append-only
+    [
+        "DROP TRIGGER events_append_only_delete",
+        """CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+           WHEN OLD.id > COALESCE((SELECT CAST(value AS INTEGER) FROM meta
+                                   WHERE key = 'events_archived_id'), 0)
+           BEGIN SELECT RAISE(ABORT, 'events are append-only until a backup holds them');
+           END""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

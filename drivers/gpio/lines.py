@@ -21,6 +21,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from gpiozero import DigitalInputDevice, DigitalOutputDevice
 from gpiozero.pins import Factory
@@ -81,7 +82,10 @@ class InputLine:
 
     @property
     def is_active(self) -> bool:
-        return bool(self._device is not None and self._device.is_active)
+        # read through the pin: the device's is_active goes through value, _read and
+        # _state_to_value first (a keypad scan reads every column of every row)
+        device = self._device
+        return device is not None and bool(device.pin.state) != self.active_low
 
     def close(self) -> None:
         device, self._device = self._device, None
@@ -108,6 +112,7 @@ class OutputLine:
         self.trips = 0
         self._pin_factory = pin_factory
         self._device: DigitalOutputDevice | None = None
+        self._pin_out: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._on_trip: Callable[[OutputLine], None] | None = None
@@ -121,6 +126,9 @@ class OutputLine:
         self._on_trip = on_trip
         self._device = DigitalOutputDevice(self.pin, active_high=self.active_high,
                                            initial_value=False, pin_factory=self._pin_factory)
+        # written through its pin: the device's on()/off() also stop a blink thread (never
+        # started here) under a lock, several times the cost of the write (LCD: six a nibble)
+        self._pin_out = self._device.pin
         self._level = False
 
     @property
@@ -134,14 +142,14 @@ class OutputLine:
             self._timer = self._loop.call_later(self.max_on_s, self._trip)
         if not self._level:
             self._level = True  # before the write: a failed on() is still switched off later
-            self._device.on()
+            self._pin_out.state = self.active_high
 
     def off(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if self._device is not None and self._level:
-            self._device.off()
+            self._pin_out.state = not self.active_high
             self._level = False
 
     def _trip(self) -> None:

@@ -85,8 +85,10 @@ class FakeMachine:
         self.deposit_times_out = False
         self.stock_calls: list[tuple[dict[str, Any] | None, str]] = []
         self._quiet = asyncio.Lock()
-        self.products = ProductService(self.store, self._quiet, self._stock_changed)
-        self.accounts = AccountService(self.store, self._quiet, lambda user_id: False)
+        self.products = ProductService(self.store, self._quiet, self._stock_changed,
+                                       self.stream)
+        self.accounts = AccountService(self.store, self._quiet, lambda user_id: False,
+                                       self.stream)
 
     async def start(self) -> None:
         await self.store.start()

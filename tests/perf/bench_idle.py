@@ -102,7 +102,7 @@ def charge_to_callers(stats: pstats.Stats) -> dict[str, float]:
     def owners(func: FuncKey, visiting: set[FuncKey]) -> dict[str, float]:
         part = _project_part(func)
         if part is not None:
-            return {part: 1.0}
+            return {_for_simulators(part, table.get(func, (0, 0, 0, 0, {}))[4]): 1.0}
         if func in memo:
             return memo[func]
         callers = table.get(func, (0, 0, 0, 0, {}))[4]
@@ -124,6 +124,16 @@ def charge_to_callers(stats: pstats.Stats) -> dict[str, float]:
             for owner, share in owners(func, set()).items():
                 spent[owner] = spent.get(owner, 0.0) + own_s * share
     return spent
+
+
+def _for_simulators(part: str, callers: dict[FuncKey, Any]) -> str:
+    """A firmware helper called by simulators only (the simulated world saving its file
+    through ``controller/private_files.py``) is the simulators' time."""
+    parts = {_project_part(caller) for caller in callers}
+    if (part.startswith(CONTROLLER_DIRS) and parts
+            and all(p is not None and p.startswith("simulators/") for p in parts)):
+        return f"simulators/ (through {part})"
+    return part
 
 
 async def _profile_at_rest(seconds: float, warmup_s: float) -> pstats.Stats:

@@ -9,8 +9,10 @@ one vend reservation, with ``synchronous=FULL`` (an fsync per commit, what an
 SD card pays) and ``synchronous=OFF`` (no fsync: the rest of the cost).  Then
 ``--sales`` whole sales (three coins, a reservation, a delivered vend; the
 slot restocked every ten) and the database's growth, per 10,000 sales and
-per table (from SQLite's ``dbstat``).  The database lives in a temporary
-directory: on tmpfs an fsync is nearly free, so run it with ``TMPDIR`` on the
+per table (from SQLite's ``dbstat``); then as many sales again with a backup
+and the event log's retention rule after every tenth (``controller/store/retention.py``,
+the ``RETAINED_ROWS`` newest events kept), and the growth with it.  The database
+lives in a temporary directory: on tmpfs an fsync is nearly free, so run it with ``TMPDIR`` on the
 card or disk you care about.
 """
 
@@ -29,6 +31,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from controller import accounts, catalog, money
+from controller.backup import backup_database, prune_archived_events
+from controller.config_retention import RetentionConfig
 from controller.store import Store, journal
 from controller.store.credit import PANEL
 from controller.store.db import seed, transaction
@@ -36,6 +40,7 @@ from controller.store.inventory import credit_coin
 from tests.perf.common import emit
 
 PRICE_COINS = (50, 10, 5)  # 0.65
+RETAINED_ROWS = 5_000
 
 
 def _setup(db: Any) -> int:
@@ -118,6 +123,37 @@ async def growth(store: Store, product_id: int, sales: int) -> dict[str, Any]:
             "kib_per_10000_sales_by_table": dict(sorted(grown.items(), key=lambda kv: -kv[1]))}
 
 
+async def growth_with_retention(store: Store, product_id: int, sales: int,
+                                backups: Path) -> dict[str, Any]:
+    """The same sales with a backup (and the retention rule) after every tenth of them:
+    the rule keeps the ``RETAINED_ROWS`` newest events (no age limit), as a machine
+    backed up nightly keeps its last days."""
+    rule = RetentionConfig(events_keep_days=0, events_keep_rows=RETAINED_ROWS)
+
+    async def back_up(night: int) -> int:
+        copy = await asyncio.to_thread(backup_database, store.path, backups / f"{night}.db")
+        pruned: int = await asyncio.to_thread(prune_archived_events, store.path, copy, rule,
+                                              telemetry=False)
+        copy.unlink()
+        return pruned
+
+    await back_up(-1)  # the rule in force from the start: the table at its steady size
+    before, tables_before = await store.run(lambda db: (_size_bytes(db), _by_table(db)))
+    pruned = 0
+    for night in range(10):
+        await store.run(lambda db: _many_sales(db, product_id, max(1, sales // 10)))
+        pruned += await back_up(night)
+    after, tables_after = await store.run(lambda db: (_size_bytes(db), _by_table(db)))
+    scale = 10_000 / (max(1, sales // 10) * 10)
+    grown = {name: round((size - tables_before.get(name, 0)) * scale / 1024)
+             for name, size in tables_after.items()
+             if size - tables_before.get(name, 0) > 0}
+    return {"sales": max(1, sales // 10) * 10, "backups": 10, "events_kept": RETAINED_ROWS,
+            "events_pruned": pruned,
+            "kib_per_10000_sales": round((after - before) * scale / 1024),
+            "kib_per_10000_sales_by_table": dict(sorted(grown.items(), key=lambda kv: -kv[1]))}
+
+
 async def run(n: int, sales: int) -> dict[str, Any]:
     result: dict[str, Any] = {"benchmark": "store", "transactions": n}
     with tempfile.TemporaryDirectory() as tmp:
@@ -129,6 +165,10 @@ async def run(n: int, sales: int) -> dict[str, Any]:
             await store.run(lambda db: db.conn.execute("PRAGMA synchronous = OFF"))
             result["synchronous_off"] = await per_transaction_ms(store, product_id, n)
             result["journal_growth"] = await growth(store, product_id, sales)
+            backups = Path(tmp) / "backups"
+            backups.mkdir()
+            result["journal_growth_with_retention"] = await growth_with_retention(
+                store, product_id, sales, backups)
         finally:
             await store.close()
     result["database_dir"] = tempfile.gettempdir()

@@ -129,3 +129,34 @@ def test_the_vend_screen_wins_over_a_typed_code(rig: Rig) -> None:
 def test_resting_screens(snapshot: PanelSnapshot, lines: tuple[str, str]) -> None:
     assert status_lines(snapshot) == lines
     assert all(len(line) <= 16 for line in lines)
+
+
+def test_an_action_keeps_the_screen_until_it_says_what_happened(rig: Rig,
+                                                                clock: Clock) -> None:
+    """A selection passes through credit and idle: neither resting screen is drawn
+    only to be overwritten by the vend screen or the thank-you a moment later."""
+    rig.snapshot = PanelSnapshot(State.CREDIT, 65, False)
+    rig.panel.lines = ("SELECT A_", "CREDIT 0.65")
+    rig.panel.hold()
+    assert rig.screen() == ("SELECT A_", "CREDIT 0.65")
+    rig.snapshot = PanelSnapshot(State.VENDING, 0, False)
+    assert rig.screen() == status_lines(rig.snapshot)  # the vend shows at once
+    rig.panel.lines = rig.screen()
+    rig.snapshot = PanelSnapshot(State.IDLE, 0, False)
+    assert rig.screen() == rig.panel.lines
+    rig.panel.flash(("THANK YOU", "TAKE YOUR ITEM"))
+    assert rig.screen() == ("THANK YOU", "TAKE YOUR ITEM")
+    rig.panel.release()
+    clock.now += 60
+    assert rig.screen() == status_lines(rig.snapshot)
+
+
+def test_a_fault_shows_while_an_action_holds_the_screen(rig: Rig) -> None:
+    rig.snapshot = PanelSnapshot(State.CREDIT, 65, False)
+    rig.panel.lines = ("SELECT A_", "CREDIT 0.65")
+    rig.panel.hold()
+    rig.snapshot = PanelSnapshot(State.OUT_OF_SERVICE, 65, False)
+    assert rig.screen() == status_lines(rig.snapshot)
+    rig.panel.release()
+    rig.snapshot = PanelSnapshot(State.CREDIT, 65, False)
+    assert rig.screen() == status_lines(rig.snapshot)
