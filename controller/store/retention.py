@@ -12,7 +12,7 @@ in short transactions, every row that the copy holds, that is older than
 ``events_keep_days``, that is not among the ``events_keep_rows`` newest, and
 (when telemetry reports to a broker) that the broker has acknowledged.  The
 database itself refuses to delete a row above the archived mark (a trigger,
-schema migration 5).
+schema migration 6).
 """
 
 from __future__ import annotations
