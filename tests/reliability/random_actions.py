@@ -1,0 +1,213 @@
+"""Random actions on a real ``vending run``, through its public API and sim control.
+
+A ``Customers`` object plays everybody at once from one seeded ``random.Random``:
+walk-up customers (coins, keys, the tray), buyers and sellers over the API,
+an operator (refills, cashbox, service mode), a technician injecting and
+clearing faults on every device, a few requests at once, and SIGKILL at a
+random moment followed by a restart.  The choices depend on the seed only;
+what the machine answers depends on timing, so a run is reproducible in what
+it does, not in every answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tests.process import Server, login
+from tests.reliability.random_world import Answer, Outside, assert_no_server_error, request
+
+COINS = [5, 10, 20, 50, 100]
+SLOTS = [f"{row}{col}" for row in "AB" for col in range(1, 4)]
+DEVICES = ["acceptor", *(f"hopper:{c}" for c in COINS), *(f"slot:{s}" for s in SLOTS)]
+FAULTS = ["jam", "no_drop", "empty", "silent", "bad_checksum", "reset", "refuse"]
+PASSWORD = "random-pass-1"
+
+
+class Customers:
+    def __init__(self, server: Server, operator: str, seed: int) -> None:
+        self.server = server
+        self.operator = operator
+        self.rng = random.Random(seed)
+        self.outside = Outside()
+        self.seller = ""
+        self.products: dict[str, int] = {}  # slot -> product id
+        self.log: list[str] = []
+        self.statuses: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    # --- the calls ---------------------------------------------------------
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> Answer:
+        answer = request(self.server, method, path, body, token)
+        assert_no_server_error(answer, f"{method} {path} {body}")
+        key = f"{method} {path.split('/')[1]} {answer.status}"
+        self.statuses[key] = self.statuses.get(key, 0) + 1
+        return answer
+
+    def setup(self) -> None:
+        self.call("POST", "/user", {"username": "seller", "password": PASSWORD, "role": "seller"})
+        self.seller = login(self.server, "seller", PASSWORD)
+        for slot in SLOTS:
+            answer = self.call("POST", "/product", {"productName": f"snack-{slot}", "cost":
+                                                    self.rng.choice([35, 50, 65, 100, 120]),
+                                                    "amountAvailable": 5, "slot": slot},
+                               self.seller)
+            assert answer.status == 201, answer
+            self.products[slot] = int(answer.body["id"])
+        for n in range(3):
+            self.sign_up(f"buyer{n}")
+
+    def sign_up(self, name: str) -> None:
+        answer = self.call("POST", "/user", {"username": name, "password": PASSWORD,
+                                             "role": "buyer"})
+        assert answer.status == 201, answer
+        self.outside.buyers[name] = login(self.server, name, PASSWORD)
+
+    def relogin(self) -> None:
+        """Tokens outlive a restart; a new login checks that sign-in still works too."""
+        self.seller = login(self.server, "seller", PASSWORD)
+
+    @contextlib.contextmanager
+    def uncertain(self, counter: str, value: int) -> Iterator[Callable[[str | None], None]]:
+        """Count ``value`` as uncertain until the call settles it (``settle(counter)``:
+        moved to that counter, or dropped with None); a call a kill cuts short never
+        settles, so what it may have moved stays uncertain."""
+        with self.lock:
+            setattr(self.outside, counter, getattr(self.outside, counter) + value)
+
+        def settle(to: str | None) -> None:
+            with self.lock:
+                setattr(self.outside, counter, getattr(self.outside, counter) - value)
+                if to is not None:
+                    setattr(self.outside, to, getattr(self.outside, to) + value)
+        yield settle
+
+    # --- the actions (each takes its arguments from the rng before it runs) --
+
+    def coin(self) -> Callable[[], None]:
+        coin = self.rng.choice(COINS)
+
+        def run() -> None:
+            with self.uncertain("uncertain_cents", coin) as settle:
+                answer = self.call("POST", "/sim/coin", {"coin": coin})
+                # 200: in the machine or refused into the cup; otherwise perhaps either
+                settle("offered_cents" if answer.status == 200 else "uncertain_cents")
+        return run
+
+    def press(self) -> Callable[[], None]:
+        keys = self.rng.choice([*SLOTS, "*", "*", "#", "C6", "A1*"])
+
+        def run() -> None:
+            with self.uncertain("cut_vends", 1) as settle:  # a kill may cut a vend
+                self.call("POST", "/sim/press", {"keys": keys})
+                settle(None)
+        return run
+
+    def deposit(self) -> Callable[[], None]:
+        name, coin = self.rng.choice(sorted(self.outside.buyers)), self.rng.choice(COINS)
+
+        def run() -> None:
+            with self.uncertain("uncertain_cents", coin) as settle:
+                answer = self.call("POST", "/deposit", {"coin": coin}, self.outside.buyers[name])
+                # 200: the coin is in; other 4xx are refused before a coin moves; a
+                # timeout (408) may or may not have seen the simulated buyer's coin go in
+                settle("offered_cents" if answer.status == 200 else
+                       "uncertain_cents" if answer.status in (408, 503) else None)
+        return run
+
+    def buy(self) -> Callable[[], None]:
+        name, slot = self.rng.choice(sorted(self.outside.buyers)), self.rng.choice(SLOTS)
+        amount = self.rng.choice([1, 1, 2])
+
+        def run() -> None:
+            with self.uncertain("cut_vends", amount) as settle:
+                self.call("POST", "/buy", {"productId": self.products[slot], "amount": amount},
+                          self.outside.buyers[name])
+                settle(None)
+        return run
+
+    def reset(self) -> Callable[[], None]:
+        name = self.rng.choice(sorted(self.outside.buyers))
+        return lambda: None if self.call("POST", "/reset", None,
+                                         self.outside.buyers[name]) else None
+
+    def take(self) -> Callable[[], None]:
+        def run() -> None:
+            answer = self.call("POST", "/sim/tray/take")
+            assert answer.status == 200, answer
+            with self.lock:
+                self.outside.taken_coins += answer.body["returned"]
+                self.outside.taken_products += answer.body["tray"]
+        return run
+
+    def refill(self) -> Callable[[], None]:
+        coin, payout = self.rng.choice(COINS), self.rng.randint(0, 40)
+        return lambda: None if self.call("PUT", f"/machine/coins/{coin}", {"payout": payout},
+                                         self.operator) else None
+
+    def collect(self) -> Callable[[], None]:
+        return lambda: None if self.call("POST", "/machine/cashbox/collect", None,
+                                         self.operator) else None
+
+    def service(self) -> Callable[[], None]:
+        enabled = self.rng.random() < 0.4
+        return lambda: None if self.call("POST", "/machine/service", {"enabled": enabled},
+                                         self.operator) else None
+
+    def fault(self) -> Callable[[], None]:
+        device = self.rng.choice(DEVICES)
+        fault = self.rng.choice([*FAULTS, "clear", "clear"])
+        return lambda: None if self.call("POST", "/sim/fault", {"device": device,
+                                                                "fault": fault}) else None
+
+    def restock(self) -> Callable[[], None]:
+        slot, amount = self.rng.choice(SLOTS), self.rng.randint(0, 10)
+        return lambda: None if self.call("PUT", f"/product/{self.products[slot]}",
+                                         {"amountAvailable": amount}, self.seller) else None
+
+    WEIGHTS: dict[str, int] = {"coin": 14, "press": 10, "deposit": 8, "buy": 8, "reset": 4,
+                               "take": 4, "refill": 3, "collect": 2, "service": 3, "fault": 8,
+                               "restock": 2}
+
+    def pick(self, *, taking: bool = True) -> tuple[str, Callable[[], None]]:
+        # a take cut short by a kill would hide what left the tray and the cup
+        names = [n for n in sorted(self.WEIGHTS) if taking or n != "take"]
+        name = self.rng.choices(names, weights=[self.WEIGHTS[n] for n in names])[0]
+        action: Callable[[], None] = getattr(self, name)()
+        return name, action
+
+    # --- steps ---------------------------------------------------------------
+
+    def step(self, pool: ThreadPoolExecutor) -> None:
+        """One action, or a few at once; sometimes the power goes meanwhile."""
+        roll = self.rng.random()
+        if roll < 0.6:
+            name, action = self.pick()
+            self.log.append(name)
+            action()
+            return
+        kill_after_s = self.rng.uniform(0.0, 0.6) if roll > 0.9 else None
+        picked = [self.pick(taking=kill_after_s is None)
+                  for _ in range(self.rng.randint(2, 4))]
+        self.log.append("+".join(n for n, _ in picked) + (" kill" if kill_after_s is not None
+                                                          else ""))
+        futures = [pool.submit(action) for _, action in picked]
+        if kill_after_s is None:
+            for future in futures:
+                future.result()
+            return
+        time.sleep(kill_after_s)
+        self.server.kill()
+        for future in futures:
+            try:
+                future.result(timeout=30)
+            except (OSError, AssertionError):
+                pass  # cut short by the kill: its coins stay uncertain
+        self.server.start()
+        self.relogin()
