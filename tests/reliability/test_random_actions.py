@@ -24,7 +24,7 @@ import pytest
 
 from tests.process import Server, cli, free_port, login
 from tests.reliability.random_actions import Customers
-from tests.reliability.random_world import check_books
+from tests.reliability.random_world import check_books, request
 
 SHORT_SEEDS = [1, 2, 3]
 LONG_SEEDS = int(os.environ.get("VENDING_RANDOM_SEEDS", "0"))
@@ -75,3 +75,25 @@ def check_at(customers: Customers, seed: int, step: int) -> dict[str, Any]:
     except AssertionError as exc:
         raise AssertionError(f"seed {seed}, step {step}: {exc}\nactions: {customers.log}\n"
                              f"answers: {customers.statuses}") from exc
+
+
+@pytest.mark.timeout(60)
+def test_the_check_sees_a_coin_nobody_told_it_about(tmp_path: Path) -> None:
+    # The books and the world would agree; only the outside tally misses a coin.
+    server, operator = start(tmp_path)
+    try:
+        customers = Customers(server, operator, seed=0)
+        customers.setup()
+        check_books(server, operator, customers.outside)
+        assert server.call("POST", "/sim/coin", {"coin": 50})["result"] == "accepted"
+        with pytest.raises(AssertionError, match="coins in less change"):
+            check_books(server, operator, customers.outside)
+        customers.outside.offered_cents += 50
+        check_books(server, operator, customers.outside)
+        server.call("POST", "/sim/press", {"keys": "*"})  # the 50 back into the cup
+        taken = request(server, "POST", "/sim/tray/take").body
+        assert taken["returned"] == [50]
+        with pytest.raises(AssertionError, match="coins in less change"):
+            check_books(server, operator, customers.outside)
+    finally:
+        server.stop()
