@@ -31,7 +31,9 @@ from tests.reliability.random_world import (
 
 COINS = [5, 10, 20, 50, 100]
 SLOTS = [f"{row}{col}" for row in "AB" for col in range(1, 4)]
-DEVICES = ["acceptor", *(f"hopper:{c}" for c in COINS), *(f"slot:{s}" for s in SLOTS)]
+SPARE_SLOTS = ["C1", "C2"]  # products come and go here
+DEVICES = ["acceptor", *(f"hopper:{c}" for c in COINS),
+           *(f"slot:{s}" for s in [*SLOTS, *SPARE_SLOTS])]
 FAULTS = ["jam", "no_drop", "empty", "silent", "bad_checksum", "reset", "refuse"]
 PASSWORD = "random-pass-1"
 BOOT_FATAL_FAULTS = {"silent", "bad_checksum"}
@@ -116,7 +118,7 @@ class Customers:
         return run
 
     def press(self) -> Callable[[], None]:
-        keys = self.rng.choice([*SLOTS, "*", "*", "#", "C6", "A1*"])
+        keys = self.rng.choice([*SLOTS, *SPARE_SLOTS, "*", "*", "#", "C6", "A1*"])
 
         def run() -> None:
             with self.uncertain("cut_vends", 1) as settle:  # a kill may cut a vend
@@ -137,12 +139,14 @@ class Customers:
         return run
 
     def buy(self) -> Callable[[], None]:
-        name, slot = self.rng.choice(sorted(self.outside.buyers)), self.rng.choice(SLOTS)
+        name = self.rng.choice(sorted(self.outside.buyers))
+        slot = self.rng.choice([*SLOTS, *SPARE_SLOTS])
         amount = self.rng.choice([1, 1, 2])
 
         def run() -> None:
+            product_id = self.products.get(slot, 9999)  # a product gone: 404
             with self.uncertain("cut_vends", amount) as settle:
-                self.call("POST", "/buy", {"productId": self.products[slot], "amount": amount},
+                self.call("POST", "/buy", {"productId": product_id, "amount": amount},
                           self.outside.buyers[name])
                 settle(None)
         return run
@@ -181,9 +185,51 @@ class Customers:
         return self.later("PUT", f"/product/{self.products[slot]}",
                           {"amountAvailable": amount}, token=None)
 
+    def signup(self) -> Callable[[], None]:
+        name = f"buyer{len(self.outside.buyers) + self.rng.randint(0, 2)}"
+
+        def run() -> None:
+            if name in self.outside.buyers:
+                return
+            answer = self.call("POST", "/user", {"username": name, "password": PASSWORD,
+                                                 "role": "buyer"})
+            if answer.status == 201:  # 409 username_taken when two sign up at once
+                token = login(self.server, name, PASSWORD)
+                with self.lock:
+                    self.outside.buyers[name] = token
+        return run
+
+    def product(self) -> Callable[[], None]:
+        """A seller takes a product out of a spare slot, or puts a new one in."""
+        slot, cost = self.rng.choice(SPARE_SLOTS), self.rng.choice([5, 45, 95])
+
+        def run() -> None:
+            if slot in self.products:
+                answer = self.call("DELETE", f"/product/{self.products[slot]}", None,
+                                   self.seller)
+                if answer.status == 204:
+                    del self.products[slot]
+                return
+            answer = self.call("POST", "/product", {"productName": f"snack-{slot}", "cost": cost,
+                                                    "amountAvailable": 3, "slot": slot},
+                               self.seller)
+            if answer.status == 201:
+                self.products[slot] = int(answer.body["id"])
+        return run
+
+    def mend(self) -> Callable[[], None]:
+        """A technician's round: every injected fault cleared, service mode in and out."""
+        def run() -> None:
+            for device in sorted(read_world(self.server.db).get("faults", {})):
+                self.call("POST", "/sim/fault", {"device": device, "fault": "clear"})
+            for enabled in (True, False):
+                self.call("POST", "/machine/service", {"enabled": enabled}, self.operator)
+        return run
+
     WEIGHTS: ClassVar[dict[str, int]] = {
         "coin": 14, "press": 10, "deposit": 8, "buy": 8, "reset": 4, "take": 4, "refill": 3,
-        "collect": 2, "service": 3, "fault": 8, "restock": 2}
+        "collect": 2, "service": 3, "fault": 8, "restock": 2, "signup": 1, "product": 2,
+        "mend": 3}
 
     def pick(self, *, taking: bool = True) -> tuple[str, Callable[[], None]]:
         # a take cut short by a kill would hide what left the tray and the cup

@@ -54,7 +54,7 @@ def start(tmp_path: Path) -> tuple[Server, str]:
 def test_random_actions_conserve_money_and_goods(seed: int, tmp_path: Path) -> None:
     server, operator = start(tmp_path)
     customers = Customers(server, operator, seed)
-    steps = STEPS or (60 if LONG_SEEDS else 18)
+    steps = STEPS or (60 if LONG_SEEDS else 30)
     figures: dict[str, Any] = {}
     try:
         customers.setup()
