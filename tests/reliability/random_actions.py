@@ -39,11 +39,35 @@ PASSWORD = "random-pass-1"
 BOOT_FATAL_FAULTS = {"silent", "bad_checksum"}
 
 
+def coins_of(names: list[str]) -> int:
+    """The value of the coins that picked actions offer ("coin(50)", "deposit(buyer1,20)")."""
+    return sum(int(n.rstrip(")").split(",")[-1].split("(")[-1])
+               for n in names if n.startswith(("coin(", "deposit(")))
+
+
+class LoggedRandom(random.Random):
+    """A seeded Random that remembers what ``choice`` and ``randint`` drew (for the log)."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.drawn: list[Any] = []
+
+    def choice(self, seq: Any) -> Any:
+        picked = super().choice(seq)
+        self.drawn.append(picked)
+        return picked
+
+    def randint(self, a: int, b: int) -> int:
+        picked = super().randint(a, b)
+        self.drawn.append(picked)
+        return picked
+
+
 class Customers:
     def __init__(self, server: Server, operator: str, seed: int) -> None:
         self.server = server
         self.operator = operator
-        self.rng = random.Random(seed)
+        self.rng = LoggedRandom(seed)
         self.outside = Outside()
         self.seller = ""
         self.products: dict[str, int] = {}  # slot -> product id
@@ -235,8 +259,19 @@ class Customers:
         # a take cut short by a kill would hide what left the tray and the cup
         names = [n for n in sorted(self.WEIGHTS) if taking or n != "take"]
         name = self.rng.choices(names, weights=[self.WEIGHTS[n] for n in names])[0]
+        self.rng.drawn = []
         action: Callable[[], None] = getattr(self, name)()
-        return name, action
+        drawn = ",".join(map(str, self.rng.drawn))
+        return f"{name}({drawn})" if drawn else name, action
+
+    def note_acceptor_trouble(self, picked: list[tuple[str, Callable[[], None]]]) -> None:
+        """Coins offered together with an acceptor fault, or while one stands, may be
+        swallowed (see ``Outside.swallow_cents``)."""
+        names = [name for name, _ in picked]
+        standing = read_world(self.server.db).get("faults", {}).get("acceptor")
+        if standing or any(n.startswith("fault(acceptor,") and "clear" not in n for n in names):
+            with self.lock:
+                self.outside.swallow_cents += coins_of(names)
 
     def mend_boot_fatal_faults(self) -> None:
         """Today a coin device that does not answer at start-up ends the process
@@ -254,12 +289,14 @@ class Customers:
         roll = self.rng.random()
         if roll < 0.6:
             name, action = self.pick()
+            self.note_acceptor_trouble([(name, action)])
             self.log.append(name)
             action()
             return
         kill_after_s = self.rng.uniform(0.0, 0.6) if roll > 0.9 else None
         picked = [self.pick(taking=kill_after_s is None)
                   for _ in range(self.rng.randint(2, 4))]
+        self.note_acceptor_trouble(picked)
         self.log.append("+".join(n for n, _ in picked) + (" kill" if kill_after_s is not None
                                                           else ""))
         futures = [pool.submit(action) for _, action in picked]
@@ -268,6 +305,8 @@ class Customers:
                 future.result()
             return
         self.mend_boot_fatal_faults()
+        with self.lock:
+            self.outside.cut_coin_cents += coins_of([name for name, _ in picked])
         time.sleep(kill_after_s)
         self.server.kill()
         for future in futures:

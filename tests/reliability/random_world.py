@@ -78,6 +78,13 @@ class Outside:
     taken_coins: list[int] = field(default_factory=list)
     taken_products: list[str] = field(default_factory=list)
     cut_vends: int = 0  # vends a kill may have cut (product out, sale unknown)
+    # coins offered while the acceptor was reset or off the bus: a ccTalk acceptor
+    # that resets between two polls loses its unread events (the coin is in, its
+    # credit is not), which the controller sees only as a device reset
+    swallow_cents: int = 0
+    # coins of calls a kill cut short: the simulated acceptor may have put the coin
+    # in its hopper without its credit event (test_random_regressions.py, 1)
+    cut_coin_cents: int = 0
     buyers: dict[str, str] = field(default_factory=dict)  # username -> access token
 
 
@@ -120,17 +127,41 @@ def check_books(server: Server, operator: str, outside: Outside) -> dict[str, An
     verify = cli(server.db, "audit", "--verify")
     assert verify.returncode == 0, verify.stdout[-1500:] + verify.stderr[-1500:]
     audit = audit_figures(verify.stdout)
-    _check_coins(state, world)
+    swallowed = _check_coins(state, world)
+    allowed = outside.swallow_cents + outside.cut_coin_cents
+    assert swallowed <= allowed, ("coins in the world the books miss", swallowed, allowed)
+    if swallowed > outside.cut_coin_cents:
+        assert acceptor_trouble_logged(server, operator), "coins swallowed without a trace"
     _check_credit(server, state, world, outside, audit)
     _check_goods(state, world, outside, audit)
     return {"state": state["state"], **audit}
 
 
-def _check_coins(state: dict[str, Any], world: dict[str, Any]) -> None:
+def _check_coins(state: dict[str, Any], world: dict[str, Any]) -> int:
+    """Books against world per coin; the value of coins the books miss (swallowed)."""
+    swallowed = 0
     for row in state["coins"]:
         coin = str(row["coin"])
-        assert row["payout"] == world["hoppers"][coin], ("hopper", row, world["hoppers"])
-        assert row["cashbox"] == world["cashbox"][coin], ("cashbox", row, world["cashbox"])
+        hopper, cashbox = world["hoppers"][coin], world["cashbox"][coin]
+        assert row["payout"] <= hopper, ("hopper", row, world["hoppers"])
+        assert row["cashbox"] <= cashbox, ("cashbox", row, world["cashbox"])
+        swallowed += (hopper - row["payout"] + cashbox - row["cashbox"]) * row["coin"]
+    return swallowed
+
+
+def acceptor_trouble_logged(server: Server, operator: str) -> bool:
+    """The event log says the acceptor reset or lost events."""
+    after = 0
+    while True:
+        answer = request(server, "GET", f"/machine/events?after={after}&limit=1000",
+                         token=operator)
+        assert answer.status == 200, answer
+        if not answer.body:
+            return False
+        if any(e["kind"].startswith("acceptor") and ("reset" in e["kind"] or "lost" in e["kind"])
+               for e in answer.body):
+            return True
+        after = answer.body[-1]["id"]
 
 
 def _check_credit(server: Server, state: dict[str, Any], world: dict[str, Any],
@@ -139,7 +170,9 @@ def _check_credit(server: Server, state: dict[str, Any], world: dict[str, Any],
     low = outside.offered_cents - cup_cents
     high = low + outside.uncertain_cents
     books_in = audit["cash_in"] - audit["change_paid"]
-    assert low <= books_in <= high, ("coins in less change", low, books_in, high)
+    swallow = outside.swallow_cents + outside.cut_coin_cents
+    assert low - swallow <= books_in <= high, ("coins in less change", low, books_in, high,
+                                               swallow)
     deposits = 0
     for name, token in outside.buyers.items():
         answer = request(server, "GET", "/user", token=token)
