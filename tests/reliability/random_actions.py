@@ -40,9 +40,19 @@ BOOT_FATAL_FAULTS = {"silent", "bad_checksum"}
 
 
 def coins_of(names: list[str]) -> int:
-    """The value of the coins that picked actions offer ("coin(50)", "deposit(buyer1,20)")."""
-    return sum(int(n.rstrip(")").split(",")[-1].split("(")[-1])
-               for n in names if n.startswith(("coin(", "deposit(")))
+    """The value of the coins that logged actions offer: "coin(50)",
+    "deposit(buyer1,20)", "shop(2,100,50,A1)" (how many, the coins, the keys)."""
+    total = 0
+    for name in names:
+        kind, _, args = name.rstrip(")").partition("(")
+        drawn = args.split(",")
+        if kind == "coin":
+            total += int(drawn[0])
+        elif kind == "deposit":
+            total += int(drawn[1])
+        elif kind == "shop":
+            total += sum(int(c) for c in drawn[1:-1])
+    return total
 
 
 class LoggedRandom(random.Random):
@@ -241,6 +251,21 @@ class Customers:
                 self.products[slot] = int(answer.body["id"])
         return run
 
+    def shop(self) -> Callable[[], None]:
+        """A walk-up customer: a coin or two, then a slot (or the coin return)."""
+        coins = [self.rng.choice([50, 100]) for _ in range(self.rng.randint(1, 2))]
+        keys = self.rng.choice([*SLOTS, *SPARE_SLOTS, "*"])
+
+        def run() -> None:
+            for coin in coins:
+                with self.uncertain("uncertain_cents", coin) as settle:
+                    answer = self.call("POST", "/sim/coin", {"coin": coin})
+                    settle("offered_cents" if answer.status == 200 else "uncertain_cents")
+            with self.uncertain("cut_vends", 1) as settle:
+                self.call("POST", "/sim/press", {"keys": keys})
+                settle(None)
+        return run
+
     def mend(self) -> Callable[[], None]:
         """A technician's round: every injected fault cleared, service mode in and out."""
         def run() -> None:
@@ -253,11 +278,12 @@ class Customers:
     WEIGHTS: ClassVar[dict[str, int]] = {
         "coin": 14, "press": 10, "deposit": 8, "buy": 8, "reset": 4, "take": 4, "refill": 3,
         "collect": 2, "service": 3, "fault": 8, "restock": 2, "signup": 1, "product": 2,
-        "mend": 3}
+        "mend": 3, "shop": 6}
 
-    def pick(self, *, taking: bool = True) -> tuple[str, Callable[[], None]]:
-        # a take cut short by a kill would hide what left the tray and the cup
-        names = [n for n in sorted(self.WEIGHTS) if taking or n != "take"]
+    def pick(self, *, killing: bool = False) -> tuple[str, Callable[[], None]]:
+        # a take cut short by a kill would hide what left the tray and the cup; a
+        # fault injected beside a kill could leave a coin device silent at boot
+        names = [n for n in sorted(self.WEIGHTS) if not killing or n not in ("take", "fault")]
         name = self.rng.choices(names, weights=[self.WEIGHTS[n] for n in names])[0]
         self.rng.drawn = []
         action: Callable[[], None] = getattr(self, name)()
@@ -294,7 +320,7 @@ class Customers:
             action()
             return
         kill_after_s = self.rng.uniform(0.0, 0.6) if roll > 0.9 else None
-        picked = [self.pick(taking=kill_after_s is None)
+        picked = [self.pick(killing=kill_after_s is not None)
                   for _ in range(self.rng.randint(2, 4))]
         self.note_acceptor_trouble(picked)
         self.log.append("+".join(n for n, _ in picked) + (" kill" if kill_after_s is not None
