@@ -7,6 +7,15 @@
    less than its hoppers (seed 102 of the long form, a ``coin(50)`` cut by a
    kill).  A real acceptor has no such window worth modelling (the simulator
    does not model coins in flight); the world file should change at once.
+
+2. (Not a test here: it needs a race.)  A coin accepted by the ccTalk
+   acceptor and reset away (``/sim/fault acceptor reset``) before the next
+   poll is in its hopper with no credit; the controller logs
+   ``acceptor_device_reset`` and goes on selling with no fault, its books one
+   coin short of the hopper.  DESIGN.md wants a fault that may have lost money
+   latched until an operator clears it.  ``random_world.py`` allows such coins
+   only up to what was offered beside an acceptor fault, and only with the
+   reset in the event log.
 """
 
 from __future__ import annotations
