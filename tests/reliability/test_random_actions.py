@@ -7,8 +7,9 @@ and its clear, a few requests at once, SIGKILL and restart: see
 checked (money and goods conserved whatever state the machine is in).
 
 The short form (a few seeds) runs with the suite; the long form runs
-``VENDING_RANDOM_SEEDS`` seeds (e.g. ``VENDING_RANDOM_SEEDS=50``), and
-``VENDING_RANDOM_STEPS`` sets the steps per seed.  A failure names its seed
+``VENDING_RANDOM_SEEDS`` seeds (e.g. ``VENDING_RANDOM_SEEDS=50``) from
+``VENDING_RANDOM_FIRST_SEED`` (100), and ``VENDING_RANDOM_STEPS`` sets the
+steps per seed (60).  A failure names its seed
 and the actions so far: rerun that seed alone with ``-k``.
 """
 
@@ -29,13 +30,14 @@ from tests.reliability.random_world import check_books, request
 SHORT_SEEDS = [1, 2, 3]
 LONG_SEEDS = int(os.environ.get("VENDING_RANDOM_SEEDS", "0"))
 STEPS = int(os.environ.get("VENDING_RANDOM_STEPS", "0"))
+FIRST_SEED = int(os.environ.get("VENDING_RANDOM_FIRST_SEED", "100"))
 CHECK_EVERY = 6
 # a deposit claim the simulated buyer cannot meet (a jammed acceptor) times out soon
 CONFIG = "[machine]\ndeposit_claim_s = 2.0\n"
 
 
 def seeds() -> list[int]:
-    return list(range(100, 100 + LONG_SEEDS)) if LONG_SEEDS else SHORT_SEEDS
+    return list(range(FIRST_SEED, FIRST_SEED + LONG_SEEDS)) if LONG_SEEDS else SHORT_SEEDS
 
 
 def start(tmp_path: Path) -> tuple[Server, str]:
