@@ -120,15 +120,17 @@ class SimCctalkAcceptor(SimCctalkDevice):
             return self._refuse(coin_cents, EVENT_REJECTED, "rejected")
         if not self.accepts(coin_cents):
             return self._refuse(coin_cents, EVENT_INHIBITED, "inhibited")
-        where = self.world.route_coin(coin_cents)
-        to_hopper, to_cashbox = self.model.sorter_paths
-        self._push(position, to_hopper if where == "hopper" else to_cashbox)
+        with self.world.one_save():  # the coin and its credit event, or neither
+            where = self.world.route_coin(coin_cents)
+            to_hopper, to_cashbox = self.model.sorter_paths
+            self._push(position, to_hopper if where == "hopper" else to_cashbox)
         self.record("event", f"accepted {coin_cents} to {where}")
         return "accepted"
 
     def _refuse(self, coin_cents: int, code: int, result: InsertResult) -> InsertResult:
-        self.world.return_coin(coin_cents)
-        self._push(0, code)
+        with self.world.one_save():
+            self.world.return_coin(coin_cents)
+            self._push(0, code)
         self.record("event", f"{result} {coin_cents} (event {code})")
         return result
 

@@ -6,7 +6,8 @@
    that no event will ever credit: the restarted machine's books hold one coin
    less than its hoppers (seed 102 of the long form, a ``coin(50)`` cut by a
    kill).  A real acceptor has no such window worth modelling (the simulator
-   does not model coins in flight); the world file should change at once.
+   does not model coins in flight): the world now saves both in one write
+   (``SimWorld.one_save``), and the test below shows no cut splits them.
 
 2. (Not a test here: it needs a race.)  A coin accepted by the ccTalk
    acceptor and reset away (``/sim/fault acceptor reset``) before the next
@@ -71,13 +72,9 @@ def disk_after_cut(path: Path, cut_after: int) -> dict[str, Any]:
     world.save = save_until_cut  # type: ignore[method-assign]
     acceptor.insert(50)
     saved = SimWorld.load_or_create(path, coins=COINS, slots=["A1"])
-    return {"hopper": saved.hoppers[50], "counter": saved.device("acceptor").get("counter", 0)}
+    return {"hopper": saved.hoppers[50], "counter": saved.device("cctalk:acceptor").get("counter", 0)}
 
 
-@pytest.mark.xfail(strict=True, reason="the simulated acceptor saves the coin in its hopper "
-                   "and its credit event in two world writes (simulators/cctalk/acceptor.py "
-                   "insert: route_coin, then _push); a kill between them leaves an uncredited "
-                   "coin in the hopper")
 @pytest.mark.timeout(30)
 def test_a_power_cut_never_splits_a_coin_from_its_credit_event(tmp_path: Path) -> None:
     path = tmp_path / "vending.db.world.json"
