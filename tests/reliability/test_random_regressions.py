@@ -72,7 +72,8 @@ def disk_after_cut(path: Path, cut_after: int) -> dict[str, Any]:
     world.save = save_until_cut  # type: ignore[method-assign]
     acceptor.insert(50)
     saved = SimWorld.load_or_create(path, coins=COINS, slots=["A1"])
-    return {"hopper": saved.hoppers[50], "counter": saved.device("cctalk:acceptor").get("counter", 0)}
+    registers = saved.device("cctalk:acceptor")
+    return {"hopper": saved.hoppers[50], "counter": registers.get("counter", 0)}
 
 
 @pytest.mark.timeout(30)
