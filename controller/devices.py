@@ -86,7 +86,8 @@ def _pin(config: Config, pin: int | None, what: str) -> int:
 
 
 async def build_devices(config: Config, ports: DevicePorts) -> Devices:
-    """Every driver the config names, constructed (nothing started but the ccTalk port)."""
+    """Every driver the config names, constructed (nothing started but the ccTalk port,
+    which when it cannot be opened yet is tried again by every request)."""
     closers: list[Callable[[], Awaitable[None]]] = []
     link = await _cctalk_link(config, ports, closers)
     hoppers = {h.coin_cents: _hopper(config, h, link, ports) for h in config.hoppers}
@@ -103,7 +104,7 @@ async def _cctalk_link(config: Config, ports: DevicePorts,
     link = ports.cctalk_link(ports.cctalk_port or a.port, echo=cast(EchoMode, a.echo),
                              checksum=cast(ChecksumMode, a.checksum),
                              **_given(reply_timeout_s=t.reply_timeout_s, retries=t.retries))
-    await link.start()
+    await link.start(defer=True)  # a missing port is a device fault, retried, never fatal
     closers.append(link.close)
     return link
 

@@ -11,7 +11,8 @@ event loop's ``add_reader``, so nothing here blocks the loop.  A reply is
 complete when its length byte says so; a partial frame is abandoned after
 ``inter_byte_timeout_s`` of silence.  A port that hangs up (adapter
 unplugged) makes requests fail with DeviceLost, and the next request tries
-to open it again.
+to open it again; so does a port that could not be opened at all
+(``start(defer=True)``: the adapter is not plugged in at start-up).
 
 Not modelled: multi-drop address clash resolution, encryption, baud rate
 switching, and broadcast requests (a broadcast has no single reply).
@@ -82,24 +83,40 @@ class CctalkLink:
         self._rx_event = asyncio.Event()
         self._lock = asyncio.Lock()
         self._broken: str | None = None
+        self._closed = False
         self._last_rx = 0.0
 
     # --- life cycle --------------------------------------------------------
 
-    async def start(self) -> None:
-        """Open the port (8N1, non-blocking) and start reading it."""
+    async def start(self, *, defer: bool = False) -> None:
+        """Open the port (8N1, non-blocking) and start reading it.
+
+        With ``defer``, a port that cannot be opened is not an error here:
+        it is logged, and every request tries to open it again (and fails
+        with DeviceLost until it can).
+        """
         if self._serial is not None:
+            return
+        if defer:
+            try:
+                await self.start()
+            except (OSError, serial.SerialException) as exc:
+                self._broken = f"cannot be opened: {exc}"
+                log.error("ccTalk port %s cannot be opened (retried on every request): %s",
+                          self.port, exc)
             return
         self._serial = serial.Serial(self.port, self.baudrate, bytesize=8, parity="N",
                                      stopbits=1, timeout=0, write_timeout=0)
         self._fd = self._serial.fileno()
         self._broken = None
+        self._closed = False
         asyncio.get_running_loop().add_reader(self._fd, self._on_readable)
         log.info("ccTalk link open on %s (%d baud, echo %s, %s checksum)",
                  self.port, self.baudrate, self.echo, self.checksum)
 
     async def close(self) -> None:
         """Stop reading and close the port; waits for a running transaction."""
+        self._closed = True  # closed by its owner: no request opens it again
         if self._serial is None:
             return
         async with self._lock:
@@ -122,7 +139,7 @@ class CctalkLink:
             await self.start()
         except (OSError, serial.SerialException) as exc:
             self._serial = None
-            raise DeviceLost(f"ccTalk port {self.port} cannot be opened: {exc}") from exc
+            raise DeviceLost(f"serial port {self.port} cannot be opened: {exc}") from exc
 
     @property
     def echo_detected(self) -> bool | None:
@@ -148,7 +165,7 @@ class CctalkLink:
         frame = encode(address, self.host_address, header, data, self.checksum)
         last_error: HardwareError | None = None
         async with self._lock:
-            if self._broken:
+            if self._broken and not self._closed:
                 await self._reopen()
             for attempt in range(1, attempts + 1):
                 try:

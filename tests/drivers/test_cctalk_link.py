@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 
@@ -203,3 +204,17 @@ async def test_port_gone_is_device_lost(cctalk_world: SimWorld) -> None:
             await link.request(2, Header.SIMPLE_POLL)
     finally:
         await link.close()
+
+
+async def test_a_port_missing_at_start_is_tried_on_every_request(
+        cctalk_bus: SimCctalkBus, tmp_path: Path) -> None:
+    plug = tmp_path / "ttyUSB0"
+    link = CctalkLink(str(plug), reply_timeout_s=TIMEOUT_S, retries=0)
+    await link.start(defer=True)  # no adapter: not an error yet
+    with pytest.raises(DeviceLost, match=f"serial port {plug} cannot be opened"):
+        await link.request(2, Header.SIMPLE_POLL)
+    plug.symlink_to(cctalk_bus.port)  # the adapter plugged in
+    assert await link.request(2, Header.SIMPLE_POLL) == b""
+    await link.close()
+    with pytest.raises(DeviceLost, match="not open"):  # closed by its owner: stays closed
+        await link.request(2, Header.SIMPLE_POLL)
