@@ -126,9 +126,12 @@ class FaultRegistry:
         log.error("FAULT %s (%s): %s", device, "latched" if latched else "transient", reason)
         self._faults[device] = fault
         self._publish()
-        await self._make_safe(fault)
+        # Recorded before the safety steps (which may take seconds): the store
+        # runs transactions in order, so a heal that comes meanwhile is written
+        # after this fault, never before it, and a stop meanwhile keeps the fault.
         await self._store.tx(lambda db: fault_rows.record_fault(
             db, device, reason, latched=latched, stops_machine=fault.stops_machine))
+        await self._make_safe(fault)
         if fault.stops_machine and self._model.state is not State.OUT_OF_SERVICE:
             await self._model.fire("fault")
         return fault
