@@ -171,10 +171,13 @@ class Customers:
         def run() -> None:
             with self.uncertain("uncertain_cents", coin) as settle:
                 answer = self.call("POST", "/deposit", {"coin": coin}, self.outside.buyers[name])
-                # 200: the coin is in; other 4xx are refused before a coin moves; a
-                # timeout (408) may or may not have seen the simulated buyer's coin go in
+                # 200: the coin is in; a timeout (408) may or may not have seen the
+                # simulated buyer's coin go in; so may a claim that ended 409 (a panel
+                # coin slipped in first, or * at the keypad): the buyer's coin, if it
+                # went in, is then the panel's credit; other 4xx refuse before a coin
                 settle("offered_cents" if answer.status == 200 else
-                       "uncertain_cents" if answer.status in (408, 503) else None)
+                       "uncertain_cents" if answer.status in (408, 503) or _claim_ended(answer)
+                       else None)
         return run
 
     def buy(self) -> Callable[[], None]:
@@ -352,3 +355,10 @@ class Customers:
             if name.partition("(")[0] in RETRIED_AFTER_A_CUT:
                 self.log.append(f"again {name}")
                 action()
+
+
+def _claim_ended(answer: Answer) -> bool:
+    """A 409 that may come after the simulated buyer's coin went in."""
+    body = answer.body if isinstance(answer.body, dict) else {}
+    code = body.get("error", {}).get("code")
+    return answer.status == 409 and code in ("machine_busy", "deposit_cancelled")

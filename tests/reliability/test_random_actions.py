@@ -75,8 +75,10 @@ def check_at(customers: Customers, seed: int, step: int) -> dict[str, Any]:
     try:
         return check_books(customers.server, customers.operator, customers.outside)
     except AssertionError as exc:
+        machine = request(customers.server, "GET", "/machine", token=customers.operator).body
         raise AssertionError(f"seed {seed}, step {step}: {exc}\nactions: {customers.log}\n"
-                             f"answers: {customers.statuses}") from exc
+                             f"answers: {customers.statuses}\n"
+                             f"faults: {machine.get('faults')}") from exc
 
 
 @pytest.mark.timeout(60)
