@@ -6,14 +6,12 @@ while an operator counts coins), credits every accepted coin once to its
 holder (a buyer's deposit claim for that coin value, else the panel), and
 turns the acceptor's status events into faults and device events.
 
-A deposit claim (``POST /deposit``) waits for the next coin of its value.  On
-hardware the buyer walks to the machine; a simulated machine has a
-``ClaimCustomer`` that inserts the coin itself, through the same acceptor.
-A claim must never take a walk-up customer's coin: one claim at a time, none
-while the panel holds credit (``machine_busy``); while it waits the acceptor
-takes only its coin value, the LCD shows it and ``*`` cancels it
-(``deposit_cancelled``); a coin that reached the panel first (accepted just
-before the inhibits changed) ends the claim with ``machine_busy``.
+A deposit claim (``POST /deposit``) waits for the next coin of its value (a
+simulated machine's ``ClaimCustomer`` inserts it through the same acceptor).
+It never takes a walk-up customer's coin: one claim at a time, none while the
+panel holds credit (``machine_busy``); meanwhile the acceptor takes only its
+value, the LCD shows it and ``*`` cancels it (``deposit_cancelled``); a coin
+that reached the panel first ends the claim with ``machine_busy``.
 """
 
 from __future__ import annotations
