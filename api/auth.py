@@ -2,7 +2,7 @@
 
 Access and refresh tokens are HS256 JWTs (PyJWT, algorithm pinned) told apart
 by the ``typ`` claim and bound to a session (``sid``); the session itself
-lives in the store (``controller.accounts``), so revoking it refuses its
+lives in the store (``controller.accounts.rules``), so revoking it refuses its
 access tokens at once.  The signing secret comes from the config or is
 generated once and kept in ``jwt.secret`` in the state directory.
 """
@@ -24,7 +24,7 @@ import jwt
 
 from api.facade import Accounts
 from api.throttle import LoginThrottle, RateLimit
-from controller import accounts
+from controller.accounts import rules as accounts
 from controller.config import ApiConfig
 from controller.errors import ConfigError, Unauthorized
 from controller.private_files import tighten

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-from controller.accounts import OpenedSession
+from controller.accounts.rules import OpenedSession
 from controller.config import Config
 from controller.events import EventStream
 from controller.hardware import SimControl

@@ -1,4 +1,4 @@
-"""Products: ``/product`` and ``/product/{id}``.  The rules are in ``controller.catalog``."""
+"""Products: ``/product`` and ``/product/{id}``.  The rules are in ``controller.catalog.rules``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aiohttp import web
 from api.routing import OPERATOR, SELLER, Call, Param, Route, no_content, reply
 from api.schemas import array, ref
 from api.validation import Body, Field
-from controller import catalog
+from controller.catalog import rules as catalog
 from controller.config import SlotsConfig
 from controller.errors import NotFound
 

@@ -11,7 +11,7 @@ from api.routing import ANY_USER, Call, Route, no_content, reply
 from api.schemas import ref
 from api.throttle import client_key
 from api.validation import Body, Field
-from controller import accounts
+from controller.accounts import rules as accounts
 from controller.errors import Unauthorized
 
 LOGIN = Body({

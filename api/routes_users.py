@@ -11,10 +11,10 @@ from api.routing import ANY_USER, Call, Route, no_content, reply
 from api.schemas import ref
 from api.throttle import client_key
 from api.validation import Body, Field
-from controller import accounts
+from controller.accounts import rules as accounts
+from controller.accounts.password_policy import check_not_common
 from controller.config import ApiConfig
 from controller.errors import Forbidden, UsernameTaken
-from controller.password_policy import check_not_common
 
 T = TypeVar("T")
 NO_CONTROL_CHARS = r"^[^\u0000-\u001f\u007f-\u009f]*$"

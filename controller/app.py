@@ -15,9 +15,9 @@ from aiohttp import web
 from controller.config import Config
 from controller.errors import AlreadyRunning, ConfigError
 from controller.hardware import RealHardware
-from controller.logs import follow_events
 from controller.machine import Machine
-from controller.supervision import MachineView, Supervisor, SystemdNotifier, watchdog_period_s
+from controller.ops.logs import follow_events
+from controller.ops.supervision import MachineView, Supervisor, SystemdNotifier, watchdog_period_s
 
 log = logging.getLogger(__name__)
 # SIGTERM must end within 5 s (systemd's stop, a shutdown): a running vend or
@@ -60,7 +60,7 @@ async def _serve(config: Config, db_path: Path, stop: asyncio.Event) -> None:
     machine = build_machine(config, db_path)
     telemetry = None
     if config.telemetry is not None:  # built first: a bad password or CA file stops here
-        from controller.telemetry import TelemetryPublisher
+        from controller.fleet.publisher import TelemetryPublisher
 
         telemetry = TelemetryPublisher(machine, config.telemetry)
     await machine.start()

@@ -13,9 +13,9 @@ import signal
 import sys
 from pathlib import Path
 
-from controller import cli_admin
 from controller import config as config_mod
 from controller.errors import ConfigError, VendingError
+from controller.ops import cli_admin
 
 DEFAULT_DB = Path("state") / "vending.db"
 
@@ -118,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     cfg = replace(cfg, api=replace(api, host=args.host or api.host,
                                    port=api.port if args.port is None else args.port))
     from controller.app import serve
-    from controller.logs import setup_logging
+    from controller.ops.logs import setup_logging
 
     setup_logging(args.log_level)
 
@@ -138,7 +138,7 @@ def _fleet(args: argparse.Namespace) -> int:
     import aiomqtt
 
     from controller.config import TelemetryConfig, broker_address
-    from controller.fleet import watch
+    from controller.fleet.view import watch
 
     configured = _load(args).telemetry
     if args.broker is None and configured is None:
@@ -174,7 +174,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def _user_add(args: argparse.Namespace) -> int:
-    from controller import accounts
+    from controller.accounts import rules as accounts
     from controller.store import open_db
 
     password = _read_password(args)
@@ -190,7 +190,7 @@ def _user_add(args: argparse.Namespace) -> int:
 
 
 def _backup(args: argparse.Namespace) -> int:
-    from controller.backup import backup_database, prune_archived_events
+    from controller.ops.backup import backup_database, prune_archived_events
 
     copy = backup_database(_db_path(args), Path(args.path), keep=args.keep)
     print(f"backed up {_db_path(args)} to {copy}")
@@ -204,8 +204,8 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from controller import audit
-    from controller.ledger import read_ledger, verify_lines
+    from controller.ops import audit
+    from controller.ops.ledger import read_ledger, verify_lines
     from controller.store import open_db
     from controller.version import VERSION
 

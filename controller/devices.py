@@ -5,7 +5,7 @@ pin factory (gpiozero's default on a Pi, the simulators' mock factory), the
 ccTalk serial port (the config's, or the simulated bus's pseudo-terminal),
 and the drivers' timings (a simulated machine runs its mechanics fast).  Every
 check of the config itself (pins used twice, missing, reserved) was made when
-it was parsed (``controller.config_pins``).
+it was parsed (``controller.config.pins``).
 """
 
 from __future__ import annotations

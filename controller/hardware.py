@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from controller.coin_gate import ClaimCustomer
 from controller.devices import DevicePorts
+from controller.payment.coin_gate import ClaimCustomer
 
 
 class Hardware(Protocol):

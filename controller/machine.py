@@ -3,9 +3,9 @@
 Parts, each a class with its dependencies passed in:
 
 - ``faults``     the fault registry and the one fault path (``controller.faults``)
-- ``coin_gate``  acceptor inhibits, deposit claims, coins credited (``controller.coin_gate``)
-- ``sales``      credit, vend, change; payment media (``controller.sales``)
-- ``front_panel`` keys in, LCD out (``controller.front_panel``)
+- ``coin_gate``  inhibits, deposit claims, coins credited (``controller.payment.coin_gate``)
+- ``sales``      credit, vend, change; payment media (``controller.sale.sales``)
+- ``front_panel`` keys in, LCD out (``controller.panel.flow``)
 - ``products``, ``accounts``, ``maintenance``  what the API and CLI call
 
 Life cycle (construct without I/O, start, close in reverse, each step
@@ -29,23 +29,23 @@ from typing import Any
 
 import sqlite_utils
 
-from controller.account_service import AccountService
-from controller.catalog_service import ProductService
-from controller.coin_gate import CoinGate
+from controller.accounts.service import AccountService
+from controller.catalog.service import ProductService
 from controller.config import Config
 from controller.devices import build_devices
 from controller.errors import OutOfService, VendingError
 from controller.events import EventStream
 from controller.faults import FaultRegistry
-from controller.front_panel import FrontPanel
 from controller.fsm import MachineModel, State
 from controller.hardware import Hardware, SimControl
-from controller.hopper_watch import HopperWatch, hopper_device
-from controller.maintenance import Maintenance
-from controller.mechanism import Mechanism
-from controller.payout import ChangePayer
+from controller.ops.maintenance import Maintenance
+from controller.panel.flow import FrontPanel
+from controller.payment.coin_gate import CoinGate
+from controller.payment.hopper_watch import HopperWatch, hopper_device
 from controller.recovery import recover
-from controller.sales import Sales
+from controller.sale.mechanism import Mechanism
+from controller.sale.payout import ChangePayer
+from controller.sale.sales import Sales
 from controller.store import Store
 from controller.store.credit import PANEL
 from controller.store.db import seed
@@ -82,7 +82,7 @@ class Machine:
                                   self._changed)
         self.sales = Sales(self.store, self.model, self.stream, self.mechanism, self._payer,
                            self._changed)
-        self.front_panel = FrontPanel(config, self.store, self.model, self.stream, self.tasks,
+        self.front_panel = FrontPanel(config, self.model, self.stream, self.tasks,
                                       self.faults, self.coin_gate, self.sales)
         self.products = ProductService(self.store, self.mechanism.quiet(), self._stock_changed,
                                        self.stream,

@@ -1,7 +1,7 @@
 """Products and the slots they sit in: rows, the one public product shape, slot status.
 
 The stock rules (who may change what, capacities, free slots) are in
-``controller.catalog``; the sale's stock moves are in ``store.journal``.
+``controller.catalog.rules``; the sale's stock moves are in ``store.journal``.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ import time
 
 import sqlite_utils
 
-from controller.config_retention import RetentionConfig
-from controller.telemetry_store import sent_mark
+from controller.config.retention import RetentionConfig
+from controller.store.outbox import sent_mark
 
 ARCHIVED_KEY = "events_archived_id"
 DELETE_BATCH_ROWS = 2000  # per transaction: the running machine waits at most that long

@@ -5,7 +5,7 @@ whose hoppers have ``kind = "pulse"`` gets, in sim mode, the real GPIO
 drivers (``PulseCoinAcceptor``, ``PulseHopper``) on the simulators
 (``SimPulseAcceptor``, ``SimPulseHopper``), all on the one mock pin factory
 of the spirals, keypad and LCD (``simulators.gpio.machine_pins``).
-Config parsing (``controller.config_pins``) has refused a config that would
+Config parsing (``controller.config.pins``) has refused a config that would
 use a pin twice or a pin the Pi does not have; the default spirals, keypad
 and LCD leave only GPIO14 and 15 free.
 

@@ -23,8 +23,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from api.app import create_app
 from api.routing import AUTH_KEY, MACHINE_KEY
-from controller import accounts
-from controller.passwords import hash_password
+from controller.accounts import rules as accounts
+from controller.accounts.passwords import hash_password
 from tests.api.fake_machine import FakeMachine
 
 PASSWORD = "correct horse battery"

@@ -14,8 +14,8 @@ from typing import Any
 
 import sqlite_utils
 
-from controller.account_service import AccountService
-from controller.catalog_service import ProductService
+from controller.accounts.service import AccountService
+from controller.catalog.service import ProductService
 from controller.config import Config
 from controller.errors import (
     CreditLimit,

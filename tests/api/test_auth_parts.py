@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from api.auth import SECRET_FILE, TokenService, load_secret
-from controller.accounts import OpenedSession
+from controller.accounts.rules import OpenedSession
 from controller.config import ApiConfig
 from controller.errors import ConfigError, Unauthorized
 

@@ -1,4 +1,4 @@
-"""Reads answered from memory (``controller.read_cache``) never outlive a write.
+"""Reads answered from memory (``controller.store.read_cache``) never outlive a write.
 
 Each test reads first (so the answer is kept), writes, and reads again at
 once: the second read must show the write, whoever made it.
@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from api.routing import MACHINE_KEY
-from controller import cli_admin
+from controller.ops import cli_admin
 from controller.store import open_db
 from tests.api.conftest import PASSWORD, Account
 

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from api.app import all_routes
 from api.routes_pages import STATIC_FILES
 from api.routing import MACHINE_KEY
-from controller import catalog
+from controller.catalog import rules as catalog
 from tests.api.conftest import PASSWORD, Account, make_account
 
 pytestmark = pytest.mark.asyncio

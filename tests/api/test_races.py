@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from api.routing import MACHINE_KEY
-from controller.ledger import read_ledger
+from controller.ops.ledger import read_ledger
 from tests.api.conftest import PASSWORD, Account, error_of, make_account
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]

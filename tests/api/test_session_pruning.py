@@ -11,10 +11,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from api.app import create_app
-from controller import accounts
+from controller.accounts import rules as accounts
+from controller.accounts.passwords import hash_password
+from controller.accounts.session_pruning import REVOKED_KEPT_S, prune_sessions
 from controller.config import ApiConfig, Config
-from controller.passwords import hash_password
-from controller.session_pruning import REVOKED_KEPT_S, prune_sessions
 from controller.store import open_db
 from tests.api.fake_machine import FakeMachine
 

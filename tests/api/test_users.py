@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from api.routing import MACHINE_KEY
-from controller import accounts
+from controller.accounts import rules as accounts
 from tests.api.conftest import PASSWORD, Account, error_of, make_account
 
 pytestmark = pytest.mark.asyncio

@@ -10,7 +10,7 @@ import pytest
 from controller import config as config_mod
 from controller.cli import main
 from controller.errors import ConfigError
-from controller.fleet import FleetView
+from controller.fleet.view import FleetView
 
 
 def write(tmp_path: Path, text: str) -> Path:

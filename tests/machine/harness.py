@@ -17,8 +17,8 @@ from typing import Any
 
 from controller.app import build_machine
 from controller.config import Config
-from controller.ledger import read_ledger
 from controller.machine import Machine
+from controller.ops.ledger import read_ledger
 from controller.store import credit as credit_store
 from controller.store import products
 

@@ -13,7 +13,7 @@ import pytest
 import sqlite_utils
 
 from controller import money
-from controller.ledger import read_ledger
+from controller.ops.ledger import read_ledger
 from controller.recovery import recover
 from controller.store import Store, credit, inventory, journal
 from controller.store.db import seed

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from controller.errors import InsufficientFunds
-from controller.ledger import read_ledger
+from controller.ops.ledger import read_ledger
 from drivers.base import SpiralMatrix, VendResult
 from tests.machine.harness import settle, start_machine, stock
 

@@ -30,9 +30,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from controller import accounts, catalog, money
-from controller.backup import backup_database, prune_archived_events
-from controller.config_retention import RetentionConfig
+from controller import money
+from controller.accounts import rules as accounts
+from controller.catalog import rules as catalog
+from controller.config.retention import RetentionConfig
+from controller.ops.backup import backup_database, prune_archived_events
 from controller.store import Store, journal
 from controller.store.credit import PANEL
 from controller.store.db import seed, transaction

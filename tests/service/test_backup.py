@@ -57,8 +57,8 @@ def test_backup_of_a_running_machine_verifies(tmp_path: Path) -> None:
 
 
 def test_backup_refuses_bad_targets_and_prunes(tmp_path: Path) -> None:
-    from controller.backup import backup_database
     from controller.errors import ConfigError
+    from controller.ops.backup import backup_database
     from controller.store import open_db
 
     db = tmp_path / "vending.db"

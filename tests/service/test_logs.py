@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.logs import JournalFormatter, to_journal
+from controller.ops.logs import JournalFormatter, to_journal
 from tests.process import Server, cli, free_port, login
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from controller.events import EventStream
-from controller.supervision import MachineView, Supervisor, SystemdNotifier
+from controller.ops.supervision import MachineView, Supervisor, SystemdNotifier
 from drivers.heartbeat import Heartbeat
 from tests.service.notify import NotifySocket, lines
 

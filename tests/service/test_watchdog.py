@@ -59,7 +59,7 @@ def test_sigterm_says_stopping_and_ends_within_5_s(server: Server, notify: Notif
 
 
 def test_without_notify_socket_nothing_is_sent(tmp_path: Path) -> None:
-    from controller.supervision import SystemdNotifier, watchdog_period_s
+    from controller.ops.supervision import SystemdNotifier, watchdog_period_s
 
     assert not SystemdNotifier.from_env({}).send("READY=1")
     assert watchdog_period_s({}) is None

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from controller import audit
+from controller.ops import audit
 
 GOLDEN = (
     "DXS*RPV0001*VA*V1/1*1\r\nST*001*0001\r\nID1*RPV0001*RPIVMC*1***A42\r\n"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from controller import accounts, catalog
+from controller.accounts import rules as accounts
+from controller.catalog import rules as catalog
 from controller.store import open_db
 from controller.store.db import seed, transaction
 from controller.store.products import list_products

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from controller import panel as panel_module
 from controller.fsm import State
-from controller.panel import TYPED_S, Panel, PanelSnapshot, status_lines
+from controller.panel import lcd as panel_module
+from controller.panel.lcd import TYPED_S, Panel, PanelSnapshot, status_lines
 
 
 class Clock:

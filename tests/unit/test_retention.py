@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from controller.backup import backup_database, prune_archived_events
-from controller.config_retention import RetentionConfig
+from controller.config.retention import RetentionConfig
+from controller.ops.backup import backup_database, prune_archived_events
 from controller.store import open_db
 from controller.store.db import transaction
+from controller.store.outbox import save_sent_mark
 from controller.store.retention import mark_archived
-from controller.telemetry_store import save_sent_mark
 from tests.process import cli
 
 DAY_S = 86_400.0

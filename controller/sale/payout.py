@@ -85,7 +85,7 @@ class ChangePayer:
         (or None), whether the coins it counted are certainly all it paid, and
         whether the fault is latched.  Not answering, or refusing the dispense
         (nothing paid), is transient: it heals when the hopper answers again
-        (``controller.hopper_watch``).  A short pay (empty, jammed: the coins
+        (``controller.payment.hopper_watch``).  A short pay (empty, jammed: the coins
         counted are wrong) or an uncertain one is latched for an operator."""
         hopper = self.hoppers[coin]
         try:

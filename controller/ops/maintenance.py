@@ -11,17 +11,18 @@ from typing import Any
 
 import sqlite_utils
 
-from controller import audit, money
-from controller.coin_gate import CoinGate
+from controller import money
 from controller.config import Config
 from controller.errors import NotFound, ValidationError
 from controller.events import EventStream
 from controller.faults import FaultRegistry
 from controller.fsm import MachineModel, State
 from controller.hardware import Hardware
-from controller.ledger import read_ledger
-from controller.mechanism import Mechanism
-from controller.sales import Sales
+from controller.ops import audit
+from controller.ops.ledger import read_ledger
+from controller.payment.coin_gate import CoinGate
+from controller.sale.mechanism import Mechanism
+from controller.sale.sales import Sales
 from controller.store import Store
 from controller.store.credit import PANEL, get_credit
 from controller.store.event_log import append_event, events_after

@@ -23,6 +23,8 @@ from typing import Any
 
 import sqlite_utils
 
+from controller.accounts.password_policy import check_not_common
+from controller.accounts.passwords import burn_time, hash_password, verify_password
 from controller.errors import (
     DepositNotEmpty,
     HasProducts,
@@ -30,8 +32,6 @@ from controller.errors import (
     UsernameTaken,
     ValidationError,
 )
-from controller.password_policy import check_not_common
-from controller.passwords import burn_time, hash_password, verify_password
 from controller.store.credit import user_holder
 from controller.store.db import next_id
 from controller.store.journal import account_busy

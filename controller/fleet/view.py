@@ -21,8 +21,8 @@ from typing import Any, TextIO
 import aiomqtt
 
 from controller.config import TelemetryConfig
+from controller.fleet.publisher import client_options
 from controller.money import format_cents
-from controller.telemetry import client_options
 
 LOW_STOCK_UNITS = 2
 SETTLE_S = 1.0  # --once: no new retained message for this long, the picture is complete

@@ -9,7 +9,7 @@ again, also after a restart; a command cut short by a crash is answered with
 ``interrupted`` rather than run twice.  Every command is logged as a
 ``fleet_command`` event (``by: "fleet"``).
 
-This module speaks JSON only; the MQTT client is in ``controller.telemetry``.
+This module speaks JSON only; the MQTT client is in ``controller.fleet.publisher``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from controller import catalog, telemetry_store
+from controller.catalog import rules as catalog
 from controller.errors import NotFound, ValidationError, VendingError
+from controller.store import outbox as telemetry_store
 
 if TYPE_CHECKING:
     from controller.machine import Machine

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from controller.config import Config
+    from controller.config.model import Config
 
 
 def describe(config: Config) -> list[str]:

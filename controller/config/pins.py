@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from controller.errors import ConfigError
 
 if TYPE_CHECKING:
-    from controller.config import Config
+    from controller.config.model import Config
 
 PI_GPIO = range(28)  # GPIO0..27 on the 40-pin header
 HAT_EEPROM_PINS = {0: "HAT ID EEPROM SDA", 1: "HAT ID EEPROM SCL"}

@@ -3,7 +3,7 @@
 A slot code sells one unit for the panel credit (``Sales.sell``), ``*`` pays
 the credit back; a refused coin is explained.  The panel applies no money
 rule itself: it calls the same sale as the API and turns its errors into the
-messages of ``controller.panel_text``.
+messages of ``controller.panel.text``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from controller import panel_text as text
-from controller.coin_gate import CoinGate
 from controller.config import Config
 from controller.errors import (
     CannotMakeChange,
@@ -28,13 +26,12 @@ from controller.errors import (
 from controller.events import EventStream
 from controller.faults import FaultRegistry
 from controller.fsm import READY, MachineModel
-from controller.mechanism import NOT_SERVING
-from controller.panel import Panel
-from controller.panel_text import Lines, PanelSnapshot
-from controller.sales import Sales
-from controller.store import Store
-from controller.store.credit import PANEL
-from controller.store.products import product_in_slot
+from controller.panel import text
+from controller.panel.lcd import Panel
+from controller.panel.text import Lines, PanelSnapshot
+from controller.payment.coin_gate import CoinGate
+from controller.sale.mechanism import NOT_SERVING
+from controller.sale.sales import PANEL, Sales
 from controller.tasks import Supervisor
 from drivers.base import CoinEvent, CoinEventKind, Display, Keypad
 
@@ -42,11 +39,10 @@ log = logging.getLogger(__name__)
 
 
 class FrontPanel:
-    def __init__(self, config: Config, store: Store, model: MachineModel, stream: EventStream,
+    def __init__(self, config: Config, model: MachineModel, stream: EventStream,
                  tasks: Supervisor, faults: FaultRegistry, coin_gate: CoinGate,
                  sales: Sales) -> None:
         self._config = config
-        self._store = store
         self._model = model
         self._stream = stream
         self._tasks = tasks
@@ -116,7 +112,7 @@ class FrontPanel:
         if self._model.state in NOT_SERVING:
             self._flash(text.status_lines(self.snapshot()))
             return
-        product = await self._store.run(lambda db: product_in_slot(db, slot))
+        product = await self._sales.product_in_slot(slot)
         if product is None:
             self._flash(text.sold_out(slot))
             return

@@ -1,11 +1,11 @@
 """Products as the API and the CLI change them: the catalog rules, then the machine.
 
 A change waits for a running vend or payout (a price, stock or slot must not
-change under a sale), is one store transaction (``controller.catalog``), and
+change under a sale), is one store transaction (``controller.catalog.rules``), and
 is then made physical: the spiral loaded to match, a ``stock`` event, and the
 acceptor told (a sold-out machine takes coins differently).
 
-Reads are answered from a ``ReadCache`` (``controller.read_cache``) dropped on
+Reads are answered from a ``ReadCache`` (``controller.store.read_cache``) dropped on
 every ``stock`` event and every commit to the database.
 """
 
@@ -17,12 +17,12 @@ from typing import Any
 
 import sqlite_utils
 
-from controller import catalog
+from controller.accounts.seller_quota import check_slot_quota
+from controller.catalog import rules as catalog
 from controller.events import EventStream
-from controller.read_cache import ReadCache
-from controller.seller_quota import check_slot_quota
 from controller.store import Store
 from controller.store.products import get_product, list_products
+from controller.store.read_cache import ReadCache
 
 StockChanged = Callable[[dict[str, Any] | None, str], None]
 

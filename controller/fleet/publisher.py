@@ -15,7 +15,7 @@ topic prefix:
   ``max_backlog_events`` unsent rows: the oldest are skipped, with a
   ``telemetry_backlog_cut`` event;
 - ``inventory`` (QoS 1, retained) after every stock or coin change;
-- ``cmd`` / ``reply`` when commands are on (``controller.fleet_commands``).
+- ``cmd`` / ``reply`` when commands are on (``controller.fleet.commands``).
 
 The MQTT protocol is aiomqtt's (over paho-mqtt); this module only decides what
 to send and when.  Reconnects back off exponentially up to ``RECONNECT_MAX_S``.
@@ -36,11 +36,11 @@ from typing import TYPE_CHECKING, Any
 
 import aiomqtt
 
-from controller import telemetry_store
 from controller.config import TelemetryConfig
 from controller.errors import ConfigError
 from controller.events import MachineEvent, Subscription
-from controller.fleet_commands import FleetCommands
+from controller.fleet.commands import FleetCommands
+from controller.store import outbox as telemetry_store
 from controller.version import VERSION
 
 if TYPE_CHECKING:

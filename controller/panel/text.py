@@ -2,7 +2,7 @@
 
 The resting screen follows the machine's state; a *flash* answers what the
 customer just did and gives way as soon as the state or credit it spoke
-about changes (``controller.panel``).  Money is shown as ``1.20``.
+about changes (``controller.panel.lcd``).  Money is shown as ``1.20``.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from controller.faults import FaultRegistry
-from controller.mechanism import Mechanism
 from controller.recovery import Reconciled, reconcile_payouts
+from controller.sale.mechanism import Mechanism
 from controller.store import Store
 from drivers.base import Hopper
 from drivers.errors import HardwareError

@@ -1,5 +1,5 @@
-"""The front panel's LCD writer and key parser (the flow is ``controller.front_panel``,
-the texts ``controller.panel_text``).
+"""The front panel's LCD writer and key parser (the flow is ``controller.panel.flow``,
+the texts ``controller.panel.text``).
 
 Keys: a row letter then a column digit select a slot (``A1``), ``*`` is coin
 return, ``#`` clears a half-typed code; a code not finished within 5 s is
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from controller.fsm import READY, State
-from controller.panel_text import Lines, PanelSnapshot, status_lines, typing_lines
+from controller.panel.text import Lines, PanelSnapshot, status_lines, typing_lines
 from drivers.base import Display
 from drivers.errors import HardwareError
 from drivers.keys import COIN_RETURN_KEY, ROW_KEYS

@@ -31,7 +31,7 @@ from controller.errors import CreditLimit, DepositCancelled, DepositTimeout, Mac
 from controller.events import EventStream
 from controller.faults import FaultRegistry
 from controller.fsm import READY, MachineModel
-from controller.mechanism import Mechanism
+from controller.sale.mechanism import Mechanism
 from controller.store import Store
 from controller.store.credit import PANEL, find_credit, get_credit, user_holder
 from controller.store.event_log import append_event

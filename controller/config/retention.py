@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller.config_reader import Section
+from controller.config.reader import Section
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,13 @@ A sale checks stock, credit and change before anything moves, journals each
 unit (price out of the credit, one unit out of stock) before the spiral
 turns, settles it by what the drop sensor saw (a failed vend charges nothing
 and puts the slot out of order), and pays the change through the hoppers
-(``controller.payout``).  Every step runs under the mechanism lock as a
-supervised task (``controller.mechanism``), so the machine does one thing at
+(``controller.sale.payout``).  Every step runs under the mechanism lock as a
+supervised task (``controller.sale.mechanism``), so the machine does one thing at
 a time and a dropped HTTP client cannot stop a motor half-way.
 
 Money comes from a holder's stored credit (coins at the panel, an API
 buyer's deposit) or from a payment medium that holds it itself (a card
-reader, ``controller.payment``): both go through ``_vend_one``.
+reader, ``controller.sale.medium``): both go through ``_vend_one``.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from typing import Any
 from controller.errors import InsufficientFunds, OutOfStock, ValidationError, VendingError
 from controller.events import EventStream
 from controller.fsm import READY, MachineModel, State
-from controller.mechanism import Mechanism
-from controller.payment import PaymentMedium
-from controller.payout import ChangePayer
+from controller.sale.mechanism import Mechanism
+from controller.sale.medium import PaymentMedium
+from controller.sale.payout import ChangePayer
 from controller.store import Store, journal
-from controller.store.credit import PANEL, find_credit, get_credit, medium_holder, user_holder
-from controller.store.products import product_json, product_row
+from controller.store.credit import PANEL as PANEL
+from controller.store.credit import find_credit, get_credit, medium_holder, user_holder
+from controller.store.products import product_in_slot, product_json, product_row
 from drivers.base import SpiralMatrix, VendOutcome, VendResult
 from drivers.errors import HardwareError
 
@@ -103,6 +104,10 @@ class Sales:
             idle_only=True)
 
     # --- panel credit ---------------------------------------------------------
+
+    async def product_in_slot(self, slot: str) -> dict[str, Any] | None:
+        """The product that sits in ``slot``, or None: the front panel's lookup."""
+        return await self._store.run(lambda db: product_in_slot(db, slot))
 
     async def credit_of(self, holder: str) -> int:
         return await self._store.run(lambda db: get_credit(db, holder))

@@ -25,7 +25,8 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 
-from controller import accounts, catalog
+from controller.accounts import rules as accounts
+from controller.catalog import rules as catalog
 from controller.errors import ConfigError, DepositNotEmpty, HasProducts, MachineBusy, NotFound
 from controller.store import open_db
 from controller.store.db import transaction

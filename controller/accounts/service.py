@@ -1,6 +1,6 @@
 """Accounts and login sessions as the API and the CLI change them.
 
-Each method is one store transaction of ``controller.accounts``; password
+Each method is one store transaction of ``controller.accounts.rules``; password
 hashes (scrypt, slow on purpose) are made on a thread of their own before
 it, so a flood of sign-ups cannot take the threads that logins check
 passwords on.  Deleting an account waits for a running sale and refuses one
@@ -23,13 +23,13 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 
-from controller import accounts
+from controller.accounts import rules as accounts
+from controller.accounts.passwords import hash_password
+from controller.accounts.session_pruning import prune_sessions
 from controller.errors import DepositNotEmpty, UsernameTaken
 from controller.events import EventStream
-from controller.passwords import hash_password
-from controller.read_cache import ReadCache
-from controller.session_pruning import prune_sessions
 from controller.store import Store
+from controller.store.read_cache import ReadCache
 
 T = TypeVar("T")
 

@@ -23,7 +23,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from controller.config_retention import RetentionConfig
+from controller.config.retention import RetentionConfig
 from controller.errors import ConfigError, StoreError
 from controller.store import open_db
 from controller.store.db import transaction

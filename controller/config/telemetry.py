@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from controller.config_reader import Section
+from controller.config.reader import Section
 from controller.errors import ConfigError
 
 
