@@ -171,6 +171,32 @@ MIGRATIONS: list[Migration] = [
            BEGIN SELECT RAISE(ABORT, 'events are append-only until a backup holds them');
            END""",
     ],
+    # 7: card vends (store/card_journal.py): journaled before the reader is asked,
+    # again on approval with the stock (``vend_id``), settled once the reader took
+    # the outcome; ``refund_owed`` is what a reader that lost the session charged
+    # for nothing (an operator pays it back)
+    [
+        """CREATE TABLE card_vends (
+            id INTEGER PRIMARY KEY,
+            reader TEXT NOT NULL,
+            product_id INTEGER NOT NULL,
+            slot TEXT NOT NULL,
+            item INTEGER NOT NULL,
+            price INTEGER NOT NULL CHECK (price > 0),
+            status TEXT NOT NULL CHECK (status IN
+                ('requested', 'approved', 'vended', 'settled', 'declined')),
+            approved INTEGER,
+            vend_id INTEGER REFERENCES vends(id),
+            outcome TEXT CHECK (outcome IN ('delivered', 'failed', 'unknown')),
+            told TEXT CHECK (told IN ('success', 'failure', 'lost', 'cancelled')),
+            charged INTEGER NOT NULL DEFAULT 0,
+            refund_owed INTEGER NOT NULL DEFAULT 0 CHECK (refund_owed >= 0),
+            created_at REAL NOT NULL,
+            settled_at REAL
+        )""",
+        "CREATE INDEX card_vends_open ON card_vends(status) "
+        "WHERE status IN ('requested', 'approved', 'vended')",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -189,4 +215,5 @@ COUNTER_NAMES: tuple[str, ...] = (
     "overpaid",  # value a hopper paid beyond the change owed (a late coin): a loss
     "cashless_value",  # value of paid vends paid by a card reader (not cash)
     "cashless_count",  # number of those vends
+    "cashless_refunds",  # value a card reader charged for nothing: owed back to the card
 )
