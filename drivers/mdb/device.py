@@ -83,6 +83,7 @@ class MdbDevice(ABC):
     address: int
     non_response_s: float
     name: str = "mdb"
+    poll_cmd: int = POLL  # the POLL offset: 3 for changer and bills, 2 for a cashless reader
 
     def __init__(self, link: MdbLink, *, poll_interval_s: float = 0.1,
                  reset_retry_s: float = 10.0, init_timeout_s: float | None = None,
@@ -127,6 +128,13 @@ class MdbDevice(ABC):
         """Called once set up after every (re)initialisation; ``unexpected`` when the
         device reset itself mid-work.  Reconcile here what the reset may have cut."""
         return None
+
+    async def before_reset(self) -> bool:
+        """Called (holding the device) before every RESET of the life cycle.  A device
+        that must first settle something with the peripheral (a card reader counts an
+        approved vend as paid on RESET) does it here; False: the device is not
+        answering, no RESET this time (tried again in ``reset_retry_s``)."""
+        return True
 
     async def on_lost(self) -> None:
         """Called when the device went silent past its non-response time."""
@@ -199,7 +207,7 @@ class MdbDevice(ABC):
 
     async def poll(self) -> bytes:
         """One POLL (repeated inside the non-response time): its data, b"" for ACK."""
-        reply = await self.command(POLL)
+        reply = await self.command(self.poll_cmd)
         self.last_poll_at = asyncio.get_running_loop().time()
         return reply.data
 
@@ -238,6 +246,9 @@ class MdbDevice(ABC):
     async def _initialise(self, *, unexpected: bool) -> None:
         """RESET, POLL until JUST RESET, set up; RESET again every reset_retry_s."""
         async with self._lock:
+            if not await self.before_reset():
+                await self._lose(f"MDB {self.name} does not answer")
+                return
             reply = await self.link.transact(self.address | RESET)
             if not reply.answered:
                 await self._lose(f"MDB {self.name} does not answer RESET")

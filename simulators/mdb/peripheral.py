@@ -41,6 +41,7 @@ class SimMdbPeripheral(ABC):
 
     address: int
     name: str = "mdb"
+    poll_cmd: int = POLL  # 2 for a cashless reader
     FAULTS: frozenset[str] = frozenset({"silent", "bad_checksum", "reset"})
 
     def __init__(self) -> None:
@@ -94,7 +95,7 @@ class SimMdbPeripheral(ABC):
         if "silent" in self.faults:
             return None
         cmd, data = block[0] & 0x07, block[1:-1]
-        if cmd == POLL and self._unacked is not None:
+        if cmd == self.poll_cmd and self._unacked is not None:
             payload: bytes = self._unacked
         else:
             try:
