@@ -28,6 +28,10 @@ from drivers.gpio.lcd import Hd44780Display
 from drivers.gpio.pulse_acceptor import PulseCoinAcceptor
 from drivers.gpio.pulse_hopper import PulseHopper
 from drivers.gpio.spiral import GpioSpiralMatrix
+from drivers.mdb.cashless import MdbCashlessReader
+from drivers.mdb.link import MdbLink
+from drivers.mdb.qibixx import QibixxLink
+from drivers.mdb.raw9 import Raw9Link
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,15 @@ class GpioTimings:
 
 
 @dataclass(frozen=True)
+class MdbTimings:
+    """The MDB drivers' timings; None keeps the driver's default."""
+
+    poll_interval_s: float | None = None
+    reset_retry_s: float | None = None
+    non_response_s: float | None = None
+
+
+@dataclass(frozen=True)
 class DevicePorts:
     """Where the devices are.  The defaults are a real Pi's."""
 
@@ -72,11 +85,31 @@ class DevicePorts:
     cctalk_link: Callable[..., CctalkLink] = CctalkLink  # how the ccTalk link is made
     cctalk: CctalkTimings = field(default_factory=CctalkTimings)
     gpio: GpioTimings = field(default_factory=GpioTimings)
+    mdb_port: str | None = None  # None: the config's [mdb] port
+    mdb: MdbTimings = field(default_factory=MdbTimings)
 
 
 def _given(**options: Any) -> dict[str, Any]:
     """Keyword arguments without the ones left at None."""
     return {key: value for key, value in options.items() if value is not None}
+
+
+def build_card_reader(config: Config,
+                      ports: DevicePorts) -> tuple[MdbLink, MdbCashlessReader] | None:
+    """The MDB link and the cashless reader on it, when ``[cashless] kind = "mdb"``
+    (constructed only: the caller starts the link, then the reader)."""
+    c = config.cashless
+    if not c.enabled:
+        return None
+    port = ports.mdb_port or config.mdb.port
+    link: MdbLink = QibixxLink(port) if config.mdb.interface == "qibixx" else Raw9Link(port)
+    t = ports.mdb
+    reader = MdbCashlessReader(
+        link, always_idle=c.always_idle, vend_timeout_s=c.vend_timeout_s,
+        max_price_cents=c.max_price_cents, vmc_serial=config.machine.machine_id,
+        **_given(poll_interval_s=t.poll_interval_s, reset_retry_s=t.reset_retry_s,
+                 non_response_s=t.non_response_s))
+    return link, reader
 
 
 def _pin(config: Config, pin: int | None, what: str) -> int:

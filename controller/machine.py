@@ -32,7 +32,7 @@ import sqlite_utils
 from controller.accounts.service import AccountService
 from controller.catalog.service import ProductService
 from controller.config import Config
-from controller.devices import build_devices
+from controller.devices import build_card_reader, build_devices
 from controller.errors import OutOfService, VendingError
 from controller.events import EventStream
 from controller.faults import FaultRegistry
@@ -40,6 +40,7 @@ from controller.fsm import MachineModel, State
 from controller.hardware import Hardware, SimControl
 from controller.ops.maintenance import Maintenance
 from controller.panel.flow import FrontPanel
+from controller.payment.card_desk import CardDesk
 from controller.payment.coin_gate import CoinGate
 from controller.payment.hopper_watch import HopperWatch, hopper_device
 from controller.recovery import recover
@@ -95,6 +96,7 @@ class Machine:
         self._wire()
         self._closers: list[Callable[[], Awaitable[Any]]] = []
         self.devices: Devices | None = None
+        self.card_desk: CardDesk | None = None  # a card reader, when the config has one
 
     def _wire(self) -> None:
         gate = self.coin_gate
@@ -130,6 +132,7 @@ class Machine:
         await self.front_panel.start(d.display, d.keypad, self._closers)
         found = await recover(self.store, self.hopper_watch.present())
         await self.hopper_watch.report_found(found)
+        await self._start_card_reader(ports)  # told its open vends before anything else
         self._closers.append(d.acceptor.close)
         await self.coin_gate.start(d.acceptor)
         self.model.panel_credit_cents = await self.sales.credit_of(PANEL)
@@ -140,6 +143,22 @@ class Machine:
             await asyncio.wait_for(self.coin_gate.synced(), CLOSE_STEP_S)
         for problem in found.problems:
             log.warning("recovery: %s", problem)
+
+    async def _start_card_reader(self, ports: Any) -> None:
+        built = build_card_reader(self.config, ports)
+        if built is None:
+            return
+        link, reader = built
+        try:
+            await link.start()
+        except HardwareError as exc:  # the reader's own loop keeps trying: a scoped fault
+            log.error("MDB link: %s", exc)
+        self._closers.append(link.close)
+        desk = self.card_desk = CardDesk(self.store, self.stream, self.faults, reader)
+        desk.changed = self._changed
+        self.front_panel.card = desk
+        await desk.start()
+        self._closers.append(desk.close)
 
     async def _seed(self) -> str | None:
         cfg = self.config
@@ -270,7 +289,10 @@ class Machine:
         return await self.sales.reset(user_id)
 
     async def state_json(self) -> dict[str, Any]:
-        return await self.maintenance.state_json()
+        state = await self.maintenance.state_json()
+        if self.card_desk is not None:
+            state["reader"] = await self.card_desk.state_json()
+        return state
 
     async def set_hopper(self, coin: int, payout: int) -> dict[str, Any]:
         return await self.maintenance.set_hopper(coin, payout)
@@ -296,7 +318,10 @@ class Machine:
 
     def heartbeats(self) -> list[Heartbeat]:
         """The device loops' heartbeats (the watchdog checks they are alive)."""
-        return self.devices.heartbeats() if self.devices is not None else []
+        beats = self.devices.heartbeats() if self.devices is not None else []
+        if self.card_desk is not None:
+            beats.append(self.card_desk.reader.heartbeat)
+        return beats
 
     async def audit_text(self) -> str:
         return await self.maintenance.audit_text()

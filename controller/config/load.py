@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from controller.config.mdb import cashless_section, mdb_section
 from controller.config.model import (
     AcceptorConfig,
     ApiConfig,
@@ -228,6 +229,8 @@ def parse(data: dict[str, Any], source: str) -> Config:
         metrics=MetricsConfig(public=top.section("metrics").get_bool("public", False)),
         telemetry=telemetry_section(top.section("telemetry")) if "telemetry" in data else None,
         retention=retention_section(top.section("retention")),
+        mdb=mdb_section(top.section("mdb")),
+        cashless=cashless_section(top.section("cashless")),
         source=source,
     )
     top.check_unknown()

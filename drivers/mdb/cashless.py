@@ -61,14 +61,13 @@ class MdbCashlessReader(MdbDevice):
     name = "reader"
     poll_cmd = p.POLL
 
-    def __init__(self, link: MdbLink, *, medium_name: str = "cashless",
-                 max_price_cents: int | None = None, min_price_cents: int | None = None,
-                 always_idle: bool = False, vend_timeout_s: float = 30.0,
-                 end_session_timeout_s: float = 5.0, vmc_serial: str = "", **options: Any):
+    def __init__(self, link: MdbLink, *, max_price_cents: int | None = None,
+                 min_price_cents: int | None = None, always_idle: bool = False,
+                 vend_timeout_s: float = 30.0, end_session_timeout_s: float = 5.0,
+                 vmc_serial: str = "", **options: Any) -> None:
         super().__init__(link, **options)
         if vend_timeout_s <= 0 or end_session_timeout_s <= 0:
             raise ValueError("reader timeouts must be > 0")
-        self.medium_name = medium_name
         self.max_price_cents, self.min_price_cents = max_price_cents, min_price_cents
         self.want_always_idle = always_idle
         self.vend_timeout_s, self.end_session_timeout_s = vend_timeout_s, end_session_timeout_s
@@ -83,10 +82,6 @@ class MdbCashlessReader(MdbDevice):
         self._waiters: list[tuple[frozenset[int], asyncio.Future[p.ReplyItem]]] = []
         self._lost = False  # a 0B or JUST RESET since the last command
         self._holder: asyncio.Task[Any] | None = None
-
-    @property
-    def name_for_journal(self) -> str:
-        return self.medium_name
 
     # --- life cycle hooks (MdbDevice) --------------------------------------------------
 

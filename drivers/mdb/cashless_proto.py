@@ -74,8 +74,9 @@ class ReaderConfig:
 
     def cents(self, units: int) -> int:
         """A reader value (units of scale x 10^-decimals) in cents."""
-        return units * self.scale * 10 ** (2 - self.decimals) if self.decimals <= 2 \
-            else units * self.scale // 10 ** (self.decimals - 2)
+        if self.decimals <= 2:
+            return int(units * self.scale * 10 ** (2 - self.decimals))
+        return int(units * self.scale // 10 ** (self.decimals - 2))
 
     def units(self, cents: int) -> int:
         """Cents as a reader value; ValueError when not a whole number of units."""
@@ -96,8 +97,9 @@ class PeripheralId:
 
 def _length(code: int, rest: bytes, level: int) -> int | None:
     """The length of the item starting with ``code`` (code included), or None."""
-    fixed = {Item.JUST_RESET: 1, Item.CONFIG: 8, Item.CANCEL_REQUEST: 1, Item.APPROVED: 3,
-             Item.DENIED: 1, Item.END_SESSION: 1, Item.CANCELLED: 1, Item.MALFUNCTION: 2,
+    fixed: dict[int, int] = {
+        Item.JUST_RESET: 1, Item.CONFIG: 8, Item.CANCEL_REQUEST: 1, Item.APPROVED: 3,
+        Item.DENIED: 1, Item.END_SESSION: 1, Item.CANCELLED: 1, Item.MALFUNCTION: 2,
              Item.REVALUE_APPROVED: 1, Item.REVALUE_DENIED: 1, Item.REVALUE_LIMIT: 3,
              Item.TIME_REQUEST: 1, Item.DATA_ENTRY_REQUEST: 2, Item.DATA_ENTRY_CANCEL: 1}
     if code in fixed:
