@@ -18,14 +18,20 @@ KEY_CLASS = "".join(sorted(ALL_KEYS))  # no character that is special in a [...]
 KEYS = Body({"keys": Field("string", min_length=1, max_length=32, pattern=rf"^[{KEY_CLASS}]+$",
                            description="keypad keys, e.g. A1; * is coin return")})
 FAULT = Body({
-    "device": Field("string", pattern=rf"^(acceptor|slot:[A-Z][1-9]|hopper:({COIN_ALTERNATIVES}))$",
-                    description="slot:A1, hopper:50 or acceptor"),
+    "device": Field("string",
+                    pattern=rf"^(acceptor|reader|slot:[A-Z][1-9]|hopper:({COIN_ALTERNATIVES}))$",
+                    description="slot:A1, hopper:50, acceptor or reader"),
     "fault": Field("string", min_length=1, max_length=32, pattern=r"^[a-z_]+$",
                    description="jam, no_drop, empty, silent, bad_checksum, reset, refuse, "
+                               "deny (the reader declines every vend), "
                                "hang (a ccTalk line that never returns: a watchdog test hook) "
                                "or clear; "
                                "the simulator says which fit which device"),
 })
+
+
+CARD = Body({"funds": Field("integer", minimum=0, maximum=0xFFFE,
+                            description="cents available on the card presented")})
 
 
 def sim_control(call: Call) -> SimControl:
@@ -55,6 +61,10 @@ async def inject_fault(call: Call) -> web.StreamResponse:
     return reply(await sim_control(call).inject_fault(call.body["device"], call.body["fault"]))
 
 
+async def present_card(call: Call) -> web.StreamResponse:
+    return reply(await sim_control(call).present_card(call.body["funds"]))
+
+
 ROUTES = [
     Route("POST", "/sim/coin", insert_coin, "Drop a coin into the simulated acceptor",
           body=SIM_COIN, response=ref("SimAnswer"), sim_only=True, tag="sim"),
@@ -64,6 +74,8 @@ ROUTES = [
           response=ref("SimState"), sim_only=True, tag="sim"),
     Route("POST", "/sim/tray/take", take_tray, "Empty the delivery tray and the coin cup",
           response=ref("SimTray"), sim_only=True, tag="sim"),
+    Route("POST", "/sim/card", present_card, "Present a card at the simulated reader",
+          body=CARD, response=ref("SimState"), sim_only=True, tag="sim"),
     Route("POST", "/sim/fault", inject_fault, "Inject or clear a device fault", body=FAULT,
           response=ref("SimAnswer"), sim_only=True, tag="sim"),
 ]

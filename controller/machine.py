@@ -264,6 +264,10 @@ class Machine:
     async def panel_credit(self) -> int:
         return await self.sales.credit_of(PANEL)
 
+    def card_present(self) -> bool:
+        """A card session is open at the reader (as the machine knows it)."""
+        return self.card_desk is not None and self.card_desk.session is not None
+
     async def acceptor_synced(self) -> None:
         """Wait until the acceptor's inhibits match the machine's wishes."""
         await self.coin_gate.synced()

@@ -22,10 +22,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from controller.config import Config
-from controller.devices import CctalkTimings, DevicePorts, GpioTimings
+from controller.devices import CctalkTimings, DevicePorts, GpioTimings, MdbTimings
 from controller.errors import ValidationError
 from drivers.cctalk.link import CctalkLink
 from simulators.cctalk.acceptor import SimCctalkAcceptor
@@ -48,6 +48,8 @@ from simulators.gpio.pulse_machine import (
     build_pulse_simulators,
 )
 from simulators.gpio.spiral import SPIRAL_FAULTS
+from simulators.mdb.board import SimQibixxBoard
+from simulators.mdb.reader import SimCashlessReader
 from simulators.world import SimWorld
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,8 @@ class MachineView(Protocol):
     async def settled(self) -> None: ...
 
     async def panel_credit(self) -> int: ...
+
+    def card_present(self) -> bool: ...
 
 
 class _CctalkCoinSlot:
@@ -103,6 +107,8 @@ class SimulatedMachine:
         self.coin_lock = asyncio.Lock()  # one coin slot: one coin at a time
         self.on_world_change: Callable[[], None] | None = None  # wired by the composition root
         self.machine: MachineView | None = None
+        self.mdb_board: SimQibixxBoard | None = None  # the MDB devices' interface board
+        self.reader: SimCashlessReader | None = None
         self.claim_walk_s = 0.0
         """How long the simulated buyer of a deposit claim takes to reach the coin slot
         (0: at once; tests raise it to see a claim wait, as it does on hardware)."""
@@ -120,9 +126,21 @@ class SimulatedMachine:
         assert self.gpio is not None and self.pulse is not None
         await self.gpio.start()
         await self.pulse.start()
+        mdb_port = await self._start_mdb(world)
         self._restore_faults(world)
         return DevicePorts(pin_factory=factory, cctalk_port=port, cctalk_link=self._make_link,
-                           cctalk=SIM_CCTALK_TIMINGS, gpio=self._gpio_timings())
+                           cctalk=SIM_CCTALK_TIMINGS, gpio=self._gpio_timings(),
+                           mdb_port=mdb_port, mdb=SIM_MDB_TIMINGS)
+
+    async def _start_mdb(self, world: SimWorld) -> str | None:
+        """The simulated board with the MDB devices the config names behind it."""
+        if not self.config.cashless.enabled:
+            return None
+        board = self.mdb_board = SimQibixxBoard()
+        self.reader = SimCashlessReader(world)
+        board.add(self.reader)
+        await board.start()
+        return board.port
 
     def _make_link(self, port: str, **options: Any) -> CctalkLink:
         """The machine's ccTalk link: the real one, able to hang on request."""
@@ -226,11 +244,15 @@ class SimulatedMachine:
             target = self.pulse.device_named(name)
             if target is not None:
                 return target
+        if self.mdb_board is not None and name == "reader":
+            return cast(FaultTarget, self.mdb_board.peripheral_named(name))
         if self.bus is not None:
             return self.bus.device_named(name)
         raise KeyError(f"no device {name!r}")
 
     async def close(self) -> None:
+        if self.mdb_board is not None:
+            await self.mdb_board.close()
         if self.bus is not None:
             await self.bus.close()
         if self.pulse is not None:
@@ -283,6 +305,10 @@ SIM_CCTALK_TIMINGS = CctalkTimings(reply_timeout_s=0.05, retries=2, lost_poll_in
                                    late_coin_window_s=0.05)
 
 
+SIM_MDB_TIMINGS = MdbTimings(poll_interval_s=0.01, reset_retry_s=0.3, non_response_s=0.5)
+MAX_CARD_FUNDS = 0xFFFE  # FFFF says "unknown" on the bus
+
+
 class SimControl:
     """The ``/sim/*`` endpoints: hands on the simulated machine."""
 
@@ -322,8 +348,30 @@ class SimControl:
     def state(self) -> dict[str, Any]:
         world, gpio = self.simulated_machine.world, self.simulated_machine.gpio
         assert world is not None and gpio is not None
-        return {"display": [line.rstrip() for line in gpio.lcd.lines], "tray": list(world.tray),
-                "returned": list(world.cup), "state": self._machine.fsm_state}
+        state = {"display": [line.rstrip() for line in gpio.lcd.lines],
+                 "tray": list(world.tray), "returned": list(world.cup),
+                 "state": self._machine.fsm_state}
+        if self.simulated_machine.reader is not None:
+            state["card"] = self.simulated_machine.reader.card_state()
+        return state
+
+    async def present_card(self, funds: int) -> dict[str, Any]:
+        """A card with ``funds`` cents at the simulated reader (a new session); returns
+        once the machine saw it (or 2 s passed)."""
+        if not isinstance(funds, int) or isinstance(funds, bool) \
+                or not 0 <= funds <= MAX_CARD_FUNDS:
+            raise ValidationError(f"funds must be an integer from 0 to {MAX_CARD_FUNDS}",
+                                  fields={"funds": "invalid"})
+        reader = self.simulated_machine.reader
+        if reader is None:
+            raise ValidationError("this machine has no card reader ([cashless] kind = "
+                                  "\"mdb\")", fields={"funds": "no reader"})
+        reader.present_card(funds)
+        for _ in range(200):
+            if self._machine.card_present():
+                break
+            await asyncio.sleep(0.01)
+        return self.state()
 
     async def take_tray(self) -> dict[str, Any]:
         assert self.simulated_machine.world is not None
@@ -334,7 +382,8 @@ class SimControl:
         """The faults each simulated device takes ("clear" aside), for the web panel."""
         hw = self.simulated_machine
         menu: dict[str, list[str]] = {}
-        for name in ["acceptor", *(f"hopper:{h.coin_cents}" for h in hw.config.hoppers)]:
+        for name in ["acceptor", *(f"hopper:{h.coin_cents}" for h in hw.config.hoppers),
+                     *(["reader"] if hw.reader is not None else [])]:
             with contextlib.suppress(KeyError):
                 menu[name] = sorted(set(hw.device_named(name).FAULTS) - {"clear"})
         menu["slot"] = [f for f in SPIRAL_FAULTS if f != "clear"]
@@ -348,7 +397,7 @@ class SimControl:
                 pass
             elif device.startswith("slot:"):
                 hw.gpio.spirals.inject(device[5:], fault)
-            elif device == "acceptor" or device.startswith("hopper:"):
+            elif device in ("acceptor", "reader") or device.startswith("hopper:"):
                 hw.device_named(device).inject(fault)  # every coin device takes "clear" too
             else:
                 raise ValueError(f"unknown device {device!r}")

@@ -1,0 +1,142 @@
+"""Card sales at the front panel, on the simulated machine with its simulated MDB reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.machine.card_harness import check_card_charges, start_card_machine, until
+from tests.machine.harness import Tally, check_conservation, settle, stock
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
+
+
+async def test_a_card_pays_at_the_panel(tmp_path: Path) -> None:
+    machine = await start_card_machine(tmp_path / "v.db")
+    try:
+        await stock(machine, "A1", "Cola", 150, 3)
+        assert machine.sim is not None
+        state = await machine.sim.present_card(500)
+        assert state["display"] == ["CARD 5.00", "SELECT ITEM"]
+        await machine.sim.press("A1")
+        await settle(machine)
+        state = machine.sim.state()
+        assert state["tray"] == ["Cola"]
+        assert state["card"] == {"present": False, "charged": [150]}
+        assert not machine.card_present()
+        books = await check_card_charges(machine)
+        assert books == {"delivered": [150], "unknown": [], "open": 0, "owed": 0,
+                         "charged": 150}
+        await check_conservation(machine, Tally(stocked={"A1": 3}))
+        assert "VA1*0*0" in await machine.audit_text()  # not a cash sale
+        reader = (await machine.state_json())["reader"]
+        assert reader["sales"]["value"] == 150 and reader["sales"]["count"] == 1
+        assert reader["identity"]["manufacturer"] == "SIM"
+    finally:
+        await machine.close()
+
+
+async def test_a_declined_card_vends_nothing(tmp_path: Path) -> None:
+    machine = await start_card_machine(tmp_path / "v.db")
+    try:
+        await stock(machine, "A1", "Cola", 150, 3)
+        assert machine.sim is not None
+        await machine.sim.present_card(100)  # not enough on the card
+        await machine.sim.press("A1")
+        await settle(machine)
+        assert machine.sim.state()["display"] == ["CARD DECLINED", ""]
+        await machine.sim.inject_fault("reader", "deny")
+        await machine.sim.press("A1")
+        await settle(machine)
+        state = machine.sim.state()
+        assert state["tray"] == [] and state["card"]["charged"] == []
+        assert (await machine.products.get(1))["amountAvailable"] == 3
+        await machine.sim.press("*")  # ends the session
+        await until(lambda: not machine.card_present())
+        await check_conservation(machine, Tally(stocked={"A1": 3}))
+    finally:
+        await machine.close()
+
+
+async def test_coin_credit_that_covers_the_price_pays_first(tmp_path: Path) -> None:
+    machine = await start_card_machine(tmp_path / "v.db")
+    try:
+        await stock(machine, "A1", "Cola", 50, 3)
+        assert machine.sim is not None
+        await machine.sim.present_card(500)
+        await machine.sim.insert_coin(50)
+        await machine.sim.press("A1")
+        await settle(machine)
+        state = machine.sim.state()
+        assert state["tray"] == ["Cola"] and state["card"]["charged"] == []
+        await check_conservation(machine, Tally(inserted=50, stocked={"A1": 3}))
+    finally:
+        await machine.close()
+
+
+async def test_a_failed_vend_is_not_charged(tmp_path: Path) -> None:
+    machine = await start_card_machine(tmp_path / "v.db")
+    try:
+        await stock(machine, "A1", "Cola", 150, 3)
+        assert machine.sim is not None
+        await machine.sim.inject_fault("slot:A1", "jam")
+        await machine.sim.present_card(500)
+        await machine.sim.press("A1")
+        await settle(machine)
+        state = machine.sim.state()
+        assert state["tray"] == [] and state["card"]["charged"] == []
+        await check_card_charges(machine)
+        await check_conservation(machine, Tally(stocked={"A1": 3}))
+    finally:
+        await machine.close()
+
+
+async def test_a_silent_reader_stops_card_sales_only(tmp_path: Path) -> None:
+    machine = await start_card_machine(tmp_path / "v.db")
+    try:
+        await stock(machine, "A1", "Cola", 50, 3)
+        assert machine.sim is not None
+        await machine.sim.inject_fault("reader", "silent")
+        await until(lambda: "reader" in machine.faults.active)
+        assert machine.fsm_state == "idle"
+        await machine.sim.insert_coin(50)
+        await machine.sim.press("A1")
+        await settle(machine)
+        assert machine.sim.state()["tray"] == ["Cola"]
+        await machine.sim.inject_fault("reader", "clear")
+        await until(lambda: "reader" not in machine.faults.active)
+    finally:
+        await machine.close()
+
+
+async def test_a_reader_reset_mid_vend_leaves_a_refund_owed_on_record(tmp_path: Path) -> None:
+    machine = await start_card_machine(tmp_path / "v.db")
+    try:
+        await stock(machine, "A1", "Cola", 150, 3)
+        assert machine.sim is not None
+        await machine.sim.inject_fault("slot:A1", "jam")
+        await machine.sim.present_card(500)
+        reader = machine.sim.simulated_machine.reader
+        assert reader is not None
+        original = reader.handle
+
+        def reset_after_approval(cmd: int, data: bytes) -> bytes:
+            answer = original(cmd, data)
+            if cmd == 2 and answer[:1] == b"\x05":  # approved: the reader then resets
+                reader.power_reset()
+            return answer
+
+        reader.handle = reset_after_approval  # type: ignore[method-assign]
+        await machine.sim.press("A1")
+        await settle(machine)
+        reader.handle = original  # type: ignore[method-assign]
+        books = await check_card_charges(machine)
+        assert machine.sim.state()["card"]["charged"] == [150]
+        assert books["owed"] == 150 and books["open"] == 0
+        state = await machine.state_json()
+        assert state["reader"]["refundsOwed"][0]["cents"] == 150
+        events = await machine.events(0, 1000)
+        assert any(e["kind"] == "card_refund_owed" for e in events)
+    finally:
+        await machine.close()
