@@ -154,7 +154,8 @@ class Machine:
         except HardwareError as exc:  # the reader's own loop keeps trying: a scoped fault
             log.error("MDB link: %s", exc)
         self._closers.append(link.close)
-        desk = self.card_desk = CardDesk(self.store, self.stream, self.faults, reader)
+        desk = self.card_desk = CardDesk(self.store, self.stream, self.faults,
+                                            self.sales.card_vends, reader)
         desk.changed = self._changed
         self.front_panel.card = desk
         await desk.start()

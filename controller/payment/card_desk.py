@@ -5,7 +5,8 @@ machine:
 
 - before the reader is reset or enabled (at boot and whenever it answers
   again), every open card vend is told to it (``controller.sale.card.reconcile``):
-  a reader reset before SUCCESS would count an approved vend as paid;
+  a reader reset before SUCCESS would count an approved vend as paid (a
+  vend a running sale still owns is left to it);
 - a card presented or taken away is published (``card`` events) and the
   panel follows;
 - a silent reader is a scoped fault (``reader``): card sales stop, nothing
@@ -20,7 +21,7 @@ from typing import Any
 
 from controller.events import EventStream
 from controller.faults import FaultRegistry
-from controller.sale import card
+from controller.sale.card import CardVends
 from controller.store import Store, card_journal
 from drivers.mdb.cashless import CardSession, MdbCashlessReader
 from drivers.mdb.device import DeviceState, MdbDevice
@@ -31,8 +32,9 @@ DEVICE = "reader"
 
 class CardDesk:
     def __init__(self, store: Store, stream: EventStream, faults: FaultRegistry,
-                 reader: MdbCashlessReader) -> None:
+                 card_vends: CardVends, reader: MdbCashlessReader) -> None:
         self._store = store
+        self._card_vends = card_vends
         self._stream = stream
         self._faults = faults
         self.reader = reader
@@ -63,7 +65,7 @@ class CardDesk:
         await self.reader.end_session()
 
     async def _settle_first(self) -> bool:
-        left = await card.reconcile(self._store, self._stream, self.reader)
+        left = await self._card_vends.reconcile(self.reader)
         return left == 0
 
     def _session(self, session: CardSession | None) -> None:

@@ -1,6 +1,6 @@
 """The card's side of a sale: journal, ask, vend, tell, in that order.
 
-``CardSale.run`` is one unit paid by a payment medium that holds the money
+``CardVends.sell`` is one unit paid by a payment medium that holds the money
 (``controller.sale.medium``):
 
 1. the card vend is journaled (``requested``) before the reader is asked;
@@ -13,7 +13,7 @@
 5. the reader is told SUCCESS or FAILURE; once it acknowledged, the card
    vend is settled (``store.card_journal``).
 
-A reader that stops answering leaves the card vend open: ``reconcile`` tells
+A reader that stops answering leaves the card vend open: ``CardVends.reconcile`` tells
 the reader the outcome when it answers again (and at boot, before the reader
 is reset or enabled: a reader reset before SUCCESS counts the vend as paid).
 """
@@ -54,33 +54,76 @@ async def tell_outcome(store: Store, stream: EventStream, medium: PaymentMedium,
     return True
 
 
-async def sell_by_card(store: Store, stream: EventStream, medium: PaymentMedium,
-                       product_id: int, vend_one: VendOne) -> tuple[int, VendResult | None]:
-    """Steps 1-5 above; returns (amount charged, the vend's result).  Raises
-    CardDeclined when nothing was approved, CardUnavailable when the reader
-    stopped answering before an approval."""
-    card = await store.tx(lambda db: card_journal.open_card_vend(db, medium.name, product_id))
-    try:
-        amount = await medium.request_vend(card.price, card.item)
-    except HardwareError as exc:
-        raise CardUnavailable(f"card reader not answering: {exc}") from None
-    if amount is None:
-        await store.tx(lambda db: card_journal.decline_card_vend(db, card.card_id, "denied"))
-        raise CardDeclined(f"{medium.name} did not approve {card.price} cents")
-    if not 0 <= amount <= card.price:
-        log.warning("card vend %s: approved %d cents for a price of %d: refused",
-                    card.card_id, amount, card.price)
-        await _withdraw(store, medium, card, f"approved {amount} for a price of {card.price}")
-        raise CardDeclined(f"{medium.name} approved {amount} cents for {card.price}")
-    try:
-        ticket = await store.tx(lambda db: card_journal.approve_card_vend(db, card, amount))
-    except BaseException:
-        await _withdraw(store, medium, card, "the unit could not be reserved")
-        raise
-    result = await vend_one(ticket, lambda db, delivered: card_journal.record_outcome(
-        db, card.card_id, delivered))
-    await tell_outcome(store, stream, medium, card.card_id, card.item, result.delivered)
-    return (amount if result.delivered else 0), result
+class CardVends:
+    """The card vends of this process: the sale, and the reconciliation of the open
+    ones, which leaves alone those a running sale still owns (``live``)."""
+
+    def __init__(self, store: Store, stream: EventStream) -> None:
+        self._store = store
+        self._stream = stream
+        self.live: set[int] = set()
+
+    async def sell(self, medium: PaymentMedium, product_id: int,
+                   vend_one: VendOne) -> tuple[int, VendResult | None]:
+        """Steps 1-5 above; returns (amount charged, the vend's result).  Raises
+        CardDeclined when nothing was approved, CardUnavailable when the reader
+        stopped answering before an approval."""
+        store = self._store
+        card = await store.tx(lambda db: card_journal.open_card_vend(db, medium.name,
+                                                                     product_id))
+        self.live.add(card.card_id)
+        try:
+            return await self._sell(medium, card, vend_one)
+        finally:
+            self.live.discard(card.card_id)
+
+    async def _sell(self, medium: PaymentMedium, card: card_journal.CardVend,
+                    vend_one: VendOne) -> tuple[int, VendResult | None]:
+        store = self._store
+        try:
+            amount = await medium.request_vend(card.price, card.item)
+        except HardwareError as exc:
+            raise CardUnavailable(f"card reader not answering: {exc}") from None
+        if amount is None:
+            await store.tx(lambda db: card_journal.decline_card_vend(db, card.card_id,
+                                                                     "denied"))
+            raise CardDeclined(f"{medium.name} did not approve {card.price} cents")
+        if not 0 <= amount <= card.price:
+            log.warning("card vend %s: approved %d cents for a price of %d: refused",
+                        card.card_id, amount, card.price)
+            await _withdraw(store, medium, card,
+                            f"approved {amount} for a price of {card.price}")
+            raise CardDeclined(f"{medium.name} approved {amount} cents for {card.price}")
+        try:
+            ticket = await store.tx(lambda db: card_journal.approve_card_vend(db, card, amount))
+        except BaseException:
+            await _withdraw(store, medium, card, "the unit could not be reserved")
+            raise
+        result = await vend_one(ticket, lambda db, delivered: card_journal.record_outcome(
+            db, card.card_id, delivered))
+        await tell_outcome(store, self._stream, medium, card.card_id, card.item,
+                           result.delivered)
+        return (amount if result.delivered else 0), result
+
+    async def reconcile(self, medium: PaymentMedium) -> int:
+        """Tell the reader the outcome of every open card vend of ``medium`` that no
+        running sale owns (at boot and whenever it answers again, before it is reset
+        or enabled).  Returns how many stay open because the reader did not answer."""
+        store = self._store
+        left = 0
+        for row in await store.run(card_journal.open_card_vends):
+            if row["reader"] != medium.name or int(row["id"]) in self.live:
+                continue
+            card_id, item = int(row["id"]), int(row["item"])
+            if row["status"] == "approved":  # cut between APPROVED and the outcome
+                await store.tx(lambda db, r=row: card_journal.recover_cut_vend(db, r))  # type: ignore[misc]
+                row = await store.run(lambda db, c=card_id: dict(  # type: ignore[misc]
+                    db.table("card_vends").get(c)))
+            delivered = row["outcome"] == "delivered"
+            if not await tell_outcome(store, self._stream, medium, card_id, item, delivered):
+                left += 1
+                break  # the reader is silent: the rest waits too, in order
+        return left
 
 
 async def _withdraw(store: Store, medium: PaymentMedium, card: card_journal.CardVend,
@@ -92,22 +135,3 @@ async def _withdraw(store: Store, medium: PaymentMedium, card: card_journal.Card
     except HardwareError:
         return
     await store.tx(lambda db: card_journal.decline_card_vend(db, card.card_id, why))
-
-
-async def reconcile(store: Store, stream: EventStream, medium: PaymentMedium) -> int:
-    """Tell the reader the outcome of every open card vend of ``medium`` (at boot
-    and whenever it answers again, before it is reset or enabled).  Returns how
-    many stay open because the reader did not answer."""
-    left = 0
-    for row in await store.run(card_journal.open_card_vends):
-        if row["reader"] != medium.name:
-            continue
-        card_id, item = int(row["id"]), int(row["item"])
-        if row["status"] == "approved":  # cut between APPROVED and the outcome
-            await store.tx(lambda db, r=row: card_journal.recover_cut_vend(db, r))  # type: ignore[misc]
-            row = await store.run(lambda db, c=card_id: dict(db.table("card_vends").get(c)))  # type: ignore[misc]
-        delivered = row["outcome"] == "delivered"
-        if not await tell_outcome(store, stream, medium, card_id, item, delivered):
-            left += 1
-            break  # the reader is silent: the rest waits too, in order
-    return left

@@ -23,7 +23,7 @@ from typing import Any
 from controller.errors import OutOfStock, ValidationError, VendingError
 from controller.events import EventStream
 from controller.fsm import READY, MachineModel, State
-from controller.sale.card import sell_by_card
+from controller.sale.card import CardVends
 from controller.sale.mechanism import Mechanism
 from controller.sale.medium import PaymentMedium
 from controller.sale.payout import ChangePayer
@@ -59,6 +59,7 @@ class Sales:
         self._changed = changed  # the acceptor and the panel follow the machine
         self.spirals: SpiralMatrix | None = None
         self.on_slot_fault: Callable[[str, str], Awaitable[object]] | None = None  # (slot, why)
+        self.card_vends = CardVends(store, stream)  # the card's side of a card sale
 
     # --- entry points ---------------------------------------------------------
 
@@ -161,8 +162,7 @@ class Sales:
 
     async def _sell_with_locked(self, medium: PaymentMedium, product_id: int) -> SaleResult:
         try:
-            spent, result = await sell_by_card(self._store, self._stream, medium, product_id,
-                                               self._vend_one)
+            spent, result = await self.card_vends.sell(medium, product_id, self._vend_one)
         finally:
             await self.end_action()
         after = await self._store.run(lambda db: product_row(db, product_id))

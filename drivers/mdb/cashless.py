@@ -13,9 +13,12 @@ Rules kept from the field (MDB.md §8):
   a later POLL, and every reply may chain several items, handled in order;
 - a VEND REQUEST is timed here: no answer in ``vend_timeout_s`` -> CANCEL
   (``13 01``); an approval that arrives after all is given back (FAILURE);
-- a reply ``0B`` (out of sequence) or ``00`` (JUST RESET) to SUCCESS or
-  FAILURE means the reader lost the vend (it counts an approved one as paid):
-  ``vend_succeeded``/``vend_failed`` return False; the reader is set up again;
+- a JUST RESET after an approval, or in answer to SUCCESS or FAILURE, means
+  the reader lost the vend (it counts an approved one as paid):
+  ``vend_succeeded``/``vend_failed`` return False.  A bare ``0B`` (out of
+  sequence) means the reader has no vend open although it did not reset:
+  only our own earlier SUCCESS or FAILURE (sent before a crash) closes one,
+  so it was done: True.  Either way the reader is set up again;
 - nothing is RESET before the open card vends are settled: ``before_reset``
   and ``after_reset`` first await ``settle_first`` (the controller tells the
   reader the outcome of every open vend), and a reader that does not answer
@@ -80,7 +83,10 @@ class MdbCashlessReader(MdbDevice):
         self.on_session: Callable[[CardSession | None], None] | None = None
         self.settle_first: Callable[[], Awaitable[bool]] | None = None
         self._waiters: list[tuple[frozenset[int], asyncio.Future[p.ReplyItem]]] = []
-        self._lost = False  # a 0B or JUST RESET since the last command
+        self._lost = False  # a JUST RESET since the last command
+        self._out_of_sequence = False  # a 0B since the last command
+        self._approved = False  # an approval not yet followed by SUCCESS or FAILURE
+        self._approval_reset = False  # ... and the reader reset meanwhile: it counts as paid
         self._holder: asyncio.Task[Any] | None = None
 
     # --- life cycle hooks (MdbDevice) --------------------------------------------------
@@ -151,6 +157,7 @@ class MdbCashlessReader(MdbDevice):
                 log.warning("MDB reader: %s", exc)
                 return None
             self.reader_state = "vend"
+            self._approved = self._approval_reset = False
             answer = await self._ask(p.VEND, p.vend_request(units, item),
                                      {Item.APPROVED, Item.DENIED}, self.vend_timeout_s)
             if answer is None:  # no answer in time: withdraw the request
@@ -166,6 +173,7 @@ class MdbCashlessReader(MdbDevice):
                 if answer.code == Item.DENIED:
                     self._back_to_session()
                 return None
+            self._approved = True
             return self.config.cents(answer.word())
 
     async def vend_succeeded(self, item: int) -> bool:
@@ -228,19 +236,22 @@ class MdbCashlessReader(MdbDevice):
 
     async def _finish(self, data: bytes) -> bool:
         """SUCCESS or FAILURE, then the POLLs that would bring ``0B`` or JUST RESET."""
-        self._lost = False
+        self._lost = self._out_of_sequence = False
         reply = await self.command(p.VEND, data)
         self._handle(reply.data)
         for _ in range(2):
-            if self._lost:
+            if self._lost or self._out_of_sequence:
                 break
             await asyncio.sleep(self.poll_interval_s)
             self._handle(await self.poll())
-        if self._lost:
-            log.warning("MDB reader had lost the vend (it counts an approved one as paid)")
+        lost = self._lost or self._approval_reset
+        self._approved = self._approval_reset = False
+        if lost or self._out_of_sequence:
+            if lost:
+                log.warning("MDB reader had lost the vend (it counts an approved one as paid)")
             if self.state is DeviceState.READY:
                 self.state = DeviceState.INITIALISING  # the loop sets it up again
-            return False
+            return not lost
         self._back_to_session()
         return True
 
@@ -285,11 +296,12 @@ class MdbCashlessReader(MdbDevice):
         code = item.code
         if code == Item.JUST_RESET:
             self._lost = True
+            self._approval_reset |= self._approved
             self.reader_state = "inactive"
             self._set_session(None)
             return True
         if code == Item.OUT_OF_SEQUENCE:
-            self._lost = True
+            self._out_of_sequence = True
         elif code == Item.CONFIG:
             self.config = p.parse_config(item)
         elif code == Item.BEGIN_SESSION:
