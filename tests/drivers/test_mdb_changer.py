@@ -56,8 +56,8 @@ async def rig() -> AsyncIterator[Rig]:
     await board.start()
     link = QibixxLink(board.port)
     await link.start()
-    changer = MdbCoinChanger(link, poll_interval_s=0.02, reset_retry_s=0.3, coin_s=0.5, non_response_s=0.3,
-                             start_grace_s=0.1)
+    changer = MdbCoinChanger(link, poll_interval_s=0.02, reset_retry_s=0.3, coin_s=0.5,
+                             non_response_s=0.3, start_grace_s=0.1)
     acceptor = ChangerAcceptor(changer, coins_cents=COINS)
     batches: list[CoinBatch] = []
 
