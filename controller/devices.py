@@ -28,6 +28,11 @@ from drivers.gpio.lcd import Hd44780Display
 from drivers.gpio.pulse_acceptor import PulseCoinAcceptor
 from drivers.gpio.pulse_hopper import PulseHopper
 from drivers.gpio.spiral import GpioSpiralMatrix
+from drivers.mdb.changer import MdbCoinChanger
+from drivers.mdb.changer_parts import ChangerAcceptor, ChangerTube
+from drivers.mdb.link import MdbLink
+from drivers.mdb.qibixx import QibixxLink
+from drivers.mdb.raw9 import Raw9Link
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,16 @@ class GpioTimings:
 
 
 @dataclass(frozen=True)
+class MdbTimings:
+    """The MDB drivers' timings; None keeps the config's value or the driver's default."""
+
+    reset_retry_s: float | None = None
+    non_response_s: float | None = None
+    coin_s: float | None = None  # longest a changer takes per coin paid
+    start_grace_s: float | None = None
+
+
+@dataclass(frozen=True)
 class DevicePorts:
     """Where the devices are.  The defaults are a real Pi's."""
 
@@ -72,6 +87,8 @@ class DevicePorts:
     cctalk_link: Callable[..., CctalkLink] = CctalkLink  # how the ccTalk link is made
     cctalk: CctalkTimings = field(default_factory=CctalkTimings)
     gpio: GpioTimings = field(default_factory=GpioTimings)
+    mdb_port: str | None = None  # None: the config's [mdb] port
+    mdb: MdbTimings = field(default_factory=MdbTimings)
 
 
 def _given(**options: Any) -> dict[str, Any]:
@@ -89,11 +106,33 @@ async def build_devices(config: Config, ports: DevicePorts) -> Devices:
     """Every driver the config names, constructed (nothing started but the ccTalk port,
     which when it cannot be opened yet is tried again by every request)."""
     closers: list[Callable[[], Awaitable[None]]] = []
-    link = await _cctalk_link(config, ports, closers)
-    hoppers = {h.coin_cents: _hopper(config, h, link, ports) for h in config.hoppers}
-    return Devices(acceptor=_acceptor(config, config.acceptor, link, ports), hoppers=hoppers,
+    if config.acceptor.kind == "mdb":
+        acceptor, hoppers = await _mdb_changer(config, ports, closers)
+    else:
+        link = await _cctalk_link(config, ports, closers)
+        hoppers = {h.coin_cents: _hopper(config, h, link, ports) for h in config.hoppers}
+        acceptor = _acceptor(config, config.acceptor, link, ports)
+    return Devices(acceptor=acceptor, hoppers=hoppers,
                    spirals=_spirals(config, ports), keypad=_keypad(config, ports),
                    display=_display(config, ports), extra_closers=closers)
+
+
+async def _mdb_changer(config: Config, ports: DevicePorts,
+                       closers: list[Callable[[], Awaitable[None]]]
+                       ) -> tuple[CoinAcceptor, dict[int, Hopper]]:
+    """The MDB changer as the acceptor, and its tubes as the hoppers."""
+    m, t = config.mdb, ports.mdb
+    port = ports.mdb_port or m.port
+    link: MdbLink = QibixxLink(port) if m.interface == "qibixx" else Raw9Link(port)
+    await link.start()  # a missing board is a device fault, retried, never fatal
+    closers.append(link.close)
+    changer = MdbCoinChanger(link, poll_interval_s=m.poll_interval_s,
+                             **_given(reset_retry_s=t.reset_retry_s,
+                                      non_response_s=t.non_response_s, coin_s=t.coin_s,
+                                      start_grace_s=t.start_grace_s))
+    tubes: dict[int, Hopper] = {h.coin_cents: ChangerTube(changer, h.coin_cents)
+                                for h in config.hoppers}
+    return ChangerAcceptor(changer, coins_cents=list(tubes)), tubes
 
 
 async def _cctalk_link(config: Config, ports: DevicePorts,

@@ -87,6 +87,7 @@ class CoinAcceptor(ABC):
 
     name: str
     heartbeat: Heartbeat | None = None  # set by drivers that run a poll or delivery loop
+    fills_tubes_in_service = False  # an MDB changer: coins in service mode refill its tubes
 
     @abstractmethod
     def set_handler(self, handler: CoinHandler) -> None: ...

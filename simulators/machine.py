@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from controller.config import Config
-from controller.devices import CctalkTimings, DevicePorts, GpioTimings
+from controller.devices import CctalkTimings, DevicePorts, GpioTimings, MdbTimings
 from controller.errors import ValidationError
 from drivers.cctalk.link import CctalkLink
 from simulators.cctalk.acceptor import SimCctalkAcceptor
@@ -48,6 +48,7 @@ from simulators.gpio.pulse_machine import (
     build_pulse_simulators,
 )
 from simulators.gpio.spiral import SPIRAL_FAULTS
+from simulators.mdb.rig import SimMdbRig
 from simulators.world import SimWorld
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ class SimulatedMachine:
         self.pulse: PulseSimulators | None = None
         self.coin_slot: CoinSlot | None = None
         self.link: HangableLink | None = None  # the watchdog test hook (simulators/cctalk/hang.py)
+        self.mdb: SimMdbRig | None = None  # the MDB board and devices, when configured
         self.coin_lock = asyncio.Lock()  # one coin slot: one coin at a time
         self.on_world_change: Callable[[], None] | None = None  # wired by the composition root
         self.machine: MachineView | None = None
@@ -116,13 +118,25 @@ class SimulatedMachine:
         self.world = world
         factory = sim_pin_factory()  # one factory: spirals, keypad, LCD and pulse devices
         port = await self._start_cctalk(world)
+        mdb_port = await self._start_mdb(world)
         self._start_gpio(world, factory)
         assert self.gpio is not None and self.pulse is not None
         await self.gpio.start()
         await self.pulse.start()
         self._restore_faults(world)
         return DevicePorts(pin_factory=factory, cctalk_port=port, cctalk_link=self._make_link,
-                           cctalk=SIM_CCTALK_TIMINGS, gpio=self._gpio_timings())
+                           cctalk=SIM_CCTALK_TIMINGS, gpio=self._gpio_timings(),
+                           mdb_port=mdb_port, mdb=SIM_MDB_TIMINGS)
+
+    async def _start_mdb(self, world: SimWorld) -> str | None:
+        cfg = self.config
+        if cfg.acceptor.kind != "mdb":
+            return None
+        self.mdb = SimMdbRig(world, coins=[h.coin_cents for h in cfg.hoppers], changer=True,
+                             tube_capacity=cfg.mdb.tube_capacity, coin_s=0.03 / cfg.sim.speed)
+        await self.mdb.start()
+        self.coin_slot = self.mdb.coin_slot
+        return self.mdb.port
 
     def _make_link(self, port: str, **options: Any) -> CctalkLink:
         """The machine's ccTalk link: the real one, able to hang on request."""
@@ -226,6 +240,8 @@ class SimulatedMachine:
             target = self.pulse.device_named(name)
             if target is not None:
                 return target
+        if self.mdb is not None and name in self.mdb.names():
+            return self.mdb.device_named(name)
         if self.bus is not None:
             return self.bus.device_named(name)
         raise KeyError(f"no device {name!r}")
@@ -233,6 +249,8 @@ class SimulatedMachine:
     async def close(self) -> None:
         if self.bus is not None:
             await self.bus.close()
+        if self.mdb is not None:
+            await self.mdb.close()
         if self.pulse is not None:
             await self.pulse.close()
         if self.gpio is not None:
@@ -278,6 +296,8 @@ class SimulatedMachine:
             await asyncio.wait({credited}, timeout=CUSTOMER_WAIT_S)
 
 
+SIM_MDB_TIMINGS = MdbTimings(reset_retry_s=0.5, non_response_s=0.5, coin_s=0.5,
+                             start_grace_s=0.1)
 SIM_CCTALK_TIMINGS = CctalkTimings(reply_timeout_s=0.05, retries=2, lost_poll_interval_s=0.5,
                                    status_poll_interval_s=0.01, dispense_timeout_s=3.0,
                                    late_coin_window_s=0.05)
@@ -334,7 +354,9 @@ class SimControl:
         """The faults each simulated device takes ("clear" aside), for the web panel."""
         hw = self.simulated_machine
         menu: dict[str, list[str]] = {}
-        for name in ["acceptor", *(f"hopper:{h.coin_cents}" for h in hw.config.hoppers)]:
+        names = hw.mdb.names() if hw.mdb is not None else [
+            "acceptor", *(f"hopper:{h.coin_cents}" for h in hw.config.hoppers)]
+        for name in names:
             with contextlib.suppress(KeyError):
                 menu[name] = sorted(set(hw.device_named(name).FAULTS) - {"clear"})
         menu["slot"] = [f for f in SPIRAL_FAULTS if f != "clear"]
@@ -348,7 +370,7 @@ class SimControl:
                 pass
             elif device.startswith("slot:"):
                 hw.gpio.spirals.inject(device[5:], fault)
-            elif device == "acceptor" or device.startswith("hopper:"):
+            elif device in ("acceptor", "changer") or device.startswith(("hopper:", "tube:")):
                 hw.device_named(device).inject(fault)  # every coin device takes "clear" too
             else:
                 raise ValueError(f"unknown device {device!r}")

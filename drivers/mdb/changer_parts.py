@@ -31,6 +31,8 @@ from drivers.mdb.changer import MdbCoinChanger
 class ChangerAcceptor(CoinAcceptor):
     """The coin-in side of an MDB changer."""
 
+    fills_tubes_in_service = True
+
     def __init__(self, changer: MdbCoinChanger, *, coins_cents: Collection[int]) -> None:
         self.changer = changer
         self.name = "changer"
@@ -78,12 +80,17 @@ class ChangerTube(Hopper):
 
     counter_is_coin_count = True
 
-    def __init__(self, changer: MdbCoinChanger, coin_cents: int) -> None:
+    def __init__(self, changer: MdbCoinChanger, coin_cents: int, *,
+                 ready_wait_s: float = 3.0) -> None:
         self.changer = changer
         self.coin_cents = coin_cents
         self.name = f"tube:{coin_cents}"
+        self.ready_wait_s = ready_wait_s
 
     async def start(self) -> None:
+        """Start the changer if nobody has (idempotent) and wait while it initialises."""
+        await self.changer.start()
+        await self.changer.wait_initialised(self.ready_wait_s)
         if not self.changer.ready:
             raise DeviceLost(f"MDB changer not ready ({self.changer.state.value})")
 
