@@ -32,7 +32,7 @@ import sqlite_utils
 from controller.accounts.service import AccountService
 from controller.catalog.service import ProductService
 from controller.config import Config
-from controller.devices import build_card_reader, build_devices
+from controller.devices import build_devices
 from controller.errors import OutOfService, VendingError
 from controller.events import EventStream
 from controller.faults import FaultRegistry
@@ -55,6 +55,7 @@ from controller.tasks import Supervisor
 from drivers.base import Devices
 from drivers.errors import HardwareError
 from drivers.heartbeat import Heartbeat
+from drivers.mdb.cashless import MdbCashlessReader
 
 log = logging.getLogger(__name__)
 CLOSE_STEP_S = 3.0
@@ -132,7 +133,7 @@ class Machine:
         await self.front_panel.start(d.display, d.keypad, self._closers)
         found = await recover(self.store, self.hopper_watch.present())
         await self.hopper_watch.report_found(found)
-        await self._start_card_reader(ports)  # told its open vends before anything else
+        await self._start_card_reader(d.card_reader)  # told its open vends first
         self._closers.append(d.acceptor.close)
         await self.coin_gate.start(d.acceptor)
         self.model.panel_credit_cents = await self.sales.credit_of(PANEL)
@@ -144,18 +145,13 @@ class Machine:
         for problem in found.problems:
             log.warning("recovery: %s", problem)
 
-    async def _start_card_reader(self, ports: Any) -> None:
-        built = build_card_reader(self.config, ports)
-        if built is None:
+    async def _start_card_reader(self, reader: MdbCashlessReader | None) -> None:
+        """The card reader's life cycle: it settles its open card vends before it is
+        reset or enabled (``controller.payment.card_desk``)."""
+        if reader is None:
             return
-        link, reader = built
-        try:
-            await link.start()
-        except HardwareError as exc:  # the reader's own loop keeps trying: a scoped fault
-            log.error("MDB link: %s", exc)
-        self._closers.append(link.close)
         desk = self.card_desk = CardDesk(self.store, self.stream, self.faults,
-                                            self.sales.card_vends, reader)
+                                         self.sales.card_vends, reader)
         desk.changed = self._changed
         self.front_panel.card = desk
         await desk.start()

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from controller.config import Config
 from controller.devices import CctalkTimings, DevicePorts, GpioTimings, MdbTimings
@@ -48,8 +48,8 @@ from simulators.gpio.pulse_machine import (
     build_pulse_simulators,
 )
 from simulators.gpio.spiral import SPIRAL_FAULTS
-from simulators.mdb.board import SimQibixxBoard
 from simulators.mdb.reader import SimCashlessReader
+from simulators.mdb.rig import SimMdbRig
 from simulators.world import SimWorld
 
 log = logging.getLogger(__name__)
@@ -104,14 +104,18 @@ class SimulatedMachine:
         self.pulse: PulseSimulators | None = None
         self.coin_slot: CoinSlot | None = None
         self.link: HangableLink | None = None  # the watchdog test hook (simulators/cctalk/hang.py)
+        self.mdb: SimMdbRig | None = None  # the MDB board and devices, when configured
         self.coin_lock = asyncio.Lock()  # one coin slot: one coin at a time
         self.on_world_change: Callable[[], None] | None = None  # wired by the composition root
         self.machine: MachineView | None = None
-        self.mdb_board: SimQibixxBoard | None = None  # the MDB devices' interface board
-        self.reader: SimCashlessReader | None = None
         self.claim_walk_s = 0.0
         """How long the simulated buyer of a deposit claim takes to reach the coin slot
         (0: at once; tests raise it to see a claim wait, as it does on hardware)."""
+
+    @property
+    def reader(self) -> SimCashlessReader | None:
+        """The simulated card reader, when the config has one."""
+        return self.mdb.reader if self.mdb is not None else None
 
     @property
     def customer(self) -> SimulatedMachine:
@@ -122,6 +126,7 @@ class SimulatedMachine:
         self.world = world
         factory = sim_pin_factory()  # one factory: spirals, keypad, LCD and pulse devices
         port = await self._start_cctalk(world)
+        mdb_port = await self._start_mdb(world)
         self._start_gpio(world, factory)
         assert self.gpio is not None and self.pulse is not None
         await self.gpio.start()
@@ -133,14 +138,17 @@ class SimulatedMachine:
                            mdb_port=mdb_port, mdb=SIM_MDB_TIMINGS)
 
     async def _start_mdb(self, world: SimWorld) -> str | None:
-        """The simulated board with the MDB devices the config names behind it."""
-        if not self.config.cashless.enabled:
+        cfg = self.config
+        if cfg.acceptor.kind != "mdb" and not cfg.cashless.enabled:
             return None
-        board = self.mdb_board = SimQibixxBoard()
-        self.reader = SimCashlessReader(world)
-        board.add(self.reader)
-        await board.start()
-        return board.port
+        self.mdb = SimMdbRig(world, coins=[h.coin_cents for h in cfg.hoppers],
+                             changer=cfg.acceptor.kind == "mdb",
+                             tube_capacity=cfg.mdb.tube_capacity, coin_s=0.03 / cfg.sim.speed,
+                             reader=cfg.cashless.enabled)
+        await self.mdb.start()
+        if self.mdb.coin_slot is not None:
+            self.coin_slot = self.mdb.coin_slot
+        return self.mdb.port
 
     def _make_link(self, port: str, **options: Any) -> CctalkLink:
         """The machine's ccTalk link: the real one, able to hang on request."""
@@ -244,17 +252,17 @@ class SimulatedMachine:
             target = self.pulse.device_named(name)
             if target is not None:
                 return target
-        if self.mdb_board is not None and name == "reader":
-            return cast(FaultTarget, self.mdb_board.peripheral_named(name))
+        if self.mdb is not None and name in self.mdb.names():
+            return self.mdb.device_named(name)
         if self.bus is not None:
             return self.bus.device_named(name)
         raise KeyError(f"no device {name!r}")
 
     async def close(self) -> None:
-        if self.mdb_board is not None:
-            await self.mdb_board.close()
         if self.bus is not None:
             await self.bus.close()
+        if self.mdb is not None:
+            await self.mdb.close()
         if self.pulse is not None:
             await self.pulse.close()
         if self.gpio is not None:
@@ -300,12 +308,13 @@ class SimulatedMachine:
             await asyncio.wait({credited}, timeout=CUSTOMER_WAIT_S)
 
 
+SIM_MDB_TIMINGS = MdbTimings(reset_retry_s=0.5, non_response_s=0.5, coin_s=0.5,
+                             start_grace_s=0.1, poll_interval_s=0.02)
 SIM_CCTALK_TIMINGS = CctalkTimings(reply_timeout_s=0.05, retries=2, lost_poll_interval_s=0.5,
                                    status_poll_interval_s=0.01, dispense_timeout_s=3.0,
                                    late_coin_window_s=0.05)
 
 
-SIM_MDB_TIMINGS = MdbTimings(poll_interval_s=0.01, reset_retry_s=0.3, non_response_s=0.5)
 MAX_CARD_FUNDS = 0xFFFE  # FFFF says "unknown" on the bus
 
 
@@ -382,8 +391,10 @@ class SimControl:
         """The faults each simulated device takes ("clear" aside), for the web panel."""
         hw = self.simulated_machine
         menu: dict[str, list[str]] = {}
-        for name in ["acceptor", *(f"hopper:{h.coin_cents}" for h in hw.config.hoppers),
-                     *(["reader"] if hw.reader is not None else [])]:
+        names = hw.mdb.names() if hw.mdb is not None else []
+        if hw.mdb is None or hw.mdb.changer is None:
+            names = ["acceptor", *(f"hopper:{h.coin_cents}" for h in hw.config.hoppers), *names]
+        for name in names:
             with contextlib.suppress(KeyError):
                 menu[name] = sorted(set(hw.device_named(name).FAULTS) - {"clear"})
         menu["slot"] = [f for f in SPIRAL_FAULTS if f != "clear"]
@@ -397,7 +408,8 @@ class SimControl:
                 pass
             elif device.startswith("slot:"):
                 hw.gpio.spirals.inject(device[5:], fault)
-            elif device in ("acceptor", "reader") or device.startswith("hopper:"):
+            elif device in ("acceptor", "changer", "reader") \
+                    or device.startswith(("hopper:", "tube:")):
                 hw.device_named(device).inject(fault)  # every coin device takes "clear" too
             else:
                 raise ValueError(f"unknown device {device!r}")

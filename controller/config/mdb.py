@@ -1,19 +1,40 @@
-"""``[mdb]`` (the bus and its interface board) and ``[cashless]`` (a card reader on it)."""
+"""``[mdb]``, ``[bills]`` and ``[cashless]``: the MDB bus and the payment devices on it.
+
+``[mdb]`` says where the bus is (the interface board's serial port) and how
+it is reached (``qibixx``: the Qibixx MDB Pi HAT, the supported way; ``raw9``:
+9-bit straight on the PL011 UART).  ``[acceptor] kind = "mdb"`` puts a coin
+changer on it, whose tubes replace the hoppers (``[[hoppers]]`` beside it is
+refused); ``[bills] kind = "mdb"`` a bill validator taking ``accept_cents``;
+``[cashless] kind = "mdb"`` a card reader at address 10.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from controller.config.reader import Section
 from controller.errors import ConfigError
+from controller.money import COINS_CENTS
+
+BILL_VALUES_CENTS = (500, 1000, 2000, 5000, 10000, 20000, 50000)
 
 
 @dataclass(frozen=True)
 class MdbConfig:
-    """``[mdb]``: where the MDB bus is (an interface board on a serial port)."""
+    """``[mdb]``: the bus."""
 
     port: str = "/dev/serial0"
-    interface: str = "qibixx"  # or "raw9": 9-bit on the PL011 UART
+    interface: str = "qibixx"
+    poll_interval_s: float = 0.1  # each device polled this often (MDB: 25-200 ms)
+    tube_capacity: int = 50  # coins a changer tube holds (the books' tube capacity)
+
+
+@dataclass(frozen=True)
+class BillsConfig:
+    """``[bills]``: a bill validator (off when the section is absent)."""
+
+    kind: str = "mdb"
+    accept_cents: tuple[int, ...] = field(default=(500, 1000, 2000))
 
 
 @dataclass(frozen=True)
@@ -30,12 +51,6 @@ class CashlessConfig:
         return self.kind == "mdb"
 
 
-def mdb_section(s: Section) -> MdbConfig:
-    d = MdbConfig()
-    return MdbConfig(port=s.get_str("port", d.port),
-                     interface=s.get_str("interface", d.interface, choices=("qibixx", "raw9")))
-
-
 def cashless_section(s: Section) -> CashlessConfig:
     d = CashlessConfig()
     top = s.get_int("max_price_cents", 0, minval=0, maxval=65535)
@@ -47,3 +62,41 @@ def cashless_section(s: Section) -> CashlessConfig:
     if top and top % 5:
         raise ConfigError(f"{s.source}: [cashless] max_price_cents: a multiple of 5, got {top}")
     return config
+
+
+def mdb_section(s: Section) -> MdbConfig:
+    d = MdbConfig()
+    return MdbConfig(
+        port=s.get_str("port", d.port),
+        interface=s.get_str("interface", d.interface, choices=("qibixx", "raw9")),
+        poll_interval_s=s.get_float("poll_interval_s", d.poll_interval_s, minval=0.025,
+                                    maxval=0.2),
+        tube_capacity=s.get_int("tube_capacity", d.tube_capacity, minval=1, maxval=255),
+    )
+
+
+def bills_section(s: Section) -> BillsConfig:
+    d = BillsConfig()
+    kind = s.get_str("kind", d.kind, choices=("mdb",))
+    accept = s.get_int_list("accept_cents", list(d.accept_cents), minval=1, maxval=1_000_000)
+    bad = [v for v in accept if v not in BILL_VALUES_CENTS]
+    if bad or not accept or len(set(accept)) != len(accept):
+        raise ConfigError(f"{s.source}: [bills] accept_cents: distinct bill values among "
+                          f"{', '.join(map(str, BILL_VALUES_CENTS))}, got {accept}")
+    return BillsConfig(kind=kind, accept_cents=tuple(sorted(accept)))
+
+
+def check_mdb(has_hoppers_section: bool, acceptor_kind: str, has_bills: bool,
+              has_mdb: bool, source: str) -> None:
+    """The MDB sections fit together: a changer has no hoppers beside it, and MDB
+    devices need the bus."""
+    if acceptor_kind == "mdb" and has_hoppers_section:
+        raise ConfigError(f"{source}: [[hoppers]] beside an MDB changer ([acceptor] kind = "
+                          "\"mdb\"): its tubes pay change; remove the hoppers")
+    if (acceptor_kind == "mdb" or has_bills) and not has_mdb:
+        raise ConfigError(f"{source}: MDB devices need an [mdb] section (port, interface)")
+
+
+def tube_hoppers_capacity(mdb: MdbConfig) -> dict[int, int]:
+    """Each coin's tube capacity, as the books' hopper capacity."""
+    return {c: mdb.tube_capacity for c in COINS_CENTS}

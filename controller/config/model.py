@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from controller.config.mdb import CashlessConfig, MdbConfig
+from controller.config.mdb import BillsConfig, CashlessConfig, MdbConfig
 from controller.config.retention import RetentionConfig
 from controller.config.telemetry import TelemetryConfig
 from controller.money import COINS_CENTS
@@ -138,6 +138,7 @@ class Config:
     telemetry: TelemetryConfig | None = None
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     mdb: MdbConfig = field(default_factory=MdbConfig)
+    bills: BillsConfig | None = None
     cashless: CashlessConfig = field(default_factory=CashlessConfig)
     source: str = "(built-in simulated machine)"
 

@@ -13,7 +13,7 @@ import sqlite_utils
 
 from controller import money
 from controller.config import Config
-from controller.errors import NotFound, ValidationError
+from controller.errors import CountedByChanger, NotFound, ValidationError
 from controller.events import EventStream
 from controller.faults import FaultRegistry
 from controller.fsm import MachineModel, State
@@ -59,6 +59,9 @@ class Maintenance:
 
     async def set_hopper(self, coin: int, payout: int) -> dict[str, Any]:
         money.validate_coin(coin)
+        if self._config.acceptor.kind == "mdb":
+            raise CountedByChanger(f"the {coin}c tube is counted by the coin changer: fill it "
+                                   "by inserting coins in service mode")
         capacity = self._config.hopper_capacity.get(coin)
         if capacity is None:
             raise NotFound(f"there is no {coin}c hopper")

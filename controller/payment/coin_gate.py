@@ -30,7 +30,8 @@ from controller.config import Config
 from controller.errors import CreditLimit, DepositCancelled, DepositTimeout, MachineBusy
 from controller.events import EventStream
 from controller.faults import FaultRegistry
-from controller.fsm import READY, MachineModel
+from controller.fsm import READY, MachineModel, State
+from controller.payment.tubes import book_tube_event
 from controller.sale.mechanism import Mechanism
 from controller.store import Store
 from controller.store.credit import PANEL, find_credit, get_credit, user_holder
@@ -92,6 +93,7 @@ class CoinGate:
         self._wake = asyncio.Event()
         self._synced = asyncio.Event()
         self._hold_coins = False
+        self._tubes_moved = False
         self.exact_change_only = False
         self.customer: ClaimCustomer | None = None
         self.on_credit: Callable[[], Awaitable[None]] | None = None  # the panel credit moved
@@ -167,8 +169,16 @@ class CoinGate:
         if self._acceptor is not None:
             await self._acceptor.set_accepting(False)
 
+    def _refilling(self) -> bool:
+        """Service mode with a changer: coins inserted fill its tubes (not credit)."""
+        return (self._model.state is State.SERVICE and self._acceptor is not None
+                and self._acceptor.fills_tubes_in_service)
+
     async def _wanted(self) -> set[int]:
         """The coins to accept now: the acceptance rule for whoever gets the next coin."""
+        if self._refilling() and not self._hold_coins:
+            assert self._acceptor is not None
+            return set(self._acceptor.known_coins_cents)
         if self._model.state not in READY or self._hold_coins:
             return set()
         claims = list(self._claims)
@@ -243,8 +253,12 @@ class CoinGate:
 
     async def on_coins(self, batch: CoinBatch) -> None:
         """The acceptor's handler: credit every coin once, with its counter."""
+        self._tubes_moved = False
         credited, claimed = await self._store.tx(lambda db: self._credit_batch(db, batch))
         await self._announce(credited)
+        if self._tubes_moved:
+            self._stream.publish("inventory")
+            self.dirty()
         for claim in claimed:
             deposit = await self._store.run(
                 lambda db, c=claim: get_credit(db, user_holder(c.user_id)))  # type: ignore[misc]
@@ -262,7 +276,10 @@ class CoinGate:
                       batch: CoinBatch) -> tuple[list[Credited], list[DepositClaim]]:
         credited: list[Credited] = []
         claims, claimed = list(self._claims), []
+        refilling = self._refilling()
         for event in batch.events:
+            if self._book_tubes(db, event, refilling):
+                continue
             if event.kind is not CoinEventKind.CREDIT:
                 append_event(db, f"acceptor_{event.kind.value}", code=event.code,
                              position=event.position)
@@ -274,11 +291,17 @@ class CoinGate:
             if claim is not None:
                 claims.remove(claim)
                 claimed.append(claim)
-            route = credit_coin(db, event.value_cents, holder)
+            route = credit_coin(db, event.value_cents, holder, event.route)
             credited.append(Credited(event.value_cents, holder, route))
         if batch.counter is not None:
             set_device_counter(db, self._acceptor_name, batch.counter)
         return credited, claimed
+
+    def _book_tubes(self, db: sqlite_utils.Database, event: CoinEvent, refilling: bool) -> bool:
+        if book_tube_event(db, event, refilling=refilling):
+            self._tubes_moved = True
+            return True
+        return False
 
     async def _announce(self, credited: list[Credited]) -> None:
         for c in credited:

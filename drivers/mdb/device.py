@@ -108,7 +108,7 @@ class MdbDevice(ABC):
         self._listeners: list[StateListener] = []
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
+        self._state_event = asyncio.Event()  # set (and replaced) at every change of state
 
     # --- what a subclass provides -------------------------------------------------
 
@@ -169,13 +169,19 @@ class MdbDevice(ABC):
 
     async def wait_ready(self, timeout_s: float) -> bool:
         """Wait until the device is READY (True) or ``timeout_s`` passes (False)."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout_s
-        while self.state is not DeviceState.READY:
-            if loop.time() >= end:
-                return False
-            await asyncio.sleep(0.01)
-        return True
+        await self._wait_state(lambda: self.ready, timeout_s)
+        return self.ready
+
+    async def wait_initialised(self, timeout_s: float) -> None:
+        """Wait while the device is initialising (it ends READY or OFFLINE), at most
+        ``timeout_s``."""
+        await self._wait_state(lambda: self.state is not DeviceState.INITIALISING, timeout_s)
+
+    async def _wait_state(self, done: Callable[[], bool], timeout_s: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                while not done():
+                    await self._state_event.wait()
 
     @contextlib.asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:
@@ -279,6 +285,8 @@ class MdbDevice(ABC):
         if state is self.state:
             return
         self.state, self.detail = state, why
+        self._state_event.set()
+        self._state_event = asyncio.Event()
         for listener in self._listeners:
             try:
                 await listener(self, state, why)

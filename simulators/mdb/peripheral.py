@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections import deque
+from typing import ClassVar
 
 from drivers.mdb.block import ACK, POLL, checksum
 
@@ -42,7 +43,7 @@ class SimMdbPeripheral(ABC):
     address: int
     name: str = "mdb"
     poll_cmd: int = POLL  # 2 for a cashless reader
-    FAULTS: frozenset[str] = frozenset({"silent", "bad_checksum", "reset"})
+    FAULTS: ClassVar[frozenset[str]] = frozenset({"silent", "bad_checksum", "reset"})
 
     def __init__(self) -> None:
         self.faults: set[str] = set()

@@ -1,0 +1,90 @@
+"""The simulated MDB side of a machine: the board on its pty and the devices behind it.
+
+``SimMdbRig`` is what ``simulators.machine`` starts when the config names MDB
+devices: a ``SimQibixxBoard`` with a ``SimMdbChanger`` (``[acceptor] kind =
+"mdb"``) on the saved world.  Other simulated peripherals plug into
+``rig.board`` by address (``SimQibixxBoard.add``); a ``SimCashlessReader``
+when ``[cashless] kind = "mdb"``.  It names its devices for sim control:
+``changer``, ``tube:<coin>``, ``reader``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from simulators.mdb.board import SimQibixxBoard
+from simulators.mdb.changer import TUBE_FAULTS, SimMdbChanger
+from simulators.mdb.reader import SimCashlessReader
+from simulators.world import SimWorld
+
+
+class ChangerSlot:
+    """The coin slot of the simulated changer."""
+
+    def __init__(self, changer: SimMdbChanger) -> None:
+        self._changer = changer
+
+    async def insert(self, coin: int) -> str:
+        return self._changer.insert(coin)
+
+
+class SimTube:
+    """One tube of the simulated changer, as a fault target (``tube:50``)."""
+
+    FAULTS: ClassVar[frozenset[str]] = TUBE_FAULTS
+
+    def __init__(self, changer: SimMdbChanger, coin: int) -> None:
+        self._changer = changer
+        self._coin = coin
+
+    def inject(self, fault: str) -> None:
+        self._changer.inject_tube(self._coin, fault)
+
+
+class SimMdbRig:
+    """The board and the simulated MDB devices a config asks for."""
+
+    def __init__(self, world: SimWorld, *, coins: list[int], changer: bool,
+                 tube_capacity: int, coin_s: float, reader: bool = False) -> None:
+        self.board = SimQibixxBoard()
+        self.changer: SimMdbChanger | None = None
+        self.reader = SimCashlessReader(world) if reader else None
+        if self.reader is not None:
+            self.board.add(self.reader)
+        if changer:
+            self.changer = SimMdbChanger(world, coins=coins, tube_capacity=tube_capacity,
+                                         coin_s=coin_s)
+            self.board.add(self.changer)
+
+    @property
+    def port(self) -> str:
+        return self.board.port
+
+    @property
+    def coin_slot(self) -> ChangerSlot | None:
+        return ChangerSlot(self.changer) if self.changer is not None else None
+
+    async def start(self) -> None:
+        await self.board.start()
+
+    async def close(self) -> None:
+        await self.board.close()
+
+    def device_named(self, name: str) -> SimMdbChanger | SimTube | SimCashlessReader:
+        """``changer``, ``tube:<coin>`` or ``reader`` (KeyError for any other)."""
+        if name == "reader" and self.reader is not None:
+            return self.reader
+        if self.changer is not None:
+            if name == "changer":
+                return self.changer
+            if name.startswith("tube:") and name[5:].isdigit():
+                coin = int(name[5:])
+                if self.changer.tube_capacity and coin in self.changer.coins:
+                    return SimTube(self.changer, coin)
+        raise KeyError(f"no device {name!r}")
+
+    def names(self) -> list[str]:
+        names = ["reader"] if self.reader is not None else []
+        if self.changer is None:
+            return names
+        return ["changer", *(f"tube:{c}" for c in self.changer.coins), *names]
