@@ -33,8 +33,9 @@ Kinds and their data (all values JSON-ready):
 ``device``     ``{device, ok, error}``: a device failed to answer (``ok`` false,
                with the error) or answers again (``ok`` true).
 ``card``       ``{present, funds}`` a card session began or ended at the reader
-               (``funds`` null when unknown), or ``{cardVend, told, refundOwed}``
-               a card vend was settled with the reader.
+               (``funds`` null when unknown), or ``{cardVend, told, charged,
+               refundOwed}`` a card vend was settled with the reader (``told``
+               ``success``, ``failure`` or ``lost``; ``charged`` what the card paid).
 ``world``      ``{}``: the simulated world (tray, coin cup, spirals) changed.
 ``journal``    ``{lastId}``: rows up to ``lastId`` were committed to the event log.
 ``resync``     ``{dropped}``: only to a subscriber that fell behind.

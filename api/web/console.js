@@ -201,11 +201,22 @@
     $("fact-change").textContent = m.exactChangeOnly ? "exact change only" : "can give change";
     $("fact-ledger").textContent = m.ledgerBalanced ? "balanced" : "NOT balanced";
     $("panel-link").hidden = !m.simulated;
+    showReader(m.reader);
     const faults = m.faults.map((f) => element("li", "", `${f.device}: ${f.reason}`));
     $("faults").replaceChildren(...(faults.length ? faults : [element("li", "none", "none")]));
     $("service").textContent = m.state === "service" ? "Leave service mode" : "Enter service mode";
     showSlots(m.slots);
     showCoins(m.coins);
+  }
+
+  // A card reader, when the machine has one: its state, card sales, refunds owed to cards.
+  function showReader(reader) {
+    for (const fact of document.querySelectorAll(".card-fact")) fact.hidden = !reader;
+    if (!reader) return;
+    $("fact-reader").textContent = reader.device === "ready" ? reader.state : reader.device;
+    const sales = reader.sales;
+    $("fact-card-sales").textContent = `${sales.count} for ${money(sales.value)}`;
+    $("fact-card-owed").textContent = money(sales.refunds);
   }
 
   function cell(label, ...children) {

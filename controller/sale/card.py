@@ -46,8 +46,9 @@ async def tell_outcome(store: Store, stream: EventStream, medium: PaymentMedium,
                     card_id, exc)
         return False
     told = ("success" if delivered else "failure") if took else "lost"
-    owed = await store.tx(lambda db: card_journal.settle_card_vend(db, card_id, told))
-    stream.publish("card", cardVend=card_id, told=told, refundOwed=owed)
+    charged, owed = await store.tx(lambda db: card_journal.settle_card_vend(db, card_id,
+                                                                            told))
+    stream.publish("card", cardVend=card_id, told=told, charged=charged, refundOwed=owed)
     if owed:
         log.warning("card vend %s: the reader lost the session and kept %d cents for "
                     "nothing: refund owed", card_id, owed)

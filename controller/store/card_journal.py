@@ -106,14 +106,15 @@ def recover_cut_vend(db: sqlite_utils.Database, row: dict[str, Any]) -> None:
     db.table("card_vends").update(int(row["id"]), {"status": "vended", "outcome": outcome})
 
 
-def settle_card_vend(db: sqlite_utils.Database, card_id: int, told: str) -> int:
+def settle_card_vend(db: sqlite_utils.Database, card_id: int,
+                     told: str) -> tuple[int, int]:
     """The reader took the outcome (``success``, ``failure``) or had lost the session
-    (``lost``: it counted an approved vend as paid).  Returns the refund owed."""
+    (``lost``: it counted an approved vend as paid).  Returns (charged, refund owed)."""
     if told not in TOLD:
         raise ValueError(f"unknown outcome told {told!r}")
     row = _row(db, card_id)
     if row["status"] not in OPEN:
-        return 0
+        return 0, 0
     approved = int(row["approved"] or 0)
     was_approved = row["status"] != "requested"
     charged = approved if told == "success" or (told == "lost" and was_approved) else 0
@@ -126,7 +127,7 @@ def settle_card_vend(db: sqlite_utils.Database, card_id: int, told: str) -> int:
         bump(db, "cashless_refunds", owed)
         append_event(db, "card_refund_owed", card=card_id, slot=row["slot"], cents=owed,
                      reader=row["reader"])
-    return owed
+    return charged, owed
 
 
 def open_card_vends(db: sqlite_utils.Database) -> list[dict[str, Any]]:

@@ -140,3 +140,26 @@ async def test_a_reader_reset_mid_vend_leaves_a_refund_owed_on_record(tmp_path: 
         assert any(e["kind"] == "card_refund_owed" for e in events)
     finally:
         await machine.close()
+
+
+async def test_card_sales_reach_the_metrics(tmp_path: Path) -> None:
+    from api.metrics import MachineMetrics
+
+    machine = await start_card_machine(tmp_path / "v.db")
+    try:
+        await stock(machine, "A1", "Cola", 150, 3)
+        assert machine.sim is not None
+        metrics = MachineMetrics()
+        with machine.stream.subscribe(["card"]) as events:
+            await machine.sim.present_card(500)
+            await machine.sim.press("A1")
+            await settle(machine)
+            await until(lambda: not machine.card_present())
+            while (event := events.get_nowait()) is not None:
+                await metrics.apply(event, machine)  # type: ignore[arg-type]
+        text = metrics.exposition().decode()
+        assert 'vending_card_vends_total{told="success"} 1.0' in text
+        assert "vending_card_sales_cents_total 150.0" in text
+        assert "vending_card_present 0.0" in text
+    finally:
+        await machine.close()
