@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from simulators.mdb.reader import SimCashlessReader
+from simulators.world import SimWorld
 from tests.machine.card_harness import (
     card_books,
+    card_config,
     check_card_charges,
     start_card_machine,
     until,
@@ -28,8 +31,10 @@ from tests.machine.harness import (
     check_conservation,
     pull_the_plug,
     settle,
+    start_machine,
     stock,
 )
+from tests.machine.test_power_cut import silence_in_the_world
 
 PRICE = 150
 FLOWS = {"delivered": None, "jammed": ("slot:A1", "jam")}
@@ -100,5 +105,68 @@ async def test_card_power_cut(flow: str, at: int, after_commit: bool, tmp_path: 
         await settle(machine)
         assert machine.sim.state()["card"]["charged"][-1:] == [100]
         await check_card_charges(machine)
+    finally:
+        await machine.close()
+
+
+def _reader_loses_power(path: Path) -> None:
+    """The whole machine lost power: the reader reset too (an approval it held counts
+    as paid, as real readers do)."""
+    world = SimWorld.load_or_create(Path(f"{path}.world.json"), coins=[], slots=[])
+    SimCashlessReader(world).power_reset()
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(40)
+@pytest.mark.parametrize(("flow", "at"), [(f, n) for f in sorted(CUTS)
+                                          for n in range(1, CUTS[f] + 1)])
+async def test_a_whole_machine_power_cut_leaves_any_refund_on_record(flow: str, at: int,
+                                                                      tmp_path: Path) -> None:
+    path = tmp_path / "vending.db"
+    switch = await _card_sale(path, flow, at, True)
+    assert switch.cut
+    _reader_loses_power(path)
+    machine = await start_card_machine(path)
+    try:
+        assert machine.sim is not None
+        books = await check_card_charges(machine)
+        assert books["open"] == 0, books
+        charged = machine.sim.state()["card"]["charged"]
+        # whatever the card paid for nothing is owed back, on record
+        assert books["owed"] == sum(charged) - sum(books["delivered"]), (charged, books)
+        if books["owed"]:
+            events = await machine.events(0, 1000)
+            assert any(e["kind"] == "card_refund_owed" for e in events)
+            state = await machine.state_json()
+            assert state["reader"]["sales"]["refunds"] == books["owed"]
+        await check_conservation(machine, Tally(stocked={"A1": 3}))
+    finally:
+        await machine.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(40)
+@pytest.mark.parametrize("at", range(1, CUTS["delivered"] + 1))
+async def test_a_card_vend_cut_with_the_reader_silent_waits_for_the_reader(
+        at: int, tmp_path: Path) -> None:
+    """The power comes back with the reader not answering: the open card vend stays
+    open (never guessed, the reader never reset) while the machine sells for coins;
+    when the reader answers it is told the outcome first."""
+    path = tmp_path / "vending.db"
+    switch = await _card_sale(path, "delivered", at, True)
+    assert switch.cut
+    silence_in_the_world(Path(f"{path}.world.json"), "reader")
+    machine = await start_machine(path, card_config())
+    try:
+        assert machine.sim is not None
+        await until(lambda: "reader" in machine.faults.active)
+        assert machine.fsm_state == "idle"
+        was_open = (await card_books(machine))["open"]
+        await machine.sim.inject_fault("reader", "clear")
+        await until(lambda: "reader" not in machine.faults.active)
+        books = await check_card_charges(machine)
+        assert books["open"] == 0 and books["owed"] == 0
+        assert was_open == (0 if at == CUTS["delivered"] else 1)
+        await check_conservation(machine, Tally(stocked={"A1": 3}))
     finally:
         await machine.close()
