@@ -86,3 +86,13 @@ def test_live_pages_benchmark() -> None:
     r = run_short("bench_live.py")["live_page_update_latency"]
     for case in ("lcd_change", "stock_change", "coin_credit", "coin_lcd"):
         assert r[case]["n"] > 0 and 0 <= r[case]["p50_ms"] <= r[case]["max_ms"]
+
+
+@pytest.mark.timeout(120)
+def test_card_benchmark() -> None:
+    r = run_short("bench_card.py")
+    assert r["benchmark"] == "card" and r["budget_p99_ms"] == 50
+    for case in ("selection_key_to_vend_request", "selection_to_vend_request"):
+        assert r[case]["n"] == 4 and 0 < r[case]["p50_ms"] <= r[case]["p99_ms"]
+    assert positive(r["cpu_per_card_vend_ms"]["raw_median"])
+    assert positive(r["cpu_per_coin_vend_ms"]["raw_median"])
