@@ -84,4 +84,6 @@ class CardDesk:
     async def state_json(self) -> dict[str, Any]:
         refunds = await self._store.run(card_journal.refunds_owed)
         sales = await self._store.run(card_journal.card_sales)
-        return {**self.reader.state_json(), "sales": sales, "refundsOwed": refunds}
+        open_vends = len(await self._store.run(card_journal.open_card_vends))
+        return {**self.reader.state_json(), "sales": sales, "refundsOwed": refunds,
+                "openCardVends": open_vends}
