@@ -33,6 +33,15 @@ def describe(config: Config) -> list[str]:
     else:
         lines.append(f"coin acceptor: pulse on GPIO{a.pulse_pin}, "
                      f"inhibit GPIO{a.inhibit_pin}")
+    c = config.cashless
+    if c.enabled:
+        if a.kind != "mdb":
+            lines.append(f"MDB bus: {config.mdb.interface} on {config.mdb.port}")
+        lines.append("card reader: MDB cashless at 10, "
+                     + ("always idle when it offers it, " if c.always_idle else "")
+                     + f"a vend request cancelled after {c.vend_timeout_s:g} s"
+                     + (f", prices up to {c.max_price_cents} cents" if c.max_price_cents
+                        else ""))
     if config.bills is not None:
         lines.append("bill validator: MDB at 30, through escrow, taking "
                      + ", ".join(str(v) for v in config.bills.accept_cents) + " cents")

@@ -163,8 +163,11 @@ class MdbCashlessReader(MdbDevice):
             if answer is None:  # no answer in time: withdraw the request
                 answer = await self._ask(p.VEND, bytes([p.VEND_CANCEL]),
                                          {Item.APPROVED, Item.DENIED}, self.non_response_s)
-                if answer is not None and answer.code == Item.APPROVED:
-                    log.warning("MDB reader approved after the request timed out: FAILURE")
+                if answer is None or answer.code != Item.DENIED:
+                    # approved after all, or an approval lost on the way (some readers
+                    # drop a reply the VMC did not ACK): whatever it holds is released
+                    log.warning("MDB reader: vend request timed out: FAILURE")
+                    self._approved = True
                     await self._finish(bytes([p.VEND_FAILURE]))
                     return None
                 self._back_to_session()

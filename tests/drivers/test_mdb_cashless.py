@@ -144,14 +144,37 @@ async def test_out_of_sequence_success_means_the_vend_was_lost(rig: Rig) -> None
     assert await rig.reader.wait_ready(3.0)
 
 
-async def test_a_lost_approval_is_cancelled(rig: Rig) -> None:
+async def test_a_lost_approval_is_cancelled_and_released(rig: Rig) -> None:
     rig.sim.present_card(500)
     await until(lambda: rig.reader.session is not None)
-    rig.sim.inject("silent")
-    task = asyncio.create_task(rig.reader.request_vend(100, 1))
+    handle = rig.sim.handle
+
+    def approval_lost_on_the_wire(cmd: int, data: bytes) -> bytes:
+        answer = handle(cmd, data)
+        if cmd == 3 and data[:1] == b"\x00":
+            rig.sim.reg["queue"].clear()  # the reader approved; the VMC never hears it
+        return answer
+
+    rig.sim.handle = approval_lost_on_the_wire  # type: ignore[method-assign]
+    assert await rig.reader.request_vend(100, 1) is None  # timed out, then CANCEL
+    rig.sim.handle = handle  # type: ignore[method-assign]
+    wire = rig.wire()
+    assert "13 01 14" in wire and "13 03 16" in wire  # CANCEL, then FAILURE releases it
+    assert rig.sim.reg["state"] == "session"
+    rig.sim.power_reset()  # a later reset charges nothing: the approval was released
+    assert rig.sim.card_state()["charged"] == []
+
+
+async def test_begin_session_repeated_is_one_session_and_malfunction_is_kept(
+        rig: Rig) -> None:
+    rig.sim.present_card(500)
+    rig.sim.present_card(500)  # some readers repeat BEGIN SESSION on every POLL
+    await until(lambda: rig.reader.session is not None)
     await asyncio.sleep(0.05)
-    rig.sim.inject("clear")
-    assert await task in (None, 100)
+    assert rig.sessions == [CardSession(500)]
+    rig.sim.reg["queue"].append("0ac1")  # refund failed, credit lost
+    await until(lambda: rig.reader.last_malfunction == 0xC1)
+    assert rig.reader.state_json()["lastMalfunction"] == 0xC1
 
 
 async def test_chains_are_handled_in_order() -> None:
