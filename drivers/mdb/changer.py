@@ -100,7 +100,8 @@ class MdbCoinChanger(MdbDevice):
         self._accepting = False
         self._accept_cents: frozenset[int] = frozenset()
         self._sink: EventSink | None = None
-        self._pending: list[CoinEvent] = []
+        self._pending: list[CoinEvent] = []  # found with the device held, handed over after
+        self._coin_type_dirty = False
         self.add_listener(self._state_changed)
 
     # --- the life cycle's hooks --------------------------------------------------
@@ -132,18 +133,24 @@ class MdbCoinChanger(MdbDevice):
         if unexpected:
             events.insert(0, CoinEvent(CoinEventKind.DEVICE_RESET,
                                        meaning="the changer reset itself: set up again"))
-        await self._deliver(events)
+        self._pending.extend(events)
 
     async def handle_poll(self, data: bytes) -> bool:
         events, just_reset = self._decode(parse_poll(data), None)
-        await self._deliver(events)
+        self._pending.extend(events)
         return just_reset
+
+    async def after_round(self) -> None:
+        await self._deliver()
+        if self._coin_type_dirty and self.ready and not self.paying:
+            async with self.exclusive():
+                await self._send_coin_type()
 
     async def _state_changed(self, device: MdbDevice, state: DeviceState, why: str) -> None:
         if state is DeviceState.OFFLINE:
-            await self._deliver([CoinEvent(CoinEventKind.DEVICE_LOST, meaning=why)])
+            self._pending.append(CoinEvent(CoinEventKind.DEVICE_LOST, meaning=why))
         elif state is DeviceState.READY and why == "answers again":
-            await self._deliver([CoinEvent(CoinEventKind.DEVICE_BACK, meaning=why)])
+            self._pending.append(CoinEvent(CoinEventKind.DEVICE_BACK, meaning=why))
 
     # --- coins in ---------------------------------------------------------------
 
@@ -151,9 +158,9 @@ class MdbCoinChanger(MdbDevice):
         """Who takes the coin events (the acceptor adapter)."""
         self._sink = sink
 
-    async def _deliver(self, events: list[CoinEvent]) -> None:
-        """Offer every event not taken yet; kept for the next POLL when the sink raises."""
-        self._pending.extend(events)
+    async def _deliver(self) -> None:
+        """Offer every event not taken yet (the device not held: the sink may call
+        back); kept for the next round when the sink raises."""
         if not self._pending or self._sink is None:
             return
         batch, self._pending = self._pending, []
@@ -221,13 +228,16 @@ class MdbCoinChanger(MdbDevice):
 
     async def set_accepting(self, accepting: bool, coins_cents: Collection[int] | None = None
                             ) -> None:
-        """COIN TYPE: accept these coin values (or none); sent now when ready, else at setup."""
+        """COIN TYPE: accept these coin values (or none); sent now when ready (after a
+        payout under way), else at setup.  Never call it with the device held."""
         self._accepting = accepting
         if coins_cents is not None:
             self._accept_cents = frozenset(coins_cents)
-        if self.ready and not self.paying:
+        self._coin_type_dirty = True
+        if self.ready:
             async with self.exclusive():
-                await self._send_coin_type()
+                if self.ready:
+                    await self._send_coin_type()
 
     @property
     def accepting(self) -> bool:
@@ -242,6 +252,7 @@ class MdbCoinChanger(MdbDevice):
             for t, cents in setup.coins_cents.items():
                 if cents in self._accept_cents:
                     accept |= 1 << t
+        self._coin_type_dirty = False
         await self.command(COIN_TYPE, coin_type_data(accept, setup.tube_mask))
 
     # --- tubes and change ------------------------------------------------------
@@ -258,6 +269,11 @@ class MdbCoinChanger(MdbDevice):
             return 0
         return sum(tubes.counts[t] for t, v in setup.coins_cents.items()
                    if v == cents and setup.tube_mask >> t & 1)
+
+    def tube_out_of_order(self, cents: int) -> bool:
+        """Full and empty at once at the last TUBE STATUS: the changer's "bad tube"."""
+        t = self.tube_type(cents)
+        return t is not None and self.tubes is not None and self.tubes.bad_tube(t)
 
     def tube_type(self, cents: int) -> int | None:
         setup = self.setup_info
@@ -331,7 +347,7 @@ class MdbCoinChanger(MdbDevice):
             busy_before = seen.busy_seen
             seen.busy_seen = False
             events, _ = self._decode(parse_poll(data), seen)
-            await self._deliver(events)
+            self._pending.extend(events)  # handed over after the payout
             if seen.reset:
                 await self._reinitialise_after_reset()
                 break

@@ -24,7 +24,7 @@ from drivers.base import (
     HopperStatus,
     PayoutResult,
 )
-from drivers.errors import DeviceLost
+from drivers.errors import DeviceLost, HopperFault
 from drivers.mdb.changer import MdbCoinChanger
 
 
@@ -103,6 +103,8 @@ class ChangerTube(Hopper):
         if not self.changer.paying:
             async with self.changer.exclusive():
                 await self.changer.read_tubes()
+        if self.changer.tube_out_of_order(self.coin_cents):
+            raise HopperFault(f"the changer says its {self.coin_cents}c tube is out of order")
         count = self.changer.tube_count(self.coin_cents)
         return HopperStatus(counter=count, remaining=0, paid=0, unpaid=0)
 

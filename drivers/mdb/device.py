@@ -16,7 +16,10 @@ again (``command(repeat=True)``); a command that must never be sent twice
 its effect read back from the device instead.
 
 Whoever needs several blocks in a row with no POLL of the loop in between
-(a payout, an escrow decision) holds ``exclusive()``.  The poll loop never
+(a payout, an escrow decision) holds ``exclusive()``.  Listeners and
+``handle_poll`` run with the device held: they must not wait for it; what
+the controller must hear is handed over in ``after_round``, with the device
+free.  The poll loop never
 dies: every exception inside a round is logged and that round ends.
 """
 
@@ -140,6 +143,11 @@ class MdbDevice(ABC):
         """Called when the device went silent past its non-response time."""
         return None
 
+    async def after_round(self) -> None:
+        """Called after every round of the loop, with the device not held: hand what
+        the round found to the controller here (it may call back into the device)."""
+        return None
+
     # --- life cycle ----------------------------------------------------------------
 
     def add_listener(self, listener: StateListener) -> None:
@@ -248,6 +256,10 @@ class MdbDevice(ABC):
             except Exception:  # the loop must outlive any one bad round
                 log.exception("MDB %s poll round failed", self.name)
                 await asyncio.sleep(self.poll_interval_s)
+            try:
+                await self.after_round()
+            except Exception:
+                log.exception("MDB %s: handing over a round failed", self.name)
 
     async def _initialise(self, *, unexpected: bool) -> None:
         """RESET, POLL until JUST RESET, set up; RESET again every reset_retry_s."""

@@ -78,9 +78,8 @@ async def test_setup_identity_and_tubes(rig: Rig) -> None:
     assert rig.changer.identity.manufacturer == "SIM"
     assert rig.acceptor.known_coins_cents == frozenset(COINS)
     assert (await rig.tube(50).status()).counter == 20
-    counts = [(e.value_cents, e.count) for b in rig.batches for e in b.events
-              if e.kind is CoinEventKind.TUBE_COUNT]
-    assert counts == [(c, 20) for c in COINS]
+    await until(lambda: [(e.value_cents, e.count) for b in rig.batches for e in b.events
+                         if e.kind is CoinEventKind.TUBE_COUNT] == [(c, 20) for c in COINS])
 
 
 @pytest.mark.asyncio
@@ -149,8 +148,11 @@ async def test_silence_is_a_lost_changer_that_comes_back(rig: Rig) -> None:
         await rig.tube(10).status()
     rig.sim.inject("clear")
     await until(lambda: rig.changer.state is DeviceState.READY)
-    kinds = [e.kind for b in rig.batches for e in b.events]
-    assert CoinEventKind.DEVICE_LOST in kinds and CoinEventKind.DEVICE_BACK in kinds
+
+    def kinds() -> list[CoinEventKind]:
+        return [e.kind for b in rig.batches for e in b.events]
+    await until(lambda: CoinEventKind.DEVICE_BACK in kinds())
+    assert kinds().index(CoinEventKind.DEVICE_LOST) < kinds().index(CoinEventKind.DEVICE_BACK)
 
 
 @pytest.mark.asyncio
