@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.machine.card_harness import check_card_charges, start_card_machine, until
-from tests.machine.harness import Tally, check_conservation, settle, stock
+from tests.machine.harness import Tally, check_conservation, settle, start_machine, stock
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
@@ -161,5 +161,34 @@ async def test_card_sales_reach_the_metrics(tmp_path: Path) -> None:
         assert 'vending_card_vends_total{told="success"} 1.0' in text
         assert "vending_card_sales_cents_total 150.0" in text
         assert "vending_card_present 0.0" in text
+    finally:
+        await machine.close()
+
+
+async def test_a_changer_and_a_reader_share_one_bus(tmp_path: Path) -> None:
+    from tests.machine.mdb_rig import mdb_config
+
+    config = mdb_config(cashless={"kind": "mdb", "vend_timeout_s": 1.0})
+    machine = await start_machine(tmp_path / "v.db", config)
+    try:
+        await until(lambda: machine.card_desk is not None
+                    and machine.card_desk.reader.reader_state == "enabled")
+        await stock(machine, "A1", "Cola", 150, 3)
+        assert machine.sim is not None
+        await machine.sim.insert_coin(100)  # coins through the changer
+        await machine.sim.press("A1")  # 1.00 does not cover 1.50, no card: the price shows
+        await settle(machine)
+        assert machine.sim.state()["display"] == ["A1 PRICE 1.50", "CREDIT 1.00"]
+        await machine.sim.present_card(500)
+        await machine.sim.press("A1")  # the card pays; the coin credit stays
+        await settle(machine)
+        state = machine.sim.state()
+        assert state["tray"] == ["Cola"] and state["card"]["charged"] == [150]
+        assert await machine.panel_credit() == 100
+        await machine.sim.press("*")
+        await settle(machine)
+        assert sum(machine.sim.state()["returned"]) == 100
+        assert (await machine.state_json())["ledgerBalanced"]
+        await check_card_charges(machine)
     finally:
         await machine.close()
