@@ -148,6 +148,8 @@ class FrontPanel:
         """Paid by the card: the spiral turns only after the reader approved; one
         vend per session (it ends after a delivery)."""
         self._vending_slot = slot
+        if card.session is None:  # an always-idle reader waits for the card
+            self._flash(text.present_card(slot, int(product["cost"])))
         try:
             result = await self._sales.sell_with(card.reader, int(product["id"]))
         except CardDeclined:

@@ -78,6 +78,11 @@ CARD_DECLINED: Lines = ("CARD DECLINED", "")
 CARD_UNAVAILABLE: Lines = ("CARD READER", "OUT OF ORDER")
 
 
+def present_card(slot: str, price_cents: int) -> Lines:
+    """A selection waits for a card at an always-idle reader."""
+    return "PRESENT CARD", f"{slot} {format_cents(price_cents)}"
+
+
 def card_lines(funds_cents: int | None) -> Lines:
     """A card at the reader: its funds (``CARD`` alone when the reader cannot tell)."""
     return ("CARD" if funds_cents is None else f"CARD {format_cents(funds_cents)}",

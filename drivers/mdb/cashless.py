@@ -255,7 +255,7 @@ class MdbCashlessReader(MdbDevice):
             if self.state is DeviceState.READY:
                 self.state = DeviceState.INITIALISING  # the loop sets it up again
             return not lost
-        self._back_to_session()
+        self.reader_state = "session"  # an always-idle vend opened one too: SESSION COMPLETE
         return True
 
     def _back_to_session(self) -> None:

@@ -38,7 +38,8 @@ class SimCashlessReader(SimMdbPeripheral):
         super().__init__()
         self.world = world
         reg = world.device("reader")
-        reg.setdefault("state", "inactive")  # inactive disabled enabled session vend approved
+        # inactive config disabled enabled session waiting (for a card) approved
+        reg.setdefault("state", "inactive")
         reg.setdefault("funds", None)  # the card's funds in cents; None: no card
         reg.setdefault("approved", 0)
         reg.setdefault("queue", ["00"])  # hex items for the next POLL (JUST RESET at power-up)
@@ -54,10 +55,13 @@ class SimCashlessReader(SimMdbPeripheral):
                     "charged": [int(c) for c in self.reg["charged"]]}
 
     def present_card(self, funds: int) -> None:
-        """A card with ``funds`` cents at the reader: a new session (once enabled)."""
+        """A card with ``funds`` cents at the reader: a new session (once enabled), or
+        the answer to a vend request waiting for a card (always idle)."""
         with self.world.lock:
             self.reg["funds"] = funds
-            if self.reg["state"] in ("enabled", "session"):
+            if self.reg["state"] == "waiting":  # always idle: the request waited for it
+                self._decide(int(self.reg["approved"]))
+            elif self.reg["state"] in ("enabled", "session"):
                 self.reg["state"] = "session"
                 self._queue(bytes([0x03]) + min(funds, 0xFFFE).to_bytes(2, "big"))
             self.world.save()
@@ -78,6 +82,17 @@ class SimCashlessReader(SimMdbPeripheral):
             self.reg.update(state="inactive", funds=None, approved=0, queue=["00"],
                             always_idle=False)
             self.world.save()
+
+    def _decide(self, price: int) -> None:
+        """Approve ``price`` from the card's funds, or deny it (``deny``, too little)."""
+        reg = self.reg
+        funds = reg["funds"]
+        if "deny" in self.faults or funds is None or price > int(funds):
+            reg.update(state="session" if funds is not None else "enabled", approved=0)
+            self._queue(b"\x06")
+            return
+        reg.update(state="approved", approved=price)
+        self._queue(b"\x05" + price.to_bytes(2, "big"))
 
     def _charge(self) -> None:
         amount = int(self.reg["approved"])
@@ -136,12 +151,14 @@ class SimCashlessReader(SimMdbPeripheral):
         if sub == 0 and len(data) >= 5 and (
                 state == "session" or (state == "enabled" and reg["always_idle"])):
             price = int.from_bytes(data[1:3], "big")
-            funds = reg["funds"]
-            if "deny" in self.faults or funds is None or price > int(funds):
-                self._queue(b"\x06")
+            if reg["funds"] is None:  # always idle, no card yet: it waits for one
+                reg.update(state="waiting", approved=price)
                 return b""
-            reg.update(state="approved", approved=price)
-            self._queue(b"\x05" + price.to_bytes(2, "big"))
+            self._decide(price)
+            return b""
+        if sub == 1 and state == "waiting":
+            reg.update(state="enabled", approved=0)
+            self._queue(b"\x06")
             return b""
         if sub == 1 and state == "approved" and reg["queue"] and reg["queue"][-1][:2] == "05":
             reg["queue"].pop()  # the approval not yet polled: withdrawn

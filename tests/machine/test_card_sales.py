@@ -192,3 +192,30 @@ async def test_a_changer_and_a_reader_share_one_bus(tmp_path: Path) -> None:
         await check_card_charges(machine)
     finally:
         await machine.close()
+
+
+async def test_an_always_idle_reader_takes_the_selection_first(tmp_path: Path) -> None:
+    machine = await start_card_machine(tmp_path / "v.db", always_idle=True, vend_timeout_s=5.0)
+    try:
+        assert machine.card_desk is not None and machine.card_desk.reader.always_idle
+        await stock(machine, "A1", "Cola", 150, 3)
+        assert machine.sim is not None
+        reader = machine.sim.simulated_machine.reader
+        assert reader is not None
+        keypad = machine.sim.simulated_machine.gpio.keypad
+        await keypad.press("A1")  # no card yet: the request waits at the reader
+        await until(lambda: reader.reg["state"] == "waiting")
+        assert machine.sim.state()["display"] == ["PRESENT CARD", "A1 1.50"]
+        reader.present_card(500)
+        await settle(machine)
+        await until(lambda: not machine.sim.state()["card"]["present"])
+        state = machine.sim.state()
+        assert state["tray"] == ["Cola"] and state["card"]["charged"] == [150]
+        await check_card_charges(machine)
+        await keypad.press("A1")  # nobody comes: cancelled after the timeout
+        await until(lambda: reader.reg["state"] == "waiting")
+        await settle(machine)
+        await until(lambda: reader.reg["state"] == "enabled", 10.0)
+        assert machine.sim.state()["card"]["charged"] == [150]
+    finally:
+        await machine.close()
