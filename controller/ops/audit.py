@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
+from controller.ops.card_audit import card_segments, collect_card
+
 CRLF = "\r\n"
 
 
@@ -58,6 +60,7 @@ class AuditData:
     selections: Sequence[SelectionAudit] = field(default_factory=list)
     acceptor_model: str = "CCTALK-ACC"
     asset_number: str = ""
+    device_lines: Sequence[str] = ()  # what a card reader reports (DA1, DA2, DA4)
 
 
 def selection_number(slot: str, rows: str) -> str:
@@ -93,6 +96,7 @@ def render(a: AuditData) -> str:
         f"CA3*{_reset_first(a.cash_in, a.cash_to_cashbox, a.cash_to_hoppers, none)}",
         f"CA4*{_reset_first(a.change_paid, none)}",
         f"CA10*{_reset_first(a.refills)}",
+        *a.device_lines,
     ]
     for s in a.selections:
         body.append(f"PA1*{s.selection}*{s.price}")
@@ -129,7 +133,9 @@ def collect(db: sqlite_utils.Database, *, machine_id: str, model: str, software_
             vends=Pair(int(row[2]), int(row[4])),
             value=Pair(int(row[3]), int(row[5])),
         ))
+    card = collect_card(db)
     return AuditData(
+        device_lines=card_segments(card) if card is not None else (),
         machine_id=machine_id, model=model, software_version=software_version,
         currency=currency, currency_code=currency_code,
         sales_value=c.get("sales_value", zero), sales_count=c.get("sales_count", zero),

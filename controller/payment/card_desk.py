@@ -77,8 +77,11 @@ class CardDesk:
         if state is DeviceState.OFFLINE:
             await self._faults.report(f"card reader not answering ({why}): card sales stopped",
                                       device=DEVICE, latched=False)
-        elif state is DeviceState.READY and self._faults.get(DEVICE) is not None:
-            await self._faults.heal(DEVICE, "the card reader answers again")
+        elif state is DeviceState.READY:
+            identity = self.reader.identity.as_dict()
+            await self._store.tx(lambda db: card_journal.save_reader_identity(db, identity))
+            if self._faults.get(DEVICE) is not None:
+                await self._faults.heal(DEVICE, "the card reader answers again")
         self.changed()
 
     async def state_json(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ inside the caller's transaction; none does hardware I/O.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -154,3 +155,15 @@ def card_sales(db: sqlite_utils.Database) -> dict[str, int]:
                              ("cashless_value", "cashless_count", "cashless_refunds"))
     return {"value": value[0], "count": count[0], "interimValue": value[1],
             "interimCount": count[1], "refunds": refunds[0], "interimRefunds": refunds[1]}
+
+
+def save_reader_identity(db: sqlite_utils.Database, identity: dict[str, str]) -> None:
+    """The reader's identity as it last told it (for the audit report, ``DA1``)."""
+    db.conn.execute("INSERT INTO device_state (device, data) VALUES ('reader', ?) "
+                    "ON CONFLICT (device) DO UPDATE SET data = excluded.data",
+                    (json.dumps(identity, sort_keys=True),))
+
+
+def reader_identity(db: sqlite_utils.Database) -> dict[str, str] | None:
+    row = db.conn.execute("SELECT data FROM device_state WHERE device = 'reader'").fetchone()
+    return None if row is None else {str(k): str(v) for k, v in json.loads(row[0]).items()}

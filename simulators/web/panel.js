@@ -85,6 +85,7 @@
       $("coins").append(b);
     }
     $("take").addEventListener("click", () => act("POST", "/sim/tray/take"));
+    $("card").addEventListener("click", () => act("POST", "/sim/card", { funds: 500 }));
   }
 
   function buildFaultMenu() {
@@ -132,6 +133,7 @@
     showState(sim.state);
     fillList("tray", sim.tray, (name) => name);
     fillList("cup", sim.returned, (coin) => String(coin));
+    $("card").hidden = !sim.card;  // a machine with a card reader
   }
 
   function showSlot(el, entry) {

@@ -29,7 +29,10 @@ async def test_a_card_pays_at_the_panel(tmp_path: Path) -> None:
         assert books == {"delivered": [150], "unknown": [], "open": 0, "owed": 0,
                          "charged": 150}
         await check_conservation(machine, Tally(stocked={"A1": 3}))
-        assert "VA1*0*0" in await machine.audit_text()  # not a cash sale
+        audit = await machine.audit_text()
+        assert "CA2*0*0*0*0" in audit  # not a cash sale
+        assert "DA1*000000000001*SIMREADER*0100" in audit
+        assert "DA2*150*1*150*1" in audit and "DA4*0*0" in audit
         reader = (await machine.state_json())["reader"]
         assert reader["sales"]["value"] == 150 and reader["sales"]["count"] == 1
         assert reader["identity"]["manufacturer"] == "SIM"
@@ -138,6 +141,7 @@ async def test_a_reader_reset_mid_vend_leaves_a_refund_owed_on_record(tmp_path: 
         assert state["reader"]["refundsOwed"][0]["cents"] == 150
         events = await machine.events(0, 1000)
         assert any(e["kind"] == "card_refund_owed" for e in events)
+        assert "DA4*150*150" in await machine.audit_text()
     finally:
         await machine.close()
 
