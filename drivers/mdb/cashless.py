@@ -88,6 +88,7 @@ class MdbCashlessReader(MdbDevice):
         self._approved = False  # an approval not yet followed by SUCCESS or FAILURE
         self._approval_reset = False  # ... and the reader reset meanwhile: it counts as paid
         self._holder: asyncio.Task[Any] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # a session ended at the reader's request
 
     # --- life cycle hooks (MdbDevice) --------------------------------------------------
 
@@ -101,6 +102,14 @@ class MdbCashlessReader(MdbDevice):
     async def after_reset(self, *, unexpected: bool) -> None:
         if unexpected:
             await self._settle_first()
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await super().close()
 
     async def on_lost(self) -> None:
         self._set_session(None)
@@ -238,13 +247,12 @@ class MdbCashlessReader(MdbDevice):
             self._holder = None
 
     async def _finish(self, data: bytes) -> bool:
-        """SUCCESS or FAILURE, then the POLLs that would bring ``0B`` or JUST RESET."""
+        """SUCCESS or FAILURE, then the POLL that would bring ``0B`` or JUST RESET (a
+        reset seen earlier by the poll loop is remembered since the approval)."""
         self._lost = self._out_of_sequence = False
         reply = await self.command(p.VEND, data)
         self._handle(reply.data)
-        for _ in range(2):
-            if self._lost or self._out_of_sequence:
-                break
+        if not (self._lost or self._out_of_sequence):
             await asyncio.sleep(self.poll_interval_s)
             self._handle(await self.poll())
         lost = self._lost or self._approval_reset
@@ -317,9 +325,11 @@ class MdbCashlessReader(MdbDevice):
         elif code == Item.END_SESSION:
             self.reader_state = "enabled"
             self._set_session(None)
-        elif code == Item.CANCEL_REQUEST:
+        elif code == Item.CANCEL_REQUEST:  # the reader wants the session ended
             if self.reader_state == "session":
-                asyncio.get_running_loop().create_task(self.end_session())
+                task = asyncio.get_running_loop().create_task(self.end_session())
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         elif code == Item.MALFUNCTION:
             self.last_malfunction = item.data[0] if item.data else 0
             log.error("MDB reader malfunction %02X%s", self.last_malfunction,

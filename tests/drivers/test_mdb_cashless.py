@@ -177,6 +177,15 @@ async def test_begin_session_repeated_is_one_session_and_malfunction_is_kept(
     assert rig.reader.state_json()["lastMalfunction"] == 0xC1
 
 
+async def test_a_cancel_request_from_the_reader_ends_the_session(rig: Rig) -> None:
+    rig.sim.present_card(500)
+    await until(lambda: rig.reader.session is not None)
+    rig.wire()
+    rig.sim.reg["queue"].append("04")  # the reader's own session timer ran out
+    await until(lambda: rig.reader.session is None)
+    assert "13 04 17" in rig.wire() and rig.sim.card_state()["present"] is False
+
+
 async def test_chains_are_handled_in_order() -> None:
     items, rest = p.parse_items(bytes.fromhex("060A0704"), level=3)
     assert [i.code for i in items] == [0x06, 0x0A, 0x04] and items[1].data == b"\x07"
