@@ -17,6 +17,7 @@ vend declined).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from simulators.mdb.peripheral import SimMdbPeripheral
@@ -101,8 +102,10 @@ class SimCashlessReader(SimMdbPeripheral):
 
     def handle(self, cmd: int, data: bytes) -> bytes:
         with self.world.lock:
+            before = json.dumps(self.reg, sort_keys=True)
             answer = self._handle(cmd, data)
-            self.world.save()
+            if json.dumps(self.reg, sort_keys=True) != before:  # an idle POLL saves nothing
+                self.world.save()
             return answer
 
     def _handle(self, cmd: int, data: bytes) -> bytes:
