@@ -4,6 +4,7 @@ each record, the config of the envelope, the event codes of the faults."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from controller.config import load as load_config
 from controller.config.model import MachineConfig
 from controller.errors import ConfigError
 from controller.ops import audit
-from controller.ops.audit import dex
+from controller.ops.audit import dex, elements
 from controller.ops.audit.model import (
     CoinTube,
     DeviceSales,
@@ -121,6 +122,22 @@ def test_segments_come_in_the_order_of_the_standards_table() -> None:
     assert tags == ["DXS", "ST", "ID1", "ID4", "ID5", "ID6", "CB1", "VA1", "VA3", "CA1", "CA2",
                     "CA3", "CA4", "CA10", "CA15", "CA17", "CA17", "PA1", "PA2", "PA4", "PA5",
                     "PA7", "PA7", "EA2", "EA2", "EA3", "G85", "SE", "DXE"]
+
+
+def test_a_device_slots_its_elements_in() -> None:
+    def da2(a: audit.AuditData) -> Iterable[str]:
+        yield dex.segment("DA2", *elements.lifetime_first(a.counter("cashless_value"),
+                                                          a.counter("cashless_count")))
+
+    counters = {"cashless_value": Pair(70, 70), "cashless_count": Pair(1, 1)}
+    elements.DEVICES.append(da2)
+    try:
+        report = read_dex(audit.render(data(counters=counters)))
+    finally:
+        elements.DEVICES.remove(da2)
+    tags = [seg.tag for seg in report.segments]
+    assert tags.index("CA17") < tags.index("DA2") < tags.index("PA1")
+    assert "*".join(report.singles["DA2"].values()) == "70*1*70*1"
 
 
 def test_a_selection_never_sold_and_never_stocked() -> None:

@@ -19,7 +19,7 @@ from controller.config import Config
 from controller.ops.audit import dex
 from controller.ops.audit.collect import collect, selection_number
 from controller.ops.audit.dex import crc16_arc
-from controller.ops.audit.elements import REPORT
+from controller.ops.audit.elements import segments
 from controller.ops.audit.model import AuditData, Identity, Pair, ReadAudit
 from controller.store.counters import count_read
 
@@ -29,7 +29,7 @@ __all__ = ["AuditData", "Identity", "Pair", "ReadAudit", "collect", "crc16_arc",
 
 def render(a: AuditData) -> str:
     """The report's text, CRLF line ends, with its G85 and SE."""
-    return dex.report(a.identity.sender, (line for build in REPORT for line in build(a)))
+    return dex.report(a.identity.sender, segments(a))
 
 
 def identity(config: Config, software_version: str) -> Identity:

@@ -63,7 +63,7 @@ def collect(db: sqlite_utils.Database, identity: Identity, read: ReadAudit, *,
         cash_to_hoppers=pair("cash_to_hoppers"), change_paid=pair("change_paid"),
         refills=pair("refills"), acceptor_model=acceptor_model,
         selections=_selections(db, rows, set(slot_codes)), tubes=_tubes(db),
-        events=_events(db, pair("failed_vends"), in_service),
+        events=_events(db, pair("failed_vends"), in_service), counters=c,
     )
 
 

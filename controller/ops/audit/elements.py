@@ -1,10 +1,11 @@
 """The data segments of the report, block by block, in the order they are sent.
 
 Each builder is a small function of the report's data that gives zero or more
-segments; ``REPORT`` lists them in order, and ``PRODUCT`` lists what each
+segments; ``REPORT`` lists the blocks in order, and ``PRODUCT`` lists what each
 selection sends after its ``PA1``.  A device that reports its own elements (a
 changer's ``CA1``, a bill validator's ``BA1``, a card reader's ``DA1``/``DA2``/
-``DA4``, a hopper's ``HA1``) adds its builders to ``DEVICES``.
+``DA4``, a hopper's ``HA1``) adds its builders to ``DEVICES``; a builder reads
+the fields of ``AuditData``, or any audit counter by name (``a.counter``).
 
 Field order (EVA-DTS 6.2, Appendix A; route software reads by position):
 ``VA1``, ``CA2``, ``PA2`` and ``PA7`` send figures since initialisation first,
@@ -188,4 +189,12 @@ SALES: list[Builder] = [va1, va3]
 CASH_BLOCK: list[Builder] = [ca1, ca2, ca3, ca4, ca10, ca15, ca17]
 DEVICES: list[Builder] = []  # BA1, DA1/DA2/DA4, HA1: what other devices report
 EVENTS: list[Builder] = [ea2, ea3]
-REPORT: list[Builder] = [*IDENTIFICATION, *SALES, *CASH_BLOCK, *DEVICES, products, *EVENTS]
+PRODUCTS: list[Builder] = [products]
+REPORT: list[list[Builder]] = [IDENTIFICATION, SALES, CASH_BLOCK, DEVICES, PRODUCTS, EVENTS]
+
+
+def segments(a: AuditData) -> Iterable[str]:
+    """Every data segment of the report, block by block (between ``ST`` and ``G85``)."""
+    for block in REPORT:
+        for build in block:
+            yield from build(a)

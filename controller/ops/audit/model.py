@@ -7,7 +7,7 @@ an audited cashbox collection resets it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -99,6 +99,12 @@ class AuditData:
     selections: Sequence[SelectionAudit] = field(default_factory=list)
     tubes: Sequence[CoinTube] = field(default_factory=list)
     events: Sequence[EventAudit] = field(default_factory=list)
+    counters: Mapping[str, Pair] = field(default_factory=dict)  # every audit counter
+
+    def counter(self, name: str) -> Pair:
+        """An audit counter by name (``schema.COUNTER_NAMES``; 0 when absent), for a
+        builder that needs one no field above carries (a card reader's ``DA2``)."""
+        return self.counters.get(name, ZERO)
 
     @property
     def cash_bag(self) -> int:
