@@ -168,3 +168,35 @@ async def test_the_report_after_sales_a_failed_vend_a_refill_and_a_collection(
         await check_conservation(machine, tally)
     finally:
         await machine.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_events_say_what_failed_and_whether_it_still_is(tmp_path: Path) -> None:
+    machine = await start_machine(tmp_path / "v.db")
+    tally = Tally()
+    try:
+        await run_steps(machine, [
+            ("product", {**CHIPS, "slot": "A1"}), ("product", CHIPS),
+            ("fault", ("hopper:50", "jam")),  # it jams after its first coin
+            ("coin", 50), ("coin", 50), ("coin", 50), ("coin", 50),
+            ("refill", (100, 0)), ("press", "A1"),  # change of 1.00: two 50c coins
+            ("expect", {"tray": ["Chips"], "credit": 0, "fault_has": "hopper 50c"}),
+            ("fault", ("slot:B2", "no_drop")),  # turns, nothing falls
+            ("coin", 100), ("press", "B2"), ("press", "*"),
+            ("expect", {"slot_status": {"B2": "out_of_order"}, "credit": 0}),
+        ], tally)
+        report, _, _ = await read(machine)
+        assert set(report.events) == {"EAF", "ELA"}  # no EJB/EJC: no motor jammed
+        assert event(report, "EAF") == ("1", "1", "1")
+        assert event(report, "ELA") == ("1", "1", "1")
+        assert report.products["22"].pa1["PA107"] == "0"  # the motor turned: present
+
+        await run_steps(machine, [("fault", ("hopper:50", "clear"))], tally)
+        await machine.set_hopper(50, (await hoppers(machine))[50][0])  # counted: fault gone
+        report, _, _ = await read(machine)
+        assert event(report, "EAF") == ("1", "1", "0")  # happened, no longer active
+        assert event(report, "ELA") == ("1", "1", "1")  # B2 is still out of order
+        await check_conservation(machine, tally)
+    finally:
+        await machine.close()
