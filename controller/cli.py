@@ -15,6 +15,7 @@ from pathlib import Path
 
 from controller import config as config_mod
 from controller.errors import ConfigError, VendingError
+from controller.fleet import cli as fleet_cli
 from controller.ops import cli_admin
 
 DEFAULT_DB = Path("state") / "vending.db"
@@ -59,15 +60,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="with a directory: keep only the N newest copies")
     check = sub.add_parser("check-config", parents=[common], help="validate a config file")
     check.add_argument("file")
-    fleet = sub.add_parser("fleet", parents=[common],
-                           help="the live table of every machine that reports to a broker")
-    fleet.add_argument("--broker", metavar="URL",
-                       help="mqtt://host[:port] or mqtts://host[:port] (default: the config's)")
-    fleet.add_argument("--once", action="store_true", help="print the table once and exit")
-    fleet.add_argument("--topic-prefix", help="default: the config's, else vending")
-    fleet.add_argument("--username")
-    fleet.add_argument("--password-file", metavar="FILE")
-    fleet.add_argument("--ca-file", metavar="FILE", help="CA certificate for mqtts://")
+    fleet_cli.add_command(sub)
     return parser
 
 
@@ -93,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "backup":
             return _backup(args)
         if args.command == "fleet":
-            return _fleet(args)
+            return fleet_cli.run(args)
         if args.command == "check-config":
             cfg = config_mod.load(args.file)
             print("\n".join(config_mod.describe(cfg)))
@@ -130,36 +123,6 @@ def _stop_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-
-
-def _fleet(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    import aiomqtt
-
-    from controller.config import TelemetryConfig, broker_address
-    from controller.fleet.view import watch
-
-    configured = _load(args).telemetry
-    if args.broker is None and configured is None:
-        raise ConfigError("give --broker URL (or a config with a [telemetry] section)")
-    base = configured or TelemetryConfig()
-    broker = args.broker or base.broker
-    try:
-        broker_address(broker)
-    except ValueError as exc:
-        raise ConfigError(f"--broker: {exc}") from None
-    cfg = replace(base, broker=broker, topic_prefix=args.topic_prefix or base.topic_prefix,
-                  username=args.username or base.username,
-                  password_file=args.password_file or base.password_file,
-                  ca_file=args.ca_file or base.ca_file)
-    try:
-        return asyncio.run(watch(cfg, once=args.once))
-    except KeyboardInterrupt:
-        return 0
-    except aiomqtt.MqttError as exc:
-        print(f"vending: broker {broker}: {exc}", file=sys.stderr)
-        return 1
 
 
 def _read_password(args: argparse.Namespace) -> str:
