@@ -79,9 +79,10 @@ async def _serve(config: Config, db_path: Path, stop: asyncio.Event) -> None:
         except OSError as exc:
             raise ConfigError(f"cannot serve on {config.api.host}:{config.api.port}: "
                               f"{exc.strerror or exc}") from None
+        bound = listener.sockets[0].getsockname()[1] if listener.sockets else config.api.port
         log.info("vending machine %s serving on %s://%s:%d (%s)", config.machine.machine_id,
                  "https" if config.api.tls_cert_file else "http",
-                 config.api.host, config.api.port,
+                 config.api.host, bound,  # the port the system gave for --port 0
                  "simulated" if config.machine.simulated else "hardware")
         supervisor.start()
         event_lines = asyncio.create_task(follow_events(machine.stream), name="event-log")
