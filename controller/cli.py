@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="with a directory: keep only the N newest copies")
     check = sub.add_parser("check-config", parents=[common], help="validate a config file")
     check.add_argument("file")
+    check.add_argument("--wiring", action="store_true",
+                       help="print the config's wiring table (Markdown) instead")
     fleet_cli.add_command(sub)
     return parser
 
@@ -89,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
             return fleet_cli.run(args)
         if args.command == "check-config":
             cfg = config_mod.load(args.file)
+            if args.wiring:
+                from controller.config.wiring import wiring_table
+
+                print(wiring_table(cfg))
+                return 0
             print("\n".join(config_mod.describe(cfg)))
             print("config OK")
             return 0
