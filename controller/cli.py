@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
 
 from controller import config as config_mod
-from controller.errors import ConfigError, VendingError
+from controller.errors import ConfigError, ValidationError, VendingError
 from controller.fleet import cli as fleet_cli
 from controller.ops import cli_admin
 
@@ -132,13 +133,24 @@ def _stop_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
+NO_TERMINAL = ("no terminal to ask for the password: give it on standard input with "
+               "--password-stdin, e.g. `echo 'long-secret' | vending user add NAME --role ROLE "
+               "--password-stdin`")
+
+
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     import getpass
 
-    first = getpass.getpass("password: ")
-    if getpass.getpass("again: ") != first:
+    if not sys.stdin.isatty():  # getpass would read a piped or empty stdin, or die on EOF
+        raise ValidationError(NO_TERMINAL)
+    try:
+        first = getpass.getpass("password: ")
+        again = getpass.getpass("again: ")
+    except EOFError:
+        raise ValidationError(NO_TERMINAL) from None
+    if again != first:
         raise ConfigError("the passwords differ")
     return first
 
@@ -160,8 +172,12 @@ def _user_add(args: argparse.Namespace) -> int:
 
 
 def _backup(args: argparse.Namespace) -> int:
+    from controller.errors import StoreError
     from controller.ops.backup import backup_database, prune_archived_events
 
+    if args.path.endswith(("/", os.sep)) and not Path(args.path).is_dir():
+        raise StoreError(f"{args.path}: no such directory; create it first (mkdir -p "
+                         f"{args.path}), writable by the user running the backup")
     copy = backup_database(_db_path(args), Path(args.path), keep=args.keep)
     print(f"backed up {_db_path(args)} to {copy}")
     cfg = _load(args)
