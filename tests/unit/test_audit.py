@@ -10,7 +10,7 @@ GOLDEN = (
     "EA2*EJL*1*1\r\nG85*151A\r\nSE*17*0001\r\nDXE*1*1\r\n"
 )
 
-# HARDWARE.md's second example: after one audited collection, lifetime and
+# The second reference example: after one audited collection, lifetime and
 # since-reset figures differ, which pins the order of the fields.
 GOLDEN_AFTER_COLLECTION = (
     "DXS*RPV0001*VA*V1/1*1\r\nST*001*0001\r\nID1*RPV0001*RPIVMC*1***A42\r\n"
