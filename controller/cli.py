@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from controller import config as config_mod
@@ -193,6 +194,7 @@ def _audit(args: argparse.Namespace) -> int:
     from controller.ops import audit
     from controller.ops.ledger import read_ledger, verify_lines
     from controller.store import open_db
+    from controller.store.db import transaction
     from controller.version import VERSION
 
     cfg = _load(args)
@@ -200,14 +202,13 @@ def _audit(args: argparse.Namespace) -> int:
     if not path.exists():
         raise ConfigError(f"{path}: no such database")
     db = open_db(path)
-    try:
-        data = audit.collect(db, machine_id=cfg.machine.machine_id, model=cfg.machine.model,
-                             software_version=VERSION, currency=cfg.machine.currency,
-                             currency_code=cfg.machine.currency_code, rows=cfg.slots.rows)
+    try:  # a read like any other: counted (EA309), in the database it reads
+        report = transaction(db, lambda d: audit.read_report(
+            d, cfg, now=time.time(), software_version=VERSION))
         ledger = read_ledger(db)
     finally:
         db.conn.close()
-    sys.stdout.write(audit.render(data))
+    sys.stdout.write(report)
     if args.verify:
         for line in verify_lines(ledger):
             print(line, file=sys.stderr)

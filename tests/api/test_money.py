@@ -9,6 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from controller.machine import Machine
 from tests.api.conftest import Account, error_of
+from tests.dex_reader import read_dex
 
 pytestmark = pytest.mark.asyncio
 
@@ -131,6 +132,18 @@ async def test_audit_is_text(client: TestClient[Any, Any], operator: Account) ->
     assert r.status == 200
     assert r.content_type == "text/plain"
     assert "DXS" in await r.text()
+
+
+async def test_every_audit_read_counts(client: TestClient[Any, Any], operator: Account,
+                                       machine: Any) -> None:
+    if not isinstance(machine, Machine):
+        pytest.skip("needs the simulated machine")
+    reads = []
+    for _ in range(3):
+        r = await client.get("/machine/audit", headers=operator.auth)
+        ea3 = read_dex(await r.text()).singles["EA3"]
+        reads.append((ea3["EA309"], ea3["EA305"] != ""))
+    assert reads == [("1", False), ("2", True), ("3", True)]  # EA309; EA305 the last read
 
 
 async def test_buy_waits_for_a_customer_at_the_panel(client: TestClient[Any, Any],
