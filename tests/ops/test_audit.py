@@ -27,8 +27,9 @@ from controller.ops.audit.model import (
 from controller.store.event_codes import fault_event_code
 from tests.dex_reader import crc16, missing_mandatory, read_dex
 
-# HARDWARE.md's two examples: the records between ST and G85 (their envelope is
-# the older one, but the CRC and the segment count are over these lines alone).
+# The two reference examples of the audit format: the records between ST and G85
+# (their envelope is the older one, but the CRC and the segment count are over
+# these lines alone).
 EXAMPLE = ["ID1*RPV0001*RPIVMC*1***A42", "ID4*2*978*EUR", "CB1*RPV0001*RPIVMC*0.1.0",
            "VA1*420*3*420*3", "CA1*0*CCTALK-ACC*1", "CA2*420*3*420*3",
            "CA3*500*350*150*0*500*350*150*0", "CA4*80*0*80*0", "CA10*2000*2000",

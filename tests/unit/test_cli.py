@@ -159,3 +159,18 @@ def test_one_process_per_machine_and_a_clear_word_on_a_busy_port(tmp_path: Path)
         assert "Traceback" not in third.stderr
     finally:
         first.stop()
+
+
+@pytest.mark.parametrize("stdin", [subprocess.DEVNULL, "a-long-password\n"])
+def test_user_add_without_a_terminal_says_to_use_password_stdin(tmp_path: Path,
+                                                                stdin: object) -> None:
+    db = tmp_path / "v.db"
+    done = subprocess.run([sys.executable, "-m", "controller.cli", "user", "add", "alice",
+                           "--role", "operator", "--db", str(db)],
+                          stdin=stdin if stdin is subprocess.DEVNULL else None,
+                          input=None if stdin is subprocess.DEVNULL else stdin,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "EOFError" not in done.stderr
+    assert "no terminal" in done.stderr and "--password-stdin" in done.stderr
+    assert not db.exists()
