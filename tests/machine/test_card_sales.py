@@ -33,6 +33,8 @@ async def test_a_card_pays_at_the_panel(tmp_path: Path) -> None:
         assert "CA2*0*0*0*0" in audit  # not a cash sale
         assert "DA1*000000000001*SIMREADER*0100" in audit
         assert "DA2*150*1*150*1" in audit and "DA4*0*0" in audit
+        assert "PA7*11*DA*0*150*1*150*1*150" in audit  # the product's card sales
+        assert "PA7*11*CA*0*150*0*0*0*0" in audit and "VA1*150*1*150*1" in audit
         reader = (await machine.state_json())["reader"]
         assert reader["sales"]["value"] == 150 and reader["sales"]["count"] == 1
         assert reader["identity"]["manufacturer"] == "SIM"
