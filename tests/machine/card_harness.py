@@ -15,7 +15,7 @@ from tests.machine.harness import start_machine
 
 
 def card_config(**cashless: Any) -> Config:
-    return replace(Config(), cashless=CashlessConfig(kind="mdb", **{"vend_timeout_s": 1.0,
+    return replace(Config(), cashless=CashlessConfig(kind="mdb", **{"vend_timeout_s": 5.0,
                                                                      **cashless}))
 
 

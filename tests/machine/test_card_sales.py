@@ -163,7 +163,7 @@ async def test_card_sales_reach_the_metrics(tmp_path: Path) -> None:
             await until(lambda: not machine.card_present())
             while (event := events.get_nowait()) is not None:
                 await metrics.apply(event, machine)  # type: ignore[arg-type]
-        text = metrics.exposition().decode()
+        text = (await metrics.exposition(wait_s=0)).decode()
         assert 'vending_card_vends_total{told="success"} 1.0' in text
         assert "vending_card_sales_cents_total 150.0" in text
         assert "vending_card_present 0.0" in text
@@ -174,7 +174,7 @@ async def test_card_sales_reach_the_metrics(tmp_path: Path) -> None:
 async def test_a_changer_and_a_reader_share_one_bus(tmp_path: Path) -> None:
     from tests.machine.mdb_rig import mdb_config
 
-    config = mdb_config(cashless={"kind": "mdb", "vend_timeout_s": 1.0})
+    config = mdb_config(cashless={"kind": "mdb", "vend_timeout_s": 5.0})
     machine = await start_machine(tmp_path / "v.db", config)
     try:
         await until(lambda: machine.card_desk is not None
