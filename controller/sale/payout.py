@@ -112,7 +112,8 @@ class ChangePayer:
                 recorded += 1
                 paid = recorded
                 await self._store.tx(
-                    lambda db: journal.record_coins_paid(db, payout_id, coin, paid))
+                    lambda db, n=paid: journal.record_coins_paid(  # type: ignore[misc]
+                        db, payout_id, coin, n))
 
         try:
             result = await hopper.dispense(count, on_paid=on_paid)

@@ -30,7 +30,7 @@ SALE_SETUP: list[tuple[str, Any]] = [
 ]
 PAYOUT_SETUP: list[tuple[str, Any]] = [("coin", 20), ("coin", 20), ("coin", 10), ("coin", 5)]
 FLOWS = {"sale": (SALE_SETUP, "A1"), "coin_return": (PAYOUT_SETUP, "*")}
-CUTS = {"sale": 13, "coin_return": 8}
+CUTS = {"sale": 10, "coin_return": 6}
 
 
 async def _count(flow: str, path: Path) -> int:
