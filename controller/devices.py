@@ -28,6 +28,7 @@ from drivers.gpio.lcd import Hd44780Display
 from drivers.gpio.pulse_acceptor import PulseCoinAcceptor
 from drivers.gpio.pulse_hopper import PulseHopper
 from drivers.gpio.spiral import GpioSpiralMatrix
+from drivers.mdb.bills import MdbBillValidator
 from drivers.mdb.changer import MdbCoinChanger
 from drivers.mdb.changer_parts import ChangerAcceptor, ChangerTube
 from drivers.mdb.link import MdbLink
@@ -106,26 +107,43 @@ async def build_devices(config: Config, ports: DevicePorts) -> Devices:
     """Every driver the config names, constructed (nothing started but the ccTalk port,
     which when it cannot be opened yet is tried again by every request)."""
     closers: list[Callable[[], Awaitable[None]]] = []
+    mdb = await _mdb_link(config, ports, closers)
     if config.acceptor.kind == "mdb":
-        acceptor, hoppers = await _mdb_changer(config, ports, closers)
+        assert mdb is not None
+        acceptor, hoppers = _mdb_changer(config, ports, mdb)
     else:
         link = await _cctalk_link(config, ports, closers)
         hoppers = {h.coin_cents: _hopper(config, h, link, ports) for h in config.hoppers}
         acceptor = _acceptor(config, config.acceptor, link, ports)
+    bills = None
+    if config.bills is not None and mdb is not None:
+        t = ports.mdb
+        bills = MdbBillValidator(mdb, accept_cents=config.bills.accept_cents,
+                                 poll_interval_s=config.mdb.poll_interval_s,
+                                 **_given(reset_retry_s=t.reset_retry_s,
+                                          non_response_s=t.non_response_s))
     return Devices(acceptor=acceptor, hoppers=hoppers,
                    spirals=_spirals(config, ports), keypad=_keypad(config, ports),
-                   display=_display(config, ports), extra_closers=closers)
+                   display=_display(config, ports), extra_closers=closers, bills=bills)
 
 
-async def _mdb_changer(config: Config, ports: DevicePorts,
-                       closers: list[Callable[[], Awaitable[None]]]
-                       ) -> tuple[CoinAcceptor, dict[int, Hopper]]:
-    """The MDB changer as the acceptor, and its tubes as the hoppers."""
-    m, t = config.mdb, ports.mdb
+async def _mdb_link(config: Config, ports: DevicePorts,
+                    closers: list[Callable[[], Awaitable[None]]]) -> MdbLink | None:
+    """The one MDB bus every MDB device shares (None when the config has none)."""
+    if config.acceptor.kind != "mdb" and config.bills is None:
+        return None
+    m = config.mdb
     port = ports.mdb_port or m.port
     link: MdbLink = QibixxLink(port) if m.interface == "qibixx" else Raw9Link(port)
     await link.start()  # a missing board is a device fault, retried, never fatal
     closers.append(link.close)
+    return link
+
+
+def _mdb_changer(config: Config, ports: DevicePorts, link: MdbLink
+                 ) -> tuple[CoinAcceptor, dict[int, Hopper]]:
+    """The MDB changer as the acceptor, and its tubes as the hoppers."""
+    m, t = config.mdb, ports.mdb
     changer = MdbCoinChanger(link, poll_interval_s=m.poll_interval_s,
                              **_given(reset_retry_s=t.reset_retry_s,
                                       non_response_s=t.non_response_s, coin_s=t.coin_s,

@@ -15,8 +15,12 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from drivers.heartbeat import Heartbeat
+
+if TYPE_CHECKING:
+    from drivers.mdb.bills import MdbBillValidator
 
 # --- coin acceptor ----------------------------------------------------------
 
@@ -300,6 +304,7 @@ class Devices:
     keypad: Keypad
     display: Display
     extra_closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    bills: MdbBillValidator | None = None  # an MDB bill validator, when configured
 
     def heartbeats(self) -> list[Heartbeat]:
         """The signs of life of every device loop, for the process supervisor."""

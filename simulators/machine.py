@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from controller.config import Config
 from controller.devices import CctalkTimings, DevicePorts, GpioTimings, MdbTimings
-from controller.errors import ValidationError
+from controller.errors import NotFound, ValidationError
 from drivers.cctalk.link import CctalkLink
 from simulators.cctalk.acceptor import SimCctalkAcceptor
 from simulators.cctalk.bus import SimCctalkBus
@@ -130,12 +130,14 @@ class SimulatedMachine:
 
     async def _start_mdb(self, world: SimWorld) -> str | None:
         cfg = self.config
-        if cfg.acceptor.kind != "mdb":
+        if cfg.acceptor.kind != "mdb" and cfg.bills is None:
             return None
-        self.mdb = SimMdbRig(world, coins=[h.coin_cents for h in cfg.hoppers], changer=True,
+        self.mdb = SimMdbRig(world, coins=[h.coin_cents for h in cfg.hoppers],
+                             changer=cfg.acceptor.kind == "mdb", bills=cfg.bills is not None,
                              tube_capacity=cfg.mdb.tube_capacity, coin_s=0.03 / cfg.sim.speed)
         await self.mdb.start()
-        self.coin_slot = self.mdb.coin_slot
+        if self.mdb.coin_slot is not None:
+            self.coin_slot = self.mdb.coin_slot
         return self.mdb.port
 
     def _make_link(self, port: str, **options: Any) -> CctalkLink:
@@ -342,20 +344,49 @@ class SimControl:
     def state(self) -> dict[str, Any]:
         world, gpio = self.simulated_machine.world, self.simulated_machine.gpio
         assert world is not None and gpio is not None
+        bills = self.simulated_machine.mdb.bills if self.simulated_machine.mdb else None
+        extra = {"returnedBills": bills.returned()} if bills is not None else {}
         return {"display": [line.rstrip() for line in gpio.lcd.lines], "tray": list(world.tray),
-                "returned": list(world.cup), "state": self._machine.fsm_state}
+                "returned": list(world.cup), "state": self._machine.fsm_state, **extra}
 
     async def take_tray(self) -> dict[str, Any]:
         assert self.simulated_machine.world is not None
         tray, cup = self.simulated_machine.world.take_tray()
-        return {"tray": tray, "returned": cup}
+        bills = self.simulated_machine.mdb.bills if self.simulated_machine.mdb else None
+        extra = {"returnedBills": bills.take_returned()} if bills is not None else {}
+        return {"tray": tray, "returned": cup, **extra}
+
+    async def insert_bill(self, bill: int) -> dict[str, Any]:
+        """A bill into the simulated validator; answers once it is stacked or returned."""
+        bills = self.simulated_machine.mdb.bills if self.simulated_machine.mdb else None
+        if bills is None:
+            raise NotFound("this machine has no bill validator")
+        if not isinstance(bill, int) or isinstance(bill, bool) or bill <= 0:
+            raise ValidationError("bill must be a positive integer", fields={"bill": "invalid"})
+        async with self.simulated_machine.coin_lock:
+            for _ in range(200):  # the customer waits for the validator to take bills
+                if bills.takes(bill):
+                    break
+                await asyncio.sleep(0.01)
+            before, credit = bills.stacker_value(), await self._machine.panel_credit()
+            result = bills.insert(bill)
+            for _ in range(300):  # decided within a few polls; the credit booked after
+                if bills.escrowed() is None and (bills.stacker_value() == before or
+                                                 await self._machine.panel_credit() != credit):
+                    break
+                await asyncio.sleep(0.01)
+        await self._machine.settled()
+        stacked = result == "escrow" and bills.stacker_value() > before
+        return {"bill": bill, "result": "stacked" if stacked else "returned",
+                "credit": await self._machine.panel_credit(), **self.state()}
 
     def fault_menu(self) -> dict[str, list[str]]:
         """The faults each simulated device takes ("clear" aside), for the web panel."""
         hw = self.simulated_machine
         menu: dict[str, list[str]] = {}
-        names = hw.mdb.names() if hw.mdb is not None else [
+        names = [] if hw.config.acceptor.kind == "mdb" else [
             "acceptor", *(f"hopper:{h.coin_cents}" for h in hw.config.hoppers)]
+        names += hw.mdb.names() if hw.mdb is not None else []
         for name in names:
             with contextlib.suppress(KeyError):
                 menu[name] = sorted(set(hw.device_named(name).FAULTS) - {"clear"})
@@ -370,7 +401,8 @@ class SimControl:
                 pass
             elif device.startswith("slot:"):
                 hw.gpio.spirals.inject(device[5:], fault)
-            elif device in ("acceptor", "changer") or device.startswith(("hopper:", "tube:")):
+            elif device in ("acceptor", "changer", "bills") or device.startswith(
+                    ("hopper:", "tube:")):
                 hw.device_named(device).inject(fault)  # every coin device takes "clear" too
             else:
                 raise ValueError(f"unknown device {device!r}")

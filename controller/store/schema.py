@@ -189,4 +189,6 @@ COUNTER_NAMES: tuple[str, ...] = (
     "overpaid",  # value a hopper paid beyond the change owed (a late coin): a loss
     "cashless_value",  # value of paid vends paid by a card reader (not cash)
     "cashless_count",  # number of those vends
+    "bills_in",  # value of bills stacked (cash in); its interim is the stacker's contents
+    "bills_count",  # number of bills stacked
 )

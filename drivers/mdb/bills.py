@@ -62,9 +62,13 @@ class BillEventKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class BillEvent:
+    """One event of the validator; ``seq`` grows by one per event of this driver, so
+    a handler offered a batch again can skip what it already did."""
+
     kind: BillEventKind
     value_cents: int = 0
     meaning: str = ""
+    seq: int = 0
 
 
 Decider = Callable[[int], Awaitable[bool]]
@@ -95,6 +99,8 @@ class MdbBillValidator(MdbDevice):
         self._enabled = False
         self._types_dirty = False
         self._pending: list[BillEvent] = []
+        self._seq = 0
+        self._ended = 0  # escrowed bills stacked or returned so far
         self._sink: BillSink | None = None
         self._decide: Decider | None = None
         self.add_listener(self._state_changed)
@@ -135,9 +141,9 @@ class MdbBillValidator(MdbDevice):
 
     async def _state_changed(self, device: MdbDevice, state: DeviceState, why: str) -> None:
         if state is DeviceState.OFFLINE:
-            self._pending.append(BillEvent(BillEventKind.LOST, meaning=why))
+            self._event(BillEventKind.LOST, meaning=why)
         elif state is DeviceState.READY and why == "answers again":
-            self._pending.append(BillEvent(BillEventKind.BACK, meaning=why))
+            self._event(BillEventKind.BACK, meaning=why)
 
     # --- POLL items -------------------------------------------------------------------
 
@@ -148,14 +154,14 @@ class MdbBillValidator(MdbDevice):
             if item.kind is BillItemKind.BILL:
                 self._bill(item.route, value)
             elif item.kind is BillItemKind.ATTEMPTS:
-                self._pending.append(BillEvent(BillEventKind.REJECTED,
-                                               meaning=f"{item.count} bill(s) while disabled"))
+                self._event(BillEventKind.REJECTED,
+                            meaning=f"{item.count} bill(s) while disabled")
             elif item.status == JUST_RESET:
                 just_reset = True
             elif item.status in FAULT_STATUSES:
                 faults.append(STATUS_MEANING[item.status])
             elif item.status == 0x0B:
-                self._pending.append(BillEvent(BillEventKind.REJECTED, meaning="bill rejected"))
+                self._event(BillEventKind.REJECTED, meaning="bill rejected")
         self._track_fault(faults, disabled_seen=DISABLED in data)
         return just_reset
 
@@ -165,22 +171,24 @@ class MdbBillValidator(MdbDevice):
             self.escrow_cents = cents
         elif route in (BillRoute.STACKED, BillRoute.RECYCLER):
             self.escrow_cents = None
+            self._ended += 1
             self.stacker_count += 1
-            self._pending.append(BillEvent(BillEventKind.STACKED, cents))
+            self._event(BillEventKind.STACKED, cents)
         elif route is BillRoute.RETURNED:
             self.escrow_cents = None
-            self._pending.append(BillEvent(BillEventKind.RETURNED, cents))
+            self._ended += 1
+            self._event(BillEventKind.RETURNED, cents)
         else:
-            self._pending.append(BillEvent(BillEventKind.REJECTED, cents, "bill refused"))
+            self._event(BillEventKind.REJECTED, cents, "bill refused")
 
     def _track_fault(self, faults: list[str], *, disabled_seen: bool) -> None:
         if self.stacker_full:
             faults.append("bill stacker full: empty it")
         if faults and self.fault is None:
             self.fault = "; ".join(faults)
-            self._pending.append(BillEvent(BillEventKind.FAULT, meaning=self.fault))
+            self._event(BillEventKind.FAULT, meaning=self.fault)
         elif not faults and self.fault is not None and not (disabled_seen and self._enabled):
-            self._pending.append(BillEvent(BillEventKind.FAULT_CLEARED, meaning=self.fault))
+            self._event(BillEventKind.FAULT_CLEARED, meaning=self.fault)
             self.fault = None
 
     # --- escrow --------------------------------------------------------------------
@@ -202,14 +210,17 @@ class MdbBillValidator(MdbDevice):
         await self.command(ESCROW, b"\x01" if stack else b"\x00", repeat=False)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.escrow_timeout_s
-        while self.escrow_cents is not None and loop.time() < deadline:
+        ended = self._ended
+        while self._ended == ended and loop.time() < deadline:
             await asyncio.sleep(self.poll_interval_s)
             data = await self.poll()
             if 0x0A in parse_poll_statuses(data):
                 self.escrow_cents = None  # invalid escrow: nothing held any more
+                break
             if self._decode(data):
                 await self.setup()  # a reset returned the bill
-        if self.escrow_cents is not None:
+                break
+        if self._ended == ended:
             log.error("MDB bills: no answer to ESCROW in %g s", self.escrow_timeout_s)
         await self.read_stacker()
 
@@ -258,6 +269,10 @@ class MdbBillValidator(MdbDevice):
             self._types_dirty = True
             self._track_fault([], disabled_seen=False)
         self.stacker_count = count
+
+    def _event(self, kind: BillEventKind, value_cents: int = 0, meaning: str = "") -> None:
+        self._seq += 1
+        self._pending.append(BillEvent(kind, value_cents, meaning, self._seq))
 
     async def _deliver(self) -> None:
         if not self._pending or self._sink is None:

@@ -179,8 +179,9 @@ class QibixxLink(MdbLink):
             if remaining <= 0:
                 self._broken = "the board does not answer"
                 raise DeviceLost(f"MDB board on {self.port} does not answer {line!r}")
-            try:
-                answer = await asyncio.wait_for(self._lines.get(), remaining)
+            try:  # asyncio.timeout, not wait_for: a cancel is never swallowed
+                async with asyncio.timeout(remaining):
+                    answer = await self._lines.get()
             except TimeoutError:
                 continue
             if answer.startswith(prefixes):

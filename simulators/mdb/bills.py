@@ -85,6 +85,15 @@ class SimMdbBillValidator(SimMdbPeripheral):
             self.world.changed()
             return "escrow"
 
+    def takes(self, bill: int) -> bool:
+        """Whether the validator's bill types enable this bill now."""
+        return bill in BILL_VALUES and bool(int(self._reg["accept"]) >> BILL_VALUES.index(bill) & 1)
+
+    def escrowed(self) -> int | None:
+        """The bill held in escrow now (None: none)."""
+        bill = self._reg["escrow"]
+        return None if bill is None else int(bill)
+
     def stacker_value(self) -> int:
         return sum(int(v) * int(n) for v, n in self._reg["stacker"].items())
 

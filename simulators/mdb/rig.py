@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from simulators.mdb.bills import SimMdbBillValidator
 from simulators.mdb.board import SimQibixxBoard
 from simulators.mdb.changer import TUBE_FAULTS, SimMdbChanger
 from simulators.world import SimWorld
@@ -42,14 +43,18 @@ class SimTube:
 class SimMdbRig:
     """The board and the simulated MDB devices a config asks for."""
 
-    def __init__(self, world: SimWorld, *, coins: list[int], changer: bool,
+    def __init__(self, world: SimWorld, *, coins: list[int], changer: bool, bills: bool,
                  tube_capacity: int, coin_s: float) -> None:
         self.board = SimQibixxBoard()
         self.changer: SimMdbChanger | None = None
+        self.bills: SimMdbBillValidator | None = None
         if changer:
             self.changer = SimMdbChanger(world, coins=coins, tube_capacity=tube_capacity,
                                          coin_s=coin_s)
             self.board.add(self.changer)
+        if bills:
+            self.bills = SimMdbBillValidator(world)
+            self.board.add(self.bills)
 
     @property
     def port(self) -> str:
@@ -65,8 +70,10 @@ class SimMdbRig:
     async def close(self) -> None:
         await self.board.close()
 
-    def device_named(self, name: str) -> SimMdbChanger | SimTube:
-        """``changer`` or ``tube:<coin>`` (KeyError for any other)."""
+    def device_named(self, name: str) -> SimMdbChanger | SimTube | SimMdbBillValidator:
+        """``changer``, ``tube:<coin>`` or ``bills`` (KeyError for any other)."""
+        if name == "bills" and self.bills is not None:
+            return self.bills
         if self.changer is not None:
             if name == "changer":
                 return self.changer
@@ -77,6 +84,7 @@ class SimMdbRig:
         raise KeyError(f"no device {name!r}")
 
     def names(self) -> list[str]:
+        names = ["bills"] if self.bills is not None else []
         if self.changer is None:
-            return []
-        return ["changer", *(f"tube:{c}" for c in self.changer.coins)]
+            return names
+        return ["changer", *(f"tube:{c}" for c in self.changer.coins), *names]
