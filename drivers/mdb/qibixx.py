@@ -78,7 +78,7 @@ class QibixxLink(MdbLink):
     name = "qibixx"
 
     def __init__(self, port: str, *, baudrate: int = 115200,
-                 line_timeout_s: float = 0.25) -> None:
+                 line_timeout_s: float = 1.0) -> None:
         if not port:
             raise ValueError("the MDB board needs a serial port path")
         if line_timeout_s <= 0:

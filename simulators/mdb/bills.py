@@ -145,8 +145,10 @@ class SimMdbBillValidator(SimMdbPeripheral):
         if cmd == POLL:
             return self._poll()
         if cmd == BILL_TYPE and len(data) == 4:
-            reg["accept"] = int.from_bytes(data[:2], "big")
-            self.world.save()
+            accept = int.from_bytes(data[:2], "big")
+            if accept != reg["accept"]:
+                reg["accept"] = accept
+                self.world.save()
             return b""
         if cmd == ESCROW and len(data) == 1:
             self._escrow(stack=data[0] == 1)
@@ -169,9 +171,10 @@ class SimMdbBillValidator(SimMdbPeripheral):
             out.append(JUST_RESET)
         while reg["items"] and len(out) < 16:
             out.append(int(reg["items"].pop(0)))
+        if out:
+            self.world.save()  # only when the registers moved: an idle POLL writes nothing
         if (not reg["accept"] or "jam" in self.faults) and DISABLED not in out:
             out.append(DISABLED)
-        self.world.save()
         return bytes(out)
 
     def _escrow(self, *, stack: bool) -> None:

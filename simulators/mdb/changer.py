@@ -159,8 +159,10 @@ class SimMdbChanger(SimMdbPeripheral):
         if cmd == POLL:
             return self._poll()
         if cmd == COIN_TYPE and len(data) == 4:
-            self._reg["accept"] = int.from_bytes(data[:2], "big")
-            self.world.save()
+            accept = int.from_bytes(data[:2], "big")
+            if accept != self._reg["accept"]:
+                self._reg["accept"] = accept
+                self.world.save()
             return b""
         if cmd == DISPENSE and len(data) == 1:
             self._start_payout({data[0] & 0x0F: data[0] >> 4})
@@ -190,9 +192,10 @@ class SimMdbChanger(SimMdbPeripheral):
         assert isinstance(items, list)
         while items and len(out) + len(bytes.fromhex(items[0])) <= 15:
             out += bytes.fromhex(items.pop(0))
+        if out:
+            self.world.save()  # only when the registers moved: an idle POLL writes nothing
         if self._payout is not None:
             out.append(PAYOUT_BUSY)
-        self.world.save()
         return bytes(out)
 
     def _expansion(self, sub: int, data: bytes) -> bytes:
