@@ -30,7 +30,7 @@ def test_a_changer_replaces_the_hoppers_with_its_tubes(tmp_path: Path) -> None:
 
 
 def test_hoppers_beside_a_changer_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="hoppers.*beside an MDB changer"):
+    with pytest.raises(ConfigError, match=r"hoppers.*beside an MDB changer"):
         config.load(write(tmp_path, CHANGER + "[[hoppers]]\ncoin_cents = 50\n"))
 
 

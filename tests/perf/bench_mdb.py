@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import statistics
 import subprocess
 import sys
@@ -26,11 +27,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from controller.app import build_machine  # noqa: E402
-from controller.config import parse  # noqa: E402
-from controller.machine import Machine  # noqa: E402
-from drivers.mdb.changer_parts import ChangerAcceptor  # noqa: E402
-from tests.perf.common import (  # noqa: E402
+from controller.app import build_machine
+from controller.config import parse
+from controller.machine import Machine
+from drivers.mdb.changer_parts import ChangerAcceptor
+from tests.perf.common import (
     ROOT,
     emit,
     free_port,
@@ -64,7 +65,7 @@ async def poll_gaps(machine: Machine, seconds: float) -> dict[str, Any]:
         await asyncio.sleep(0.002)
     out: dict[str, Any] = {}
     for name, stamps in seen.items():
-        gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(stamps)]
         out[name] = {"polls": len(stamps), "mean_ms": round(statistics.mean(gaps) * 1e3, 1),
                      "p99_ms": percentile_ms(gaps, 0.99),
                      "max_ms": round(max(gaps) * 1e3, 1)} if gaps else {"polls": len(stamps)}
@@ -117,8 +118,8 @@ def idle_cpu_percent(config_text: str | None, seconds: float) -> float:
             path = Path(tmp) / "machine.toml"
             path.write_text(config_text)
             args += ["--config", str(path)]
-        proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=open(Path(tmp) / "server.log", "ab"))
+        with open(Path(tmp) / "server.log", "ab") as log_file:
+            proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log_file)
         try:
             wait_ready(port)
             time.sleep(2.0)
