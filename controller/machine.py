@@ -38,6 +38,7 @@ from controller.events import EventStream
 from controller.faults import FaultRegistry
 from controller.fsm import MachineModel, State
 from controller.hardware import Hardware, SimControl
+from controller.ops.audit_devices import device_audit
 from controller.ops.maintenance import Maintenance
 from controller.panel.flow import FrontPanel
 from controller.payment.bill_gate import BillGate
@@ -96,6 +97,7 @@ class Machine:
         self.maintenance = Maintenance(config, self.store, self.model, self.stream,
                                        self.mechanism, self.faults, self.coin_gate, self.sales,
                                        hardware)
+        self.maintenance.device_audit = lambda: device_audit(self.devices)
         self._wire()
         self._closers: list[Callable[[], Awaitable[Any]]] = []
         self.devices: Devices | None = None

@@ -41,6 +41,25 @@ class SelectionAudit:
 
 
 @dataclass(frozen=True)
+class TubeAudit:
+    """One changer tube for CA17: MDB coin type, value, coins in it now, full."""
+
+    coin_type: int
+    value: int
+    count: int
+    full: bool
+
+
+@dataclass(frozen=True)
+class DeviceAudit:
+    """What the MDB payment devices tell of themselves (serial, model, software)."""
+
+    changer: tuple[str, str, str] | None = None
+    bills: tuple[str, str, str] | None = None
+    tubes: Sequence[TubeAudit] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class AuditData:
     machine_id: str
     model: str
@@ -58,6 +77,9 @@ class AuditData:
     selections: Sequence[SelectionAudit] = field(default_factory=list)
     acceptor_model: str = "CCTALK-ACC"
     asset_number: str = ""
+    bills_in: Pair = field(default_factory=lambda: Pair(0, 0))
+    manual_paid: Pair = field(default_factory=lambda: Pair(0, 0))
+    devices: DeviceAudit = field(default_factory=DeviceAudit)
 
 
 def selection_number(slot: str, rows: str) -> str:
@@ -79,21 +101,29 @@ def render(a: AuditData) -> str:
 
     Field order per EVA-DTS 6.x (route software reads it by position): VA1,
     CA2 and PA2 give lifetime figures first; CA3, CA4, CA10 and EA2 give the
-    since-reset figures first.  Bills and manual dispenses are always 0 here.
+    since-reset figures first.  With MDB devices: CA1 is the changer's identity,
+    CA3 carries the bills, CA4 the coins paid out by hand, CA15/CA17 the tubes,
+    BA1 the bill validator.
     """
-    none = Pair(0, 0)
+    d = a.devices
+    ca1 = "*".join(d.changer) if d.changer else f"0*{a.acceptor_model}*1"
     body = [
         "ST*001*0001",
         f"ID1*{a.machine_id}*{a.model}*1***{a.asset_number}",
         f"ID4*2*{a.currency_code}*{a.currency}",
         f"CB1*{a.machine_id}*{a.model}*{a.software_version}",
         f"VA1*{_lifetime_first(a.sales_value, a.sales_count)}",
-        f"CA1*0*{a.acceptor_model}*1",
+        f"CA1*{ca1}",
         f"CA2*{_lifetime_first(a.sales_value, a.sales_count)}",
-        f"CA3*{_reset_first(a.cash_in, a.cash_to_cashbox, a.cash_to_hoppers, none)}",
-        f"CA4*{_reset_first(a.change_paid, none)}",
+        f"CA3*{_reset_first(a.cash_in, a.cash_to_cashbox, a.cash_to_hoppers, a.bills_in)}",
+        f"CA4*{_reset_first(a.change_paid, a.manual_paid)}",
         f"CA10*{_reset_first(a.refills)}",
     ]
+    if d.tubes:
+        body.append(f"CA15*{sum(t.value * t.count for t in d.tubes)}")
+        body += [f"CA17*{t.coin_type}*{t.value}*{t.count}*0*0*{int(t.full)}" for t in d.tubes]
+    if d.bills:
+        body.append("BA1*" + "*".join(d.bills))
     for s in a.selections:
         body.append(f"PA1*{s.selection}*{s.price}")
         body.append(f"PA2*{_pa2(s)}")
@@ -111,7 +141,8 @@ def _pa2(s: SelectionAudit) -> str:
 
 
 def collect(db: sqlite_utils.Database, *, machine_id: str, model: str, software_version: str,
-            currency: str, currency_code: int, rows: str, asset_number: str = "") -> AuditData:
+            currency: str, currency_code: int, rows: str, asset_number: str = "",
+            devices: DeviceAudit | None = None) -> AuditData:
     """Read the counters into an AuditData."""
     c = {r[0]: Pair(int(r[1]), int(r[2]))
          for r in db.conn.execute("SELECT name, lifetime, interim FROM counters")}
@@ -137,4 +168,6 @@ def collect(db: sqlite_utils.Database, *, machine_id: str, model: str, software_
         cash_to_hoppers=c.get("cash_to_hoppers", zero), change_paid=c.get("change_paid", zero),
         refills=c.get("refills", zero), failed_vends=c.get("failed_vends", zero),
         selections=selections, asset_number=asset_number,
+        bills_in=c.get("bills_in", zero), manual_paid=c.get("manual_paid", zero),
+        devices=devices or DeviceAudit(),
     )

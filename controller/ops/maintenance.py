@@ -7,6 +7,7 @@ mode clears every fault and every slot flagged for a check.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlite_utils
@@ -44,6 +45,7 @@ class Maintenance:
         self._coin_gate = coin_gate
         self._sales = sales
         self._hardware = hardware
+        self.device_audit: Callable[[], audit.DeviceAudit] | None = None  # MDB devices
 
     async def state_json(self) -> dict[str, Any]:
         def read(db: sqlite_utils.Database) -> dict[str, Any]:
@@ -118,10 +120,11 @@ class Maintenance:
 
     async def audit_text(self) -> str:
         m = self._config.machine
+        devices = self.device_audit() if self.device_audit is not None else None
         data = await self._store.run(lambda db: audit.collect(
             db, machine_id=m.machine_id, model=m.model, software_version=VERSION,
             currency=m.currency, currency_code=m.currency_code,
-            rows=self._config.slots.rows))
+            rows=self._config.slots.rows, devices=devices))
         return audit.render(data)
 
     def health(self) -> dict[str, Any]:

@@ -68,6 +68,7 @@ def manual_payout(db: sqlite_utils.Database, coin: int, count: int) -> None:
     taken = min(count, int(row[0])) if row else 0
     db.conn.execute("UPDATE coins SET payout = payout - ? WHERE coin = ?", (taken, coin))
     bump(db, "adjustments", -coin * taken)
+    bump(db, "manual_paid", coin * taken)
     append_event(db, "manual_payout", coin=coin, count=count)
 
 

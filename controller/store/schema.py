@@ -191,4 +191,5 @@ COUNTER_NAMES: tuple[str, ...] = (
     "cashless_count",  # number of those vends
     "bills_in",  # value of bills stacked (cash in); its interim is the stacker's contents
     "bills_count",  # number of bills stacked
+    "manual_paid",  # value of coins an operator paid out by hand at an MDB changer
 )

@@ -156,3 +156,20 @@ async def test_a_bill_in_escrow_at_a_power_cut_comes_back_uncredited(tmp_path: P
         assert stacker(machine) == 0
     finally:
         await machine.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(30)
+async def test_the_audit_report_carries_the_mdb_devices(tmp_path: Path) -> None:
+    machine = await start_machine(tmp_path / "v.db")
+    try:
+        assert machine.sim is not None
+        await machine.sim.insert_bill(500)
+        lines = (await machine.audit_text()).split("\r\n")
+        assert "CA1*000000000001*SIM-CHANGER*0100" in lines
+        assert "BA1*000000000002*SIM-BILLS*0100" in lines
+        assert "CA3*500*0*0*500*500*0*0*500" in lines  # cash in, box, tubes, bills
+        assert "CA15*3700" in lines  # 20 coins of each of 5, 10, 20, 50, 100
+        assert "CA17*3*50*20*0*0*0" in lines
+    finally:
+        await machine.close()
