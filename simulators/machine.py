@@ -48,7 +48,7 @@ from simulators.gpio.pulse_machine import (
     build_pulse_simulators,
 )
 from simulators.gpio.spiral import SPIRAL_FAULTS
-from simulators.mdb.rig import SimMdbRig
+from simulators.mdb.rig import SimMdbRig, feed_bill
 from simulators.world import SimWorld
 
 log = logging.getLogger(__name__)
@@ -364,17 +364,8 @@ class SimControl:
         if not isinstance(bill, int) or isinstance(bill, bool) or bill <= 0:
             raise ValidationError("bill must be a positive integer", fields={"bill": "invalid"})
         async with self.simulated_machine.coin_lock:
-            for _ in range(200):  # the customer waits for the validator to take bills
-                if bills.takes(bill):
-                    break
-                await asyncio.sleep(0.01)
-            before, credit = bills.stacker_value(), await self._machine.panel_credit()
-            result = bills.insert(bill)
-            for _ in range(300):  # decided within a few polls; the credit booked after
-                if bills.escrowed() is None and (bills.stacker_value() == before or
-                                                 await self._machine.panel_credit() != credit):
-                    break
-                await asyncio.sleep(0.01)
+            before = bills.stacker_value()
+            result = await feed_bill(bills, bill, self._machine.panel_credit)
         await self._machine.settled()
         stacked = result == "escrow" and bills.stacker_value() > before
         return {"bill": bill, "result": "stacked" if stacked else "returned",

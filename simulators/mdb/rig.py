@@ -9,6 +9,8 @@ sim control: ``changer``, ``tube:<coin>``.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from simulators.mdb.bills import SimMdbBillValidator
@@ -88,3 +90,22 @@ class SimMdbRig:
         if self.changer is None:
             return names
         return ["changer", *(f"tube:{c}" for c in self.changer.coins), *names]
+
+
+async def feed_bill(bills: SimMdbBillValidator, bill: int,
+                    panel_credit: Callable[[], Awaitable[int]]) -> str:
+    """A customer feeds a bill: waits (2 s at most) for the validator to take it, puts
+    it in, and waits (3 s at most) until it is stacked and credited or given back.
+    Returns what the validator said at the slot ("escrow" or "rejected")."""
+    for _ in range(200):
+        if bills.takes(bill):
+            break
+        await asyncio.sleep(0.01)
+    before, credit = bills.stacker_value(), await panel_credit()
+    result = bills.insert(bill)
+    for _ in range(300):
+        if bills.escrowed() is None and (bills.stacker_value() == before
+                                         or await panel_credit() != credit):
+            break
+        await asyncio.sleep(0.01)
+    return result
