@@ -33,6 +33,7 @@ from drivers.mdb.changer_bytes import (
     TUBE_STATUS,
     Route,
     deposit_item,
+    manual_item,
 )
 from simulators.mdb.peripheral import NoAnswer, SimMdbPeripheral
 from simulators.world import SimWorld
@@ -121,6 +122,20 @@ class SimMdbChanger(SimMdbPeripheral):
             self._queue(deposit_item(t, route, self.tube(coin)))
             self.world.changed()
             return "accepted"
+
+    def hand_dispense(self, coin: int, count: int) -> int:
+        """An operator presses the changer's dispense button: ``count`` coins (at most
+        7, as one POLL item reports) leave the tube into the operator's hand.
+        Returns the coins that came out."""
+        if not self._has_tube(coin) or not 1 <= count <= 7:
+            raise ValueError(f"no {count} coin(s) of {coin}c to dispense by hand")
+        with self.world.lock, self.world.one_save():
+            taken = min(count, self.world.hoppers.get(coin, 0))
+            if taken:
+                self.world.hoppers[coin] -= taken
+                self._queue(manual_item(self.coins.index(coin), taken, self.tube(coin)))
+                self.world.changed()
+            return taken
 
     def inject_tube(self, coin: int, fault: str) -> None:
         if not self._has_tube(coin):
