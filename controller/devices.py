@@ -28,6 +28,7 @@ from drivers.gpio.lcd import Hd44780Display
 from drivers.gpio.pulse_acceptor import PulseCoinAcceptor
 from drivers.gpio.pulse_hopper import PulseHopper
 from drivers.gpio.spiral import GpioSpiralMatrix
+from drivers.mdb.bills import MdbBillValidator
 from drivers.mdb.cashless import MdbCashlessReader
 from drivers.mdb.changer import MdbCoinChanger
 from drivers.mdb.changer_parts import ChangerAcceptor, ChangerTube
@@ -117,16 +118,23 @@ async def build_devices(config: Config, ports: DevicePorts) -> Devices:
         link = await _cctalk_link(config, ports, closers)
         hoppers = {h.coin_cents: _hopper(config, h, link, ports) for h in config.hoppers}
         acceptor = _acceptor(config, config.acceptor, link, ports)
+    bills = None
+    if config.bills is not None and mdb is not None:
+        t = ports.mdb
+        bills = MdbBillValidator(mdb, accept_cents=config.bills.accept_cents,
+                                 poll_interval_s=config.mdb.poll_interval_s,
+                                 **_given(reset_retry_s=t.reset_retry_s,
+                                          non_response_s=t.non_response_s))
     return Devices(acceptor=acceptor, hoppers=hoppers,
                    spirals=_spirals(config, ports), keypad=_keypad(config, ports),
-                   display=_display(config, ports), extra_closers=closers,
+                   display=_display(config, ports), extra_closers=closers, bills=bills,
                    card_reader=_card_reader(config, ports, mdb))
 
 
 async def _mdb_link(config: Config, ports: DevicePorts,
                     closers: list[Callable[[], Awaitable[None]]]) -> MdbLink | None:
-    """The one MDB link (one board on one port) every MDB device shares."""
-    if config.acceptor.kind != "mdb" and not config.cashless.enabled:
+    """The one MDB bus every MDB device shares (None when the config has none)."""
+    if config.acceptor.kind != "mdb" and config.bills is None and not config.cashless.enabled:
         return None
     m = config.mdb
     port = ports.mdb_port or m.port

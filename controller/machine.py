@@ -38,11 +38,14 @@ from controller.events import EventStream
 from controller.faults import FaultRegistry
 from controller.fsm import MachineModel, State
 from controller.hardware import Hardware, SimControl
+from controller.ops.audit_devices import device_audit
 from controller.ops.maintenance import Maintenance
 from controller.panel.flow import FrontPanel
+from controller.payment.bill_gate import BillGate
 from controller.payment.card_desk import CardDesk
 from controller.payment.coin_gate import CoinGate
 from controller.payment.hopper_watch import HopperWatch, hopper_device
+from controller.payment.mdb_status import mdb_state
 from controller.recovery import recover
 from controller.sale.mechanism import Mechanism
 from controller.sale.payout import ChangePayer
@@ -80,6 +83,8 @@ class Machine:
         self.hopper_watch = HopperWatch(self.store, self.faults, self.mechanism)
         self.coin_gate = CoinGate(config, self.store, self.model, self.stream, self.faults,
                                   self.tasks, self.mechanism)
+        self.bill_gate = BillGate(config, self.store, self.model, self.stream, self.faults,
+                                  self.tasks)
         self._payer = ChangePayer(self.store, self.model, self.stream, self.faults,
                                   self._changed)
         self.sales = Sales(self.store, self.model, self.stream, self.mechanism, self._payer,
@@ -94,6 +99,7 @@ class Machine:
         self.maintenance = Maintenance(config, self.store, self.model, self.stream,
                                        self.mechanism, self.faults, self.coin_gate, self.sales,
                                        hardware)
+        self.maintenance.device_audit = lambda: device_audit(self.devices)
         self._wire()
         self._closers: list[Callable[[], Awaitable[Any]]] = []
         self.devices: Devices | None = None
@@ -109,6 +115,8 @@ class Machine:
         self.faults.add_safety_handler("acceptor inhibited", gate.inhibit, device="acceptor")
         self.sales.on_slot_fault = self._slot_failed
         self.hopper_watch.on_credit = self.sales.refresh_panel_credit
+        self.bill_gate.on_credit = self.sales.refresh_panel_credit
+        self.bill_gate.claim_open = lambda: gate.claim_cents is not None
 
     async def _slot_failed(self, slot: str, outcome: str) -> None:
         """A failed vend: that slot is out of order until an operator checks it
@@ -136,6 +144,9 @@ class Machine:
         await self._start_card_reader(d.card_reader)  # told its open vends first
         self._closers.append(d.acceptor.close)
         await self.coin_gate.start(d.acceptor)
+        if d.bills is not None:
+            self._closers.append(d.bills.close)
+            await self.bill_gate.start(d.bills)
         self.model.panel_credit_cents = await self.sales.credit_of(PANEL)
         await self.coin_gate.refresh_exact_change()
         await self.model.fire("fault" if self.faults.stops_machine() else "booted")
@@ -201,6 +212,8 @@ class Machine:
         vend or payout end and settle its journal (bounded; what does not end in
         time is stopped by ``close`` and settled by boot recovery)."""
         self.coin_gate.refuse_from_now()
+        with contextlib.suppress(Exception):  # a bill in escrow goes back to the customer
+            await asyncio.wait_for(self.bill_gate.stop(), 1.0)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.mechanism.quiet().acquire(), timeout_s)
             # held until the process ends: no new vend or payout starts
@@ -224,6 +237,7 @@ class Machine:
     def _changed(self) -> None:
         """State, credit or stock moved: the acceptor and the LCD follow."""
         self.coin_gate.dirty()
+        self.bill_gate.dirty()
         self.front_panel.refresh()
 
     def _journal_grew(self, last_id: int) -> None:
@@ -291,6 +305,7 @@ class Machine:
 
     async def state_json(self) -> dict[str, Any]:
         state = await self.maintenance.state_json()
+        state = {**state, **mdb_state(self.devices, self.bill_gate)}
         if self.card_desk is not None:
             state["reader"] = await self.card_desk.state_json()
         return state

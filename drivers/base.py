@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from drivers.heartbeat import Heartbeat
 
 if TYPE_CHECKING:
+    from drivers.mdb.bills import MdbBillValidator
     from drivers.mdb.cashless import MdbCashlessReader
 
 # --- coin acceptor ----------------------------------------------------------
@@ -305,6 +306,7 @@ class Devices:
     display: Display
     extra_closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     card_reader: MdbCashlessReader | None = None  # a cashless reader on the MDB bus
+    bills: MdbBillValidator | None = None  # an MDB bill validator, when configured
 
     def heartbeats(self) -> list[Heartbeat]:
         """The signs of life of every device loop, for the process supervisor."""

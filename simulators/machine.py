@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from controller.config import Config
 from controller.devices import CctalkTimings, DevicePorts, GpioTimings, MdbTimings
-from controller.errors import ValidationError
+from controller.errors import NotFound, ValidationError
 from drivers.cctalk.link import CctalkLink
 from simulators.cctalk.acceptor import SimCctalkAcceptor
 from simulators.cctalk.bus import SimCctalkBus
@@ -49,7 +49,7 @@ from simulators.gpio.pulse_machine import (
 )
 from simulators.gpio.spiral import SPIRAL_FAULTS
 from simulators.mdb.reader import SimCashlessReader
-from simulators.mdb.rig import SimMdbRig
+from simulators.mdb.rig import SimMdbRig, feed_bill
 from simulators.world import SimWorld
 
 log = logging.getLogger(__name__)
@@ -139,10 +139,10 @@ class SimulatedMachine:
 
     async def _start_mdb(self, world: SimWorld) -> str | None:
         cfg = self.config
-        if cfg.acceptor.kind != "mdb" and not cfg.cashless.enabled:
+        if cfg.acceptor.kind != "mdb" and cfg.bills is None and not cfg.cashless.enabled:
             return None
         self.mdb = SimMdbRig(world, coins=[h.coin_cents for h in cfg.hoppers],
-                             changer=cfg.acceptor.kind == "mdb",
+                             changer=cfg.acceptor.kind == "mdb", bills=cfg.bills is not None,
                              tube_capacity=cfg.mdb.tube_capacity, coin_s=0.03 / cfg.sim.speed,
                              reader=cfg.cashless.enabled)
         await self.mdb.start()
@@ -357,12 +357,13 @@ class SimControl:
     def state(self) -> dict[str, Any]:
         world, gpio = self.simulated_machine.world, self.simulated_machine.gpio
         assert world is not None and gpio is not None
-        state = {"display": [line.rstrip() for line in gpio.lcd.lines],
-                 "tray": list(world.tray), "returned": list(world.cup),
-                 "state": self._machine.fsm_state}
-        if self.simulated_machine.reader is not None:
-            state["card"] = self.simulated_machine.reader.card_state()
-        return state
+        bills = self.simulated_machine.mdb.bills if self.simulated_machine.mdb else None
+        extra: dict[str, Any] = {"returnedBills": bills.returned()} if bills is not None else {}
+        reader = self.simulated_machine.reader
+        if reader is not None:
+            extra["card"] = reader.card_state()
+        return {"display": [line.rstrip() for line in gpio.lcd.lines], "tray": list(world.tray),
+                "returned": list(world.cup), "state": self._machine.fsm_state, **extra}
 
     async def present_card(self, funds: int) -> dict[str, Any]:
         """A card with ``funds`` cents at the simulated reader (a new session); returns
@@ -385,15 +386,32 @@ class SimControl:
     async def take_tray(self) -> dict[str, Any]:
         assert self.simulated_machine.world is not None
         tray, cup = self.simulated_machine.world.take_tray()
-        return {"tray": tray, "returned": cup}
+        bills = self.simulated_machine.mdb.bills if self.simulated_machine.mdb else None
+        extra = {"returnedBills": bills.take_returned()} if bills is not None else {}
+        return {"tray": tray, "returned": cup, **extra}
+
+    async def insert_bill(self, bill: int) -> dict[str, Any]:
+        """A bill into the simulated validator; answers once it is stacked or returned."""
+        bills = self.simulated_machine.mdb.bills if self.simulated_machine.mdb else None
+        if bills is None:
+            raise NotFound("this machine has no bill validator")
+        if not isinstance(bill, int) or isinstance(bill, bool) or bill <= 0:
+            raise ValidationError("bill must be a positive integer", fields={"bill": "invalid"})
+        async with self.simulated_machine.coin_lock:
+            before = bills.stacker_value()
+            result = await feed_bill(bills, bill, self._machine.panel_credit)
+        await self._machine.settled()
+        stacked = result == "escrow" and bills.stacker_value() > before
+        return {"bill": bill, "result": "stacked" if stacked else "returned",
+                "credit": await self._machine.panel_credit(), **self.state()}
 
     def fault_menu(self) -> dict[str, list[str]]:
         """The faults each simulated device takes ("clear" aside), for the web panel."""
         hw = self.simulated_machine
         menu: dict[str, list[str]] = {}
-        names = hw.mdb.names() if hw.mdb is not None else []
-        if hw.mdb is None or hw.mdb.changer is None:
-            names = ["acceptor", *(f"hopper:{h.coin_cents}" for h in hw.config.hoppers), *names]
+        names = [] if hw.config.acceptor.kind == "mdb" else [
+            "acceptor", *(f"hopper:{h.coin_cents}" for h in hw.config.hoppers)]
+        names += hw.mdb.names() if hw.mdb is not None else []
         for name in names:
             with contextlib.suppress(KeyError):
                 menu[name] = sorted(set(hw.device_named(name).FAULTS) - {"clear"})
@@ -408,8 +426,8 @@ class SimControl:
                 pass
             elif device.startswith("slot:"):
                 hw.gpio.spirals.inject(device[5:], fault)
-            elif device in ("acceptor", "changer", "reader") \
-                    or device.startswith(("hopper:", "tube:")):
+            elif device in ("acceptor", "changer", "bills", "reader") or device.startswith(
+                    ("hopper:", "tube:")):
                 hw.device_named(device).inject(fault)  # every coin device takes "clear" too
             else:
                 raise ValueError(f"unknown device {device!r}")

@@ -25,7 +25,7 @@ class MdbConfig:
 
     port: str = "/dev/serial0"
     interface: str = "qibixx"
-    poll_interval_s: float = 0.1  # each device polled this often (MDB: 25-200 ms)
+    poll_interval_s: float = 0.12  # each device polled this often (MDB: 25-200 ms)
     tube_capacity: int = 50  # coins a changer tube holds (the books' tube capacity)
 
 

@@ -13,7 +13,7 @@ import sqlite_utils
 
 from controller import money
 from controller.store.counters import bump, reset_interim
-from controller.store.credit import add_credit
+from controller.store.credit import add_credit, find_credit
 from controller.store.event_log import append_event
 from controller.store.faults import clear_hopper_fault, hopper_faults
 
@@ -68,6 +68,7 @@ def manual_payout(db: sqlite_utils.Database, coin: int, count: int) -> None:
     taken = min(count, int(row[0])) if row else 0
     db.conn.execute("UPDATE coins SET payout = payout - ? WHERE coin = ?", (taken, coin))
     bump(db, "adjustments", -coin * taken)
+    bump(db, "manual_paid", coin * taken)
     append_event(db, "manual_payout", coin=coin, count=count)
 
 
@@ -100,9 +101,28 @@ def adjust_hopper(db: sqlite_utils.Database, coin: int, payout: int) -> None:
     append_event(db, "hopper_adjusted", coin=coin, before=before, after=payout)
 
 
+def credit_bill(db: sqlite_utils.Database, bill: int, holder: str) -> int:
+    """A bill stacked by the bill validator: cash in, in the stacker, credit of its
+    holder.  Returns the holder's new credit."""
+    bump(db, "cash_in", bill)
+    bump(db, "bills_in", bill)
+    bump(db, "bills_count", 1)
+    add_credit(db, holder, bill)
+    append_event(db, "bill_stacked", bill=bill, holder=holder)
+    return find_credit(db, holder) or 0
+
+
+def stacker_value(db: sqlite_utils.Database) -> int:
+    """Value of the bills in the stacker: those stacked since the last collection."""
+    row = db.conn.execute("SELECT interim FROM counters WHERE name = 'bills_in'").fetchone()
+    return int(row[0]) if row else 0
+
+
 def collect_cashbox(db: sqlite_utils.Database) -> int:
-    """An audited cashbox collection: empties the cashbox, resets interim counters."""
+    """An audited cashbox collection (and bill stacker): empties both, resets interim
+    counters."""
     value = int(db.conn.execute("SELECT SUM(coin * cashbox) FROM coins").fetchone()[0] or 0)
+    value += stacker_value(db)
     db.conn.execute("UPDATE coins SET cashbox = 0")
     bump(db, "cash_collected", value)
     reset_interim(db)

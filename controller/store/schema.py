@@ -251,4 +251,7 @@ COUNTER_NAMES: tuple[str, ...] = (
     "cashless_value",  # value of paid vends paid by a card reader (not cash)
     "cashless_count",  # number of those vends
     "cashless_refunds",  # value a card reader charged for nothing: owed back to the card
+    "bills_in",  # value of bills stacked (cash in); its interim is the stacker's contents
+    "bills_count",  # number of bills stacked
+    "manual_paid",  # value of coins an operator paid out by hand at an MDB changer
 )

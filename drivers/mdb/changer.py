@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
 from drivers.base import CoinEvent, CoinEventKind, CoinPaidHook, PayoutResult
-from drivers.errors import DeviceLost, DeviceNak
+from drivers.errors import DeviceLost, DeviceNak, NotStarted
 from drivers.mdb.block import ReplyKind
 from drivers.mdb.changer_bytes import (
     CHANGER,
@@ -166,6 +166,8 @@ class MdbCoinChanger(MdbDevice):
         batch, self._pending = self._pending, []
         try:
             await self._sink(batch)
+        except NotStarted:
+            self._pending = batch + self._pending
         except Exception:
             log.exception("MDB changer: coin events not taken, offered again at the next poll")
             self._pending = batch + self._pending
@@ -297,6 +299,8 @@ class MdbCoinChanger(MdbDevice):
             raise DeviceNak(f"the changer has no tube for {cents}c")
         async with self.exclusive():
             self.paying = True
+            # tube counts read before this payout are stale once it pays: not handed over
+            self._pending = [e for e in self._pending if e.kind is not CoinEventKind.TUBE_COUNT]
             try:
                 return await self._pay(coin_type, count, on_paid)
             finally:

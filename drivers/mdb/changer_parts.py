@@ -24,7 +24,7 @@ from drivers.base import (
     HopperStatus,
     PayoutResult,
 )
-from drivers.errors import DeviceLost, HopperFault
+from drivers.errors import DeviceLost, HopperFault, NotStarted
 from drivers.mdb.changer import MdbCoinChanger
 
 
@@ -47,7 +47,9 @@ class ChangerAcceptor(CoinAcceptor):
         self._handler = handler
 
     async def _on_events(self, events: list[CoinEvent]) -> None:
-        if self._handler is not None and events:
+        if self._handler is None:
+            raise NotStarted("no coin handler yet: the events wait")  # kept by the changer
+        if events:
             await self._handler(CoinBatch(tuple(events)))
 
     async def start(self, *, resume_counter: int | None = None) -> None:

@@ -78,7 +78,7 @@ class QibixxLink(MdbLink):
     name = "qibixx"
 
     def __init__(self, port: str, *, baudrate: int = 115200,
-                 line_timeout_s: float = 0.25) -> None:
+                 line_timeout_s: float = 1.0) -> None:
         if not port:
             raise ValueError("the MDB board needs a serial port path")
         if line_timeout_s <= 0:
@@ -179,8 +179,9 @@ class QibixxLink(MdbLink):
             if remaining <= 0:
                 self._broken = "the board does not answer"
                 raise DeviceLost(f"MDB board on {self.port} does not answer {line!r}")
-            try:
-                answer = await asyncio.wait_for(self._lines.get(), remaining)
+            try:  # asyncio.timeout, not wait_for: a cancel is never swallowed
+                async with asyncio.timeout(remaining):
+                    answer = await self._lines.get()
             except TimeoutError:
                 continue
             if answer.startswith(prefixes):

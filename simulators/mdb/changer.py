@@ -33,6 +33,7 @@ from drivers.mdb.changer_bytes import (
     TUBE_STATUS,
     Route,
     deposit_item,
+    manual_item,
 )
 from simulators.mdb.peripheral import NoAnswer, SimMdbPeripheral
 from simulators.world import SimWorld
@@ -122,6 +123,20 @@ class SimMdbChanger(SimMdbPeripheral):
             self.world.changed()
             return "accepted"
 
+    def hand_dispense(self, coin: int, count: int) -> int:
+        """An operator presses the changer's dispense button: ``count`` coins (at most
+        7, as one POLL item reports) leave the tube into the operator's hand.
+        Returns the coins that came out."""
+        if not self._has_tube(coin) or not 1 <= count <= 7:
+            raise ValueError(f"no {count} coin(s) of {coin}c to dispense by hand")
+        with self.world.lock, self.world.one_save():
+            taken = min(count, self.world.hoppers.get(coin, 0))
+            if taken:
+                self.world.hoppers[coin] -= taken
+                self._queue(manual_item(self.coins.index(coin), taken, self.tube(coin)))
+                self.world.changed()
+            return taken
+
     def inject_tube(self, coin: int, fault: str) -> None:
         if not self._has_tube(coin):
             raise KeyError(f"no tube:{coin}")
@@ -159,8 +174,10 @@ class SimMdbChanger(SimMdbPeripheral):
         if cmd == POLL:
             return self._poll()
         if cmd == COIN_TYPE and len(data) == 4:
-            self._reg["accept"] = int.from_bytes(data[:2], "big")
-            self.world.save()
+            accept = int.from_bytes(data[:2], "big")
+            if accept != self._reg["accept"]:
+                self._reg["accept"] = accept
+                self.world.save()
             return b""
         if cmd == DISPENSE and len(data) == 1:
             self._start_payout({data[0] & 0x0F: data[0] >> 4})
@@ -190,9 +207,10 @@ class SimMdbChanger(SimMdbPeripheral):
         assert isinstance(items, list)
         while items and len(out) + len(bytes.fromhex(items[0])) <= 15:
             out += bytes.fromhex(items.pop(0))
+        if out:
+            self.world.save()  # only when the registers moved: an idle POLL writes nothing
         if self._payout is not None:
             out.append(PAYOUT_BUSY)
-        self.world.save()
         return bytes(out)
 
     def _expansion(self, sub: int, data: bytes) -> bytes:

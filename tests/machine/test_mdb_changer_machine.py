@@ -123,3 +123,19 @@ async def test_a_reset_mid_payout_is_never_paid_twice(tmp_path: Path) -> None:
         assert (await machine.state_json())["ledgerBalanced"]
     finally:
         await machine.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(30)
+async def test_coins_paid_out_by_hand_at_the_changer_are_booked(tmp_path: Path) -> None:
+    machine = await start_mdb_machine(tmp_path / "v.db")
+    try:
+        assert sim_changer(machine).hand_dispense(20, 3) == 3
+        await until_tubes(machine, 20, 17)
+        state = await machine.state_json()
+        assert state["ledgerBalanced"]
+        events = [e["kind"] for e in await machine.events(0, 200)]
+        assert "manual_payout" in events
+        assert "CA4*0*60*0*60" in (await machine.audit_text()).split("\r\n")
+    finally:
+        await machine.close()
