@@ -374,8 +374,7 @@ class SimControl:
                                   fields={"funds": "invalid"})
         reader = self.simulated_machine.reader
         if reader is None:
-            raise ValidationError("this machine has no card reader ([cashless] kind = "
-                                  "\"mdb\")", fields={"funds": "no reader"})
+            raise NotFound("this machine has no card reader ([cashless] kind = \"mdb\")")
         reader.present_card(funds)
         for _ in range(200):
             if self._machine.card_present():
