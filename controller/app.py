@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,17 +27,19 @@ WIND_DOWN_S = 3.0
 API_SHUTDOWN_S = 0.5
 
 
-def build_machine(config: Config, db_path: Path) -> Machine:
-    """The composition root: the Machine on real or simulated hardware, as the config says.
+def build_machine(config: Config, db_path: Path, *,
+                  clock: Callable[[], float] = time.time) -> Machine:
+    """The composition root: the Machine on real or simulated hardware, as the config says
+    (``clock``: the wall clock its sales are dated by).
 
     The only place ``controller`` imports ``simulators``.
     """
     if not config.machine.simulated:
-        return Machine(config, db_path, RealHardware())
+        return Machine(config, db_path, RealHardware(), clock=clock)
     from simulators.machine import SimControl, SimulatedMachine
 
     hardware = SimulatedMachine(config, db_path)
-    machine = Machine(config, db_path, hardware)
+    machine = Machine(config, db_path, hardware, clock=clock)
     hardware.machine = machine
     hardware.on_world_change = lambda: machine.stream.publish_threadsafe("world")
     machine.sim = SimControl(hardware, machine)

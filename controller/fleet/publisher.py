@@ -315,7 +315,8 @@ def inventory_payload(state: dict[str, Any]) -> dict[str, Any]:
         slots.append({"slot": slot["slot"], "productName": product.get("productName"),
                       "cost": product.get("cost"),
                       "amountAvailable": product.get("amountAvailable", 0),
+                      "capacity": slot["capacity"], "minLevel": product.get("minLevel", 0),
                       "status": slot["status"]})
-    coins = [{"coin": c["coin"], "payout": c["payout"], "cashbox": c["cashbox"]}
-             for c in state["coins"]]
+    coins = [{"coin": c["coin"], "payout": c["payout"], "capacity": c["capacity"],
+              "cashbox": c["cashbox"]} for c in state["coins"]]
     return {"slots": slots, "coins": coins}
