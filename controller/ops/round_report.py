@@ -50,7 +50,8 @@ def _iso(epoch_s: int) -> str:
 
 def picklist(db: sqlite_utils.Database) -> dict[str, Any]:
     """``{slots, products, coins}``: what to bring to fill every slot and hopper."""
-    slots, totals = [], {}
+    slots: list[dict[str, Any]] = []
+    totals: dict[str, int] = {}
     for slot in slots_json(db):
         product = slot["product"]
         if product is None:
