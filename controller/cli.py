@@ -68,6 +68,17 @@ def _parser() -> argparse.ArgumentParser:
     fleet.add_argument("--username")
     fleet.add_argument("--password-file", metavar="FILE")
     fleet.add_argument("--ca-file", metavar="FILE", help="CA certificate for mqtts://")
+    fleet.add_argument("--picklist", action="store_true",
+                       help="what to bring to fill every slot and hopper, per machine and in all")
+    fleet.add_argument("--json", action="store_true", help="with --picklist: print JSON")
+    fleet_sub = fleet.add_subparsers(dest="fleet_command", metavar="send")
+    send = fleet_sub.add_parser("send", help="send one command to a machine, print its reply")
+    send.add_argument("machine", metavar="MACHINE", help="its machine_id, like RPV0001")
+    send.add_argument("send_command", metavar="COMMAND", help="ping, service, set_price, audit")
+    send.add_argument("args_json", metavar="ARGS_JSON", nargs="?",
+                      help='the command\'s args as a JSON object, like {"enabled": true}')
+    send.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                      help="seconds to wait for the reply (default 10)")
     return parser
 
 
@@ -154,6 +165,15 @@ def _fleet(args: argparse.Namespace) -> int:
                   password_file=args.password_file or base.password_file,
                   ca_file=args.ca_file or base.ca_file)
     try:
+        if args.fleet_command == "send":
+            from controller.fleet.send import send_and_print
+
+            return asyncio.run(send_and_print(cfg, args.machine, args.send_command,
+                                              args.args_json, args.timeout))
+        if args.picklist:
+            from controller.fleet.picklist import print_picklist
+
+            return asyncio.run(print_picklist(cfg, as_json=args.json))
         return asyncio.run(watch(cfg, once=args.once))
     except KeyboardInterrupt:
         return 0
