@@ -51,6 +51,11 @@ STATIC_FILES = (
     StaticFile("pages.css", "api", "text/css"),
     StaticFile("console.css", "api", "text/css"),
     StaticFile("console.js", "api", "text/javascript"),
+    StaticFile("console-round.css", "api", "text/css"),
+    StaticFile("console-round.js", "api", "text/javascript"),
+    StaticFile("vendor/uPlot.min.css", "api", "text/css"),
+    StaticFile("vendor/uPlot.iife.min.js", "api", "text/javascript"),
+    StaticFile("vendor/uPlot.LICENSE", "api", "text/plain"),
     StaticFile("panel.css", "simulators", "text/css", sim_only=True),
     StaticFile("panel.js", "simulators", "text/javascript", sim_only=True),
 )

@@ -7,6 +7,14 @@
   const MAX_LOG_ROWS = 300, RETRY_MIN_MS = 250, RETRY_MAX_MS = 4000;
   const session = { access: null, refresh: null, timer: null, username: "" };
   let socket = null, retryMs = RETRY_MIN_MS, lastEventId = 0, machine = null;
+  // Other console scripts (console-round.js) follow the same data and call the API through
+  // this: on("desk" | "machine" | "events", fn) and api(method, path, body).
+  const hooks = new EventTarget();
+  const tell = (type, detail) => hooks.dispatchEvent(new CustomEvent(type, { detail }));
+  window.vendingConsole = Object.freeze({
+    api: (method, path, body) => api(method, path, body),
+    on: (type, fn) => hooks.addEventListener(type, (e) => fn(e.detail)),
+  });
 
   function element(tag, className, text) {
     const el = document.createElement(tag);
@@ -149,6 +157,7 @@
       $("panel-link").hidden = true;
       $("username").focus();
     }
+    tell("desk", on);
   }
 
   // --- the live socket ------------------------------------------------------------------
@@ -206,6 +215,7 @@
     $("service").textContent = m.state === "service" ? "Leave service mode" : "Enter service mode";
     showSlots(m.slots);
     showCoins(m.coins);
+    tell("machine", m);
   }
 
   function cell(label, ...children) {
@@ -393,6 +403,7 @@
       list.prepend(li);
     }
     while (list.childElementCount > MAX_LOG_ROWS) list.lastElementChild.remove();
+    tell("events", events);
   }
 
   async function downloadAudit() {

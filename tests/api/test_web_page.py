@@ -16,7 +16,8 @@ from api.routes_pages import STATIC_FILES, package_text
 from api.routes_web import page_html
 
 PAGES = ["/", "/console", *(f.path for f in STATIC_FILES)]
-SCRIPTS = [f for f in STATIC_FILES if f.name.endswith(".js")]
+SCRIPTS = [f for f in STATIC_FILES if f.name.endswith(".js") and not f.name.startswith("vendor/")]
+VENDORED = [f for f in STATIC_FILES if f.name.startswith("vendor/")]
 
 
 def layout_of(html: str) -> dict[str, Any]:
@@ -102,3 +103,15 @@ def test_layout_cannot_close_the_data_block() -> None:
     assert "<" not in block
     assert json.loads(block)["rows"] == ["A", "<", "/", "s", "c", "r", "i", "p", "t", ">",
                                          "<", "b", ">"]
+
+
+def test_the_vendored_chart_library_is_whole_and_safe() -> None:
+    """uPlot, as its package ships it (minified), with its licence; it writes no markup."""
+    names = {f.name for f in VENDORED}
+    assert names == {"vendor/uPlot.iife.min.js", "vendor/uPlot.min.css", "vendor/uPlot.LICENSE"}
+    js = package_text("api", "vendor/uPlot.iife.min.js")
+    assert js.startswith("/*! uPlot v1.6.32") and "var uPlot=" in js
+    for unsafe in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
+                   "new Function", "setInterval", "localStorage", "document.cookie"):
+        assert unsafe not in js, unsafe
+    assert "MIT License" in package_text("api", "vendor/uPlot.LICENSE")
