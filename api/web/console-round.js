@@ -159,7 +159,7 @@
                 y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.15)] } },
       axes: [
         { values: (_u, ticks) => ticks.map((t) => labels[t] ?? ""), incrs: [1, 2, 3, 4, 6, 12],
-          space: 34, grid: { show: false } },
+          space: 44, grid: { show: false } },
         { values: (_u, ticks) => ticks.map((t) => t.toFixed(2)), size: 56 },
       ],
       series: [
@@ -218,16 +218,27 @@
     return s && s.product ? s.product.id : null;
   }
 
-  function levelInput(s) {
-    const input = element("input");
-    Object.assign(input, { type: "number", min: 0, max: s.capacity, step: 1, inputMode: "numeric",
-                           value: String(s.minLevel) });
-    input.setAttribute("aria-label", `low level of ${s.slot}`);
-    const save = button("Set", () => saveLevel(s.slot, input), "small");
-    save.setAttribute("aria-label", `set the low level of ${s.slot}`);
-    const span = element("span", "set");
-    span.append(input, save, element("span", "print-value", String(s.minLevel)));
-    return span;
+  // One row per slot, kept across reads: a level being typed is not overwritten by a refresh.
+  function pickRow(slot) {
+    const tr = element("tr");
+    tr.dataset.slot = slot;
+    const th = element("th", "", slot);
+    th.scope = "row";
+    th.dataset.label = "Slot";
+    const level = element("input");
+    Object.assign(level, { type: "number", min: 0, step: 1, inputMode: "numeric" });
+    level.setAttribute("aria-label", `low level of ${slot}`);
+    const save = button("Set", () => saveLevel(slot, level), "small");
+    save.setAttribute("aria-label", `set the low level of ${slot}`);
+    const printed = element("span", "print-value");
+    const set = element("span", "set");
+    set.append(level, save, printed);
+    const name = element("span"), stock = element("span"), mark = element("strong", "low-mark");
+    const bring = element("strong", "bring");
+    tr.append(th, cell("Product", name), cell("Stock", stock, mark), cell("Low at", set),
+              cell("Bring", bring));
+    Object.assign(tr, { level, printed, name, stock, mark, bring });
+    return tr;
   }
 
   function cell(label, ...children) {
@@ -238,23 +249,28 @@
   }
 
   function showPicklist(p) {
-    const rows = p.slots.map((s) => {
-      const tr = element("tr");
+    const body = $("picklist").tBodies[0];
+    const keep = new Set(p.slots.map((s) => s.slot));
+    for (const tr of [...body.rows]) if (!keep.has(tr.dataset.slot)) tr.remove();
+    for (const s of p.slots) {
+      let tr = [...body.rows].find((r) => r.dataset.slot === s.slot);
+      if (!tr) tr = pickRow(s.slot);
+      body.append(tr);  // in the order given (the machine's front)
       const low = s.amountAvailable <= s.minLevel;
-      tr.dataset.slot = s.slot;
       tr.classList.toggle("low", low);
       tr.classList.toggle("full", s.bring === 0);
-      const th = element("th", "", s.slot);
-      th.scope = "row";
-      th.dataset.label = "Slot";
-      const stock = element("span", "", `${s.amountAvailable} / ${s.capacity}`);
-      tr.append(th, cell("Product", element("span", "", s.productName)),
-                cell("Stock", stock, ...(low ? [element("strong", "low-mark", " low")] : [])),
-                cell("Low at", levelInput(s)), cell("Bring", element("strong", "bring",
-                                                                     String(s.bring))));
-      return tr;
-    });
-    $("picklist").tBodies[0].replaceChildren(...(rows.length ? rows : [emptyRow()]));
+      tr.name.textContent = s.productName;
+      tr.stock.textContent = `${s.amountAvailable} / ${s.capacity}`;
+      tr.mark.textContent = low ? " low" : "";
+      tr.bring.textContent = String(s.bring);
+      tr.printed.textContent = String(s.minLevel);
+      tr.level.max = s.capacity;
+      if (tr.level.value === tr.level.dataset.server || tr.level.dataset.server === undefined) {
+        tr.level.value = String(s.minLevel);
+      }
+      tr.level.dataset.server = String(s.minLevel);
+    }
+    if (!p.slots.length) body.replaceChildren(emptyRow());
     const wanted = p.products.filter((x) => x.bring > 0);
     $("picklist-products").replaceChildren(...(wanted.length ? wanted.map((x) =>
       element("li", "", `${x.productName}: ${x.bring}`)) : [element("li", "muted", "nothing")]));
@@ -293,6 +309,7 @@
                                       { minLevel: Number.isInteger(level) ? level : input.value });
       note.textContent = `${slot}: low at ${product.minLevel}`;
       note.className = "message picklist-message ok";
+      input.value = input.dataset.server = String(product.minLevel);
       await loadPicklist();
     } catch (e) {
       note.textContent = `${slot}: ${e.message}`;
