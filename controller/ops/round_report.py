@@ -38,9 +38,9 @@ def sales_report(db: sqlite_utils.Database, now: float, days: int) -> dict[str, 
     today = dt.datetime.fromtimestamp(now).date()
     dates = [(today - dt.timedelta(days=back)).isoformat() for back in range(days - 1, -1, -1)]
     hours = [{**hour, "start": _iso(hour["start"])} for hour in sales_book.hours(db, starts)]
-    return {"hours": hours, "days": sales_book.days(db, dates),
-            "products": sales_book.products(db, dates[0], dates[-1]),
-            "media": sales_book.media(db, dates[0], dates[-1])}
+    products, media = sales_book.products_and_media(db, dates[0], dates[-1])
+    return {"hours": hours, "days": sales_book.days(db, dates), "products": products,
+            "media": media}
 
 
 def _iso(epoch_s: int) -> str:

@@ -17,7 +17,6 @@ caller's transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from typing import Any
 
 import sqlite_utils
@@ -115,8 +114,10 @@ def days(db: sqlite_utils.Database, dates: list[str]) -> list[dict[str, Any]]:
              "cents": found.get(date, (0, 0))[1]} for date in dates]
 
 
-def products(db: sqlite_utils.Database, first: str, last: str) -> list[dict[str, Any]]:
-    """Per product sold from ``first`` to ``last`` (local dates), best sellers first.
+def products_and_media(db: sqlite_utils.Database, first: str, last: str
+                       ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per product (best sellers first) and per payment medium (largest first) sold from
+    ``first`` to ``last`` (local dates), from one read of the day rows.
 
     A product still on the machine is named by its slot and name now (a product
     moved to another slot keeps its sales); one that is gone by those of its
@@ -124,19 +125,26 @@ def products(db: sqlite_utils.Database, first: str, last: str) -> list[dict[str,
     """
     current = {int(r[0]): (str(r[1]), str(r[2]))
                for r in db.conn.execute("SELECT id, slot, name FROM products")}
-    sold = []
+    sold: dict[int, dict[str, Any]] = {}
+    last_day: dict[int, str] = {}
+    media: dict[str, list[int]] = {}
     for r in db.conn.execute(
-            "SELECT product_id, MAX(day), slot, product_name, SUM(count), SUM(cents) "
-            "FROM sales_days WHERE day BETWEEN ? AND ? GROUP BY product_id", (first, last)):
-        slot, name = current.get(int(r[0]), (str(r[2]), str(r[3])))
-        sold.append({"slot": slot, "productName": name, "count": int(r[4]),
-                     "cents": int(r[5])})
-    return sorted(sold, key=lambda p: (-p["count"], -p["cents"], p["slot"]))
-
-
-def media(db: sqlite_utils.Database, first: str, last: str) -> list[dict[str, Any]]:
-    """Per payment medium from ``first`` to ``last`` (local dates), largest first."""
-    rows: Iterable[Any] = db.conn.execute(
-        "SELECT medium, SUM(count), SUM(cents) FROM sales_days WHERE day BETWEEN ? AND ? "
-        "GROUP BY medium ORDER BY SUM(cents) DESC, medium", (first, last))
-    return [{"medium": str(r[0]), "count": int(r[1]), "cents": int(r[2])} for r in rows]
+            "SELECT product_id, medium, MAX(day), slot, product_name, SUM(count), SUM(cents) "
+            "FROM sales_days WHERE day BETWEEN ? AND ? GROUP BY product_id, medium",
+            (first, last)):
+        product_id, count, cents = int(r[0]), int(r[5]), int(r[6])
+        entry = sold.setdefault(product_id, {"slot": "", "productName": "", "count": 0,
+                                             "cents": 0})
+        entry["count"] += count
+        entry["cents"] += cents
+        if str(r[2]) >= last_day.get(product_id, ""):
+            last_day[product_id] = str(r[2])
+            entry["slot"], entry["productName"] = current.get(product_id, (str(r[3]),
+                                                                           str(r[4])))
+        figures = media.setdefault(str(r[1]), [0, 0])
+        figures[0] += count
+        figures[1] += cents
+    products = sorted(sold.values(), key=lambda p: (-p["count"], -p["cents"], p["slot"]))
+    by_medium = [{"medium": m, "count": n, "cents": c} for m, (n, c) in
+                 sorted(media.items(), key=lambda t: (-t[1][1], t[0]))]
+    return products, by_medium

@@ -9,9 +9,10 @@ ten paid by a card reader): the vend journal rows and the sales book rows
 (``controller/store/sales_book.py``) each sale adds when it settles.  Then the
 report for 7, 30 and 90 days and the pick list are read ``--repeat`` times each
 on the store's owner thread, as the API does, and their times printed
-(best, median, 95th percentile, worst, in milliseconds: on a machine busy with
-other work the best is the cost of the read, the others add the waits).  The target is 50 ms on a
-Pi: the figures here are from whatever machine runs it.
+(best, median, 95th percentile, worst, in milliseconds, and the process's CPU
+time per read: on a machine busy with other work the CPU time and the best are
+the cost of the read, the others add the waits; the load average is printed).
+The target is 50 ms on a Pi: the figures are from whatever machine runs it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import os
 import random
 import statistics
 import sys
@@ -80,11 +82,24 @@ def fill(db: Any, per_day: int, now: float, rng: random.Random) -> int:
     return total
 
 
-def figures(times_s: list[float]) -> dict[str, float]:
+def figures(times_s: list[float], cpu_s: list[float]) -> dict[str, float]:
     ms = sorted(t * 1000 for t in times_s)
     return {"min_ms": round(ms[0], 3), "median_ms": round(statistics.median(ms), 3),
             "p95_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.95))], 3),
-            "max_ms": round(ms[-1], 3)}
+            "max_ms": round(ms[-1], 3),
+            "cpu_median_ms": round(statistics.median(cpu_s) * 1000, 3)}
+
+
+async def timed(store: Store, read: Any, repeat: int) -> tuple[Any, dict[str, float]]:
+    """``read`` on the store's owner thread ``repeat`` times: the last answer, the figures."""
+    times, cpu = [], []
+    answer = None
+    for _ in range(repeat):
+        began, began_cpu = time.perf_counter(), time.process_time()
+        answer = await store.run(read)
+        times.append(time.perf_counter() - began)
+        cpu.append(time.process_time() - began_cpu)
+    return answer, figures(times, cpu)
 
 
 async def measure(path: Path, now: float, repeat: int) -> dict[str, Any]:
@@ -93,19 +108,11 @@ async def measure(path: Path, now: float, repeat: int) -> dict[str, Any]:
     try:
         out: dict[str, Any] = {}
         for days in (7, 30, 90):
-            times = []
-            for _ in range(repeat):
-                began = time.perf_counter()
-                report = await store.run(lambda db, d=days: sales_report(db, now, d))
-                times.append(time.perf_counter() - began)
+            report, out[f"sales_days_{days}"] = await timed(
+                store, lambda db, d=days: sales_report(db, now, d), repeat)
             assert len(report["days"]) == days and report["products"]
-            out[f"sales_days_{days}"] = figures(times)
-        times = []
-        for _ in range(repeat):
-            began = time.perf_counter()
-            await store.run(picklist)
-            times.append(time.perf_counter() - began)
-        out["picklist"] = figures(times)
+        _, out["picklist"] = await timed(store, picklist, repeat)
+        out["load_average"] = [round(x, 2) for x in os.getloadavg()]
         return out
     finally:
         await store.close()

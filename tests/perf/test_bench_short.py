@@ -95,3 +95,4 @@ def test_sales_benchmark() -> None:
     for case in ("sales_days_7", "sales_days_30", "sales_days_90", "picklist"):
         f = r[case]
         assert 0 < f["min_ms"] <= f["median_ms"] <= f["p95_ms"] <= f["max_ms"]
+        assert f["cpu_median_ms"] >= 0
