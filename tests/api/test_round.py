@@ -3,6 +3,7 @@ and ``GET /machine/picklist``, on the real simulated machine dated by a test clo
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import time
@@ -226,3 +227,23 @@ async def test_min_level_is_validated_and_changes_nothing_when_bad(
     r = await client.put(f"/product/{product['id']}", json={"minLevel": 10},
                          headers=operator.auth)
     assert r.status == 200 and (await r.json())["minLevel"] == 10
+
+
+async def test_metrics_carry_each_slot_s_stock_and_minimum(client: Client, seller: Account,
+                                                           operator: Account) -> None:
+    async def metrics_show(*lines: str, absent: str = "") -> None:
+        deadline = time.monotonic() + 10
+        while True:
+            text = await (await client.get("/metrics", headers=operator.auth)).text()
+            if all(line in text for line in lines) and not (absent and absent in text):
+                return
+            assert time.monotonic() < deadline, text[-2000:]
+            await asyncio.sleep(0.02)
+
+    product = await add(client, seller, amountAvailable=4, minLevel=2)
+    await metrics_show('vending_slot_units{slot="A1"} 4.0',
+                       'vending_slot_min_level{slot="A1"} 2.0')
+    r = await client.put(f"/product/{product['id']}", json={"minLevel": 3, "slot": "B1"},
+                         headers=seller.auth)
+    assert r.status == 200
+    await metrics_show('vending_slot_min_level{slot="B1"} 3.0', absent='slot="A1"')
