@@ -95,8 +95,8 @@ def test_fleet_once_shows_stock_cash_and_sales(tmp_path: Path, broker: Broker) -
         inventory = retained(broker.port, "vending/RPV0007/inventory")
         a1 = next(s for s in inventory["slots"] if s["slot"] == "A1")
         assert a1 == {"slot": "A1", "productName": "Cola", "cost": 50, "amountAvailable": 1,
-                      "status": "ok"}
-        assert {"coin": 50, "payout": 21, "cashbox": 0} in inventory["coins"]
+                      "capacity": 10, "minLevel": 0, "status": "ok"}
+        assert {"coin": 50, "payout": 21, "capacity": 200, "cashbox": 0} in inventory["coins"]
         out = fleet_once("--broker", broker.url)
         assert out.returncode == 0, out.stderr
         header, row = out.stdout.splitlines()[:2]
