@@ -1,51 +1,26 @@
 """``vending fleet --picklist``: what to load into the van for the whole round.
 
-It reads every machine's retained ``inventory`` (and ``status``) from the broker,
-and adds up, per machine and for the round, what fills each slot that holds a
-product to its capacity and each hopper to its capacity: the same sums as
+It reads every machine's retained ``inventory`` and ``status`` (through the
+fleet view's :class:`FleetPicture`, which checks every field) and adds up, per
+machine and for the round, what fills each slot that holds a product to its
+capacity and each hopper to its capacity: the same sums as
 ``GET /machine/picklist`` on each machine.  Printed as a table, or as JSON with
-``--json``.
-
-Whatever a broker says is checked before it is used: a machine whose
-inventory is not the documented shape is listed with a note and left out of
-the sums, and every name is printed with control characters escaped, so one
-machine's bad message can neither stop the list nor draw on the terminal.
+``--json``.  A machine whose inventory was refused, or comes from an older
+version without capacities, is listed with a note and left out of the sums;
+every name goes through :func:`printable`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiomqtt
-
 from controller.config import TelemetryConfig
-from controller.fleet.publisher import client_options
-from controller.money import COINS_CENTS, format_cents
-
-SETTLE_S = 1.0  # no new retained message for this long: every machine has been heard
-MAX_WAIT_S = 10.0
-MAX_UNITS = 100_000  # a slot's or hopper's figures above this are not believed
-MAX_TEXT = 64
-
-
-def printable(value: object, limit: int = MAX_TEXT) -> str:
-    """``value`` as text safe for a terminal: control and format characters escaped."""
-    text = str(value)[:limit]
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
-                   for ch in text)
-
-
-def _count(value: object, *, positive: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_UNITS:
-        raise ValueError(f"not a count: {printable(value, 20)}")
-    if positive and value == 0:
-        raise ValueError("a capacity of 0")
-    return value
+from controller.fleet.picture import FleetPicture, MachineRecord
+from controller.fleet.status import Inventory, printable
+from controller.fleet.view import snapshot
+from controller.money import format_cents
 
 
 @dataclass
@@ -73,44 +48,33 @@ class MachineList:
         return out
 
 
-def machine_list(machine_id: str, status: dict[str, Any],
-                 inventory: dict[str, Any] | None) -> MachineList:
-    """The pick list of one machine from its retained messages (checked)."""
-    found = MachineList(printable(machine_id), bool(status.get("online")))
-    if inventory is None:
-        found.problem = "no inventory reported"
+def machine_list(record: MachineRecord) -> MachineList:
+    """The pick list of one machine from its checked retained messages."""
+    found = MachineList(printable(record.machine_id), record.online)
+    inventory = record.inventory
+    if record.bad_inventory is not None or inventory is None:
+        found.problem = ("no inventory reported" if record.bad_inventory is None else
+                         f"inventory refused ({printable(record.bad_inventory)}): left out")
         return found
-    try:
-        found.slots = [_slot(s) for s in inventory.get("slots") or []
-                       if isinstance(s, dict) and s.get("productName") is not None]
-        found.coins = [_coin(c) for c in inventory.get("coins") or []
-                       if isinstance(c, dict) and c.get("capacity") != 0]
-    except (ValueError, KeyError, TypeError) as exc:
-        found.slots, found.coins = [], []
-        found.problem = f"inventory not understood ({printable(exc)}): left out"
+    if _capacity_missing(inventory):
+        found.problem = "inventory without capacities (an older version): left out"
+        return found
+    for s in inventory.slots:
+        if s.product is None or s.capacity is None:
+            continue  # an unused slot: nothing to bring for it
+        units = min(s.units, s.capacity)
+        found.slots.append({"slot": printable(s.slot, 8), "productName": printable(s.product),
+                            "amountAvailable": units, "capacity": s.capacity,
+                            "minLevel": s.min_level or 0, "bring": s.capacity - units})
+    found.coins = [{"coin": c.coin, "payout": c.payout, "capacity": c.capacity,
+                    "bring": max(0, c.capacity - c.payout)}
+                   for c in inventory.coins if c.capacity]
     return found
 
 
-def _slot(s: dict[str, Any]) -> dict[str, Any]:
-    if not isinstance(s.get("productName"), str) or not isinstance(s.get("slot"), str):
-        raise ValueError("a slot without a code or a product name")
-    if "capacity" not in s:
-        raise ValueError("no slot capacity (older software)")
-    capacity = _count(s["capacity"], positive=True)
-    units = min(_count(s.get("amountAvailable", 0)), capacity)
-    return {"slot": printable(s["slot"], 8), "productName": printable(s["productName"]),
-            "amountAvailable": units, "capacity": capacity,
-            "minLevel": _count(s.get("minLevel", 0)), "bring": capacity - units}
-
-
-def _coin(c: dict[str, Any]) -> dict[str, Any]:
-    if c.get("coin") not in COINS_CENTS or isinstance(c.get("coin"), bool):
-        raise ValueError("an unknown coin")
-    if "capacity" not in c:
-        raise ValueError("no hopper capacity (older software)")
-    capacity, payout = _count(c["capacity"]), _count(c.get("payout", 0))
-    return {"coin": c["coin"], "payout": payout, "capacity": capacity,
-            "bring": max(0, capacity - payout)}
+def _capacity_missing(inventory: Inventory) -> bool:
+    return (any(s.product is not None and s.capacity is None for s in inventory.slots)
+            or any(c.capacity is None for c in inventory.coins))
 
 
 def _product_rows(totals: dict[str, int]) -> list[dict[str, Any]]:
@@ -178,44 +142,12 @@ def round_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-async def collect(cfg: TelemetryConfig, *, max_wait_s: float = MAX_WAIT_S
-                  ) -> list[MachineList]:
-    """Every machine's retained status and inventory, read until the broker goes quiet."""
-    status: dict[str, dict[str, Any]] = {}
-    inventory: dict[str, dict[str, Any]] = {}
-    client = aiomqtt.Client(**client_options(cfg),
-                            identifier=f"vending-picklist-{uuid.uuid4().hex}",
-                            clean_session=True)
-    async with client:
-        for leaf in ("status", "inventory"):
-            await client.subscribe(f"{cfg.topic_prefix}/+/{leaf}", qos=1)
-        deadline = time.monotonic() + max_wait_s
-        messages = aiter(client.messages)
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                message = await asyncio.wait_for(anext(messages), min(SETTLE_S, left))
-            except TimeoutError:
-                break
-            _take(cfg.topic_prefix, str(message.topic), message.payload, status, inventory)
-    return [machine_list(m, status.get(m, {}), inventory.get(m))
-            for m in sorted(set(status) | set(inventory))]
-
-
-def _take(prefix: str, topic: str, payload: Any, status: dict[str, dict[str, Any]],
-          inventory: dict[str, dict[str, Any]]) -> None:
-    parts = topic.split("/")
-    if len(parts) < 3 or "/".join(parts[:-2]) != prefix:
-        return
-    try:
-        body = json.loads(payload) if payload else None
-    except (UnicodeDecodeError, json.JSONDecodeError, TypeError):
-        return
-    if isinstance(body, dict):
-        (status if parts[-1] == "status" else inventory)[parts[-2]] = body
-
-
 async def print_picklist(cfg: TelemetryConfig, *, as_json: bool) -> int:
     """``--picklist``: the round's pick list on stdout, a table or JSON."""
-    data = round_json(await collect(cfg))
-    print(json.dumps(data, indent=2, ensure_ascii=True) if as_json else round_text(data))
+    print(await snapshot(cfg, draw=lambda picture: _text(picture, as_json)))
     return 0
+
+
+def _text(picture: FleetPicture, as_json: bool) -> str:
+    data = round_json([machine_list(record) for record in picture.sorted()])
+    return json.dumps(data, indent=2, ensure_ascii=True) if as_json else round_text(data)

@@ -21,8 +21,8 @@ import aiomqtt
 
 from controller.config import TelemetryConfig
 from controller.errors import ValidationError, VendingError
-from controller.fleet.picklist import printable
 from controller.fleet.publisher import client_options
+from controller.fleet.status import printable
 
 REPLY_TIMEOUT_S = 10.0
 STATUS_WAIT_S = 2.0  # a retained status comes right after subscribing, if there is one

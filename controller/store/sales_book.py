@@ -46,11 +46,11 @@ def day_start(day: dt.date) -> float:
     return dt.datetime.combine(day, dt.time()).timestamp()
 
 
-# --- the schema (migration 7) ------------------------------------------------------
+# --- the schema (migration 8) ------------------------------------------------------
 
 
 def add_min_level_and_sales_hours(db: sqlite_utils.Database) -> None:
-    """7: ``products.min_level`` and ``low_reported``; the two summary tables, filled
+    """8: ``products.min_level`` and ``low_reported``; the two summary tables, filled
     from the delivered vends already in the journal."""
     db.execute("ALTER TABLE products ADD COLUMN min_level INTEGER NOT NULL DEFAULT 0 "
                "CHECK (min_level >= 0)")

@@ -209,7 +209,7 @@ class FakeMachine:
             "SELECT COALESCE(SUM(deposit), 0) FROM users").fetchone()[0]))
 
     async def audit_text(self) -> str:
-        return "DXS*RPV0001*VA*V0/6*1\r\nDXE*1*1\r\n"
+        return "DXS*RPV0000001*VA*V0/6*1\r\nDXE*1*1\r\n"
 
     async def sales_report(self, days: int) -> dict[str, Any]:
         return await self.store.run(lambda db: sales_report(db, time.time(), days))

@@ -246,4 +246,15 @@ async def test_metrics_carry_each_slot_s_stock_and_minimum(client: Client, selle
     r = await client.put(f"/product/{product['id']}", json={"minLevel": 3, "slot": "B1"},
                          headers=seller.auth)
     assert r.status == 200
-    await metrics_show('vending_slot_min_level{slot="B1"} 3.0', absent='slot="A1"')
+    await metrics_show('vending_slot_min_level{slot="B1"} 3.0',
+                       absent='vending_slot_units{slot="A1"}')
+
+
+async def test_the_audit_report_carries_each_minimum_level(client: Client, seller: Account,
+                                                           operator: Account) -> None:
+    await add(client, seller, amountAvailable=5, minLevel=3, slot="A1")
+    r = await client.get("/machine/audit", headers=operator.auth)
+    assert r.status == 200
+    lines = (await r.text()).split("\r\n")
+    # PA1: selection 11, price, name, capacity, -, -, present, PA108 level, PA109 minimum
+    assert "PA1*11*50*Cola*10***0*5*3" in lines

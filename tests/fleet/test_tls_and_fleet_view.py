@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,7 +64,7 @@ def test_mqtts_with_a_throwaway_ca(tmp_path: Path) -> None:
     db = tmp_path / "m" / "vending.db"
     db.parent.mkdir()
     config = telemetry_config(f"mqtts://127.0.0.1:{port}", "RPV0042", ca_file=f"{ca}/ca.crt")
-    server = TelemetryServer(db, free_port(), config)
+    server = TelemetryServer(db, config)
     try:
         server.start()
         sub = Subscriber(port, ["vending/RPV0042/#"], tls_ca=ca / "ca.crt")
@@ -85,17 +86,25 @@ def test_mqtts_with_a_throwaway_ca(tmp_path: Path) -> None:
 def test_fleet_once_shows_stock_cash_and_sales(tmp_path: Path, broker: Broker) -> None:
     db = tmp_path / "m" / "vending.db"
     db.parent.mkdir()
-    server = TelemetryServer(db, free_port(), telemetry_config(broker.url, "RPV0007"))
+    server = TelemetryServer(db, telemetry_config(broker.url, "RPV0007"))
     server.start()
     try:
-        stock_a1(server, cost=50, units=2)
+        seller = stock_a1(server, cost=50, units=2)
         sell_a1(server)
         wait_for(lambda: (retained(broker.port, "vending/RPV0007/status").get("salesToday")
                           or {}).get("count") == 1, 10, "the sale in the status")
-        inventory = retained(broker.port, "vending/RPV0007/inventory")
-        a1 = next(s for s in inventory["slots"] if s["slot"] == "A1")
+        cola = server.call("GET", "/product")[0]
+        server.call("PUT", f"/product/{cola['id']}", {"minLevel": 1}, seller)  # A1 is low
+
+        def a1_now() -> dict[str, Any]:
+            inventory = retained(broker.port, "vending/RPV0007/inventory")
+            return dict(next(s for s in inventory["slots"] if s["slot"] == "A1"))
+
+        a1 = wait_for(lambda: (lambda s: s if s["minLevel"] == 1 else None)(a1_now()), 10,
+                      "the minimum level in the inventory")
         assert a1 == {"slot": "A1", "productName": "Cola", "cost": 50, "amountAvailable": 1,
-                      "capacity": 10, "minLevel": 0, "status": "ok"}
+                      "capacity": 10, "minLevel": 1, "status": "ok"}
+        inventory = retained(broker.port, "vending/RPV0007/inventory")
         assert {"coin": 50, "payout": 21, "capacity": 200, "cashbox": 0} in inventory["coins"]
         out = fleet_once("--broker", broker.url)
         assert out.returncode == 0, out.stderr

@@ -1,4 +1,4 @@
-"""The sales book (``controller/store/sales_book.py``): migration 7 from a database that
+"""The sales book (``controller/store/sales_book.py``): migration 8 from a database that
 already holds sales, payment media, and local hours across a daylight-saving change."""
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ def berlin() -> Iterator[None]:
         time.tzset()
 
 
-def database_at_version_6(path: Path) -> sqlite3.Connection:
+def database_before_the_sales_book(path: Path) -> sqlite3.Connection:
     """A database as the release before the sales book left it."""
     conn = sqlite3.connect(path, isolation_level=None)
-    for step in MIGRATIONS[:6]:
+    for step in MIGRATIONS[:7]:
         conn.execute("BEGIN")
         if callable(step):
             import sqlite_utils
@@ -47,14 +47,14 @@ def database_at_version_6(path: Path) -> sqlite3.Connection:
             for statement in step:
                 conn.execute(statement)
         conn.execute("COMMIT")
-    conn.execute("PRAGMA user_version = 6")
+    conn.execute("PRAGMA user_version = 7")
     return conn
 
 
-def test_migration_7_books_the_sales_already_in_the_journal(tmp_path: Path,
+def test_migration_8_books_the_sales_already_in_the_journal(tmp_path: Path,
                                                             berlin: None) -> None:
     path = tmp_path / "vending.db"
-    conn = database_at_version_6(path)
+    conn = database_before_the_sales_book(path)
     seed(conn, slots=[("A1", 10), ("A2", 10)], hoppers={50: 200}, hopper_fill=20)
     conn.execute("INSERT INTO users (id, username, password_hash, role, created_at) "
                  "VALUES (1, 'sam', 'x', 'seller', 0)")
