@@ -27,7 +27,7 @@ from controller.config import ApiConfig, Config
 from tests.api.conftest import PASSWORD, make_account
 from tests.api.fake_machine import FakeMachine
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
+pytestmark = pytest.mark.timeout(60)
 
 HEAD_TIMEOUT_S = 0.5
 TABLE, PER_ADDRESS = 32, 8
@@ -151,6 +151,7 @@ async def under_attack(served: Served, keeper: Callable[[Served, str, float], Aw
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+@pytest.mark.asyncio
 async def test_kept_alive_connections_of_four_addresses_make_room_for_the_operator(
         served: Served) -> None:
     logins = await under_attack(served, health_keeper, 0.3)
@@ -160,12 +161,14 @@ async def test_kept_alive_connections_of_four_addresses_make_room_for_the_operat
     assert served.guard.refused > 0  # and each address was held to its share
 
 
+@pytest.mark.asyncio
 async def test_blank_line_keepers_make_room_for_the_operator(served: Served) -> None:
     logins = await under_attack(served, blank_line_keeper, 0.1)
     assert [status for status, _ in logins] == [200, 200, 200], logins
     assert max(elapsed for _, elapsed in logins) < LOGIN_LIMIT_S, logins
 
 
+@pytest.mark.asyncio
 async def test_blank_lines_are_not_a_request_head(served: Served) -> None:
     reader, writer = await served.connect(ATTACKERS[0])
     started = time.monotonic()
@@ -181,6 +184,7 @@ async def test_blank_lines_are_not_a_request_head(served: Served) -> None:
     writer.close()
 
 
+@pytest.mark.asyncio
 async def test_an_address_holds_at_most_its_share(served: Served) -> None:
     held = [await served.connect(ATTACKERS[0]) for _ in range(PER_ADDRESS)]
     reader, writer = await served.connect(ATTACKERS[0])
