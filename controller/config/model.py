@@ -22,6 +22,7 @@ class MachineConfig:
     currency_code: int = 978
     max_credit_cents: int = 1000
     deposit_claim_s: float = 30.0
+    deposit_claim_cooldown_s: float = 30.0  # after a claim that ended without a coin
     simulated: bool = True
 
 
