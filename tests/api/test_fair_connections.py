@@ -22,7 +22,8 @@ import pytest_asyncio
 from aiohttp import web
 
 from api.app import create_app
-from api.serving import ConnectionGuard, listen
+from api.connection_table import ConnectionGuard
+from api.serving import listen
 from controller.config import ApiConfig, Config
 from tests.api.conftest import PASSWORD, make_account
 from tests.api.fake_machine import FakeMachine
