@@ -20,7 +20,7 @@ from api.routing import AUTH_KEY
 from controller.accounts.rules import MAX_SESSIONS_PER_ACCOUNT
 from controller.app import machine_lock
 from tests.api.addresses import neighbour
-from tests.api.conftest import PASSWORD, Account, error_of, make_account
+from tests.api.conftest import PASSWORD, Account, error_of
 
 ATTACKER, THIRD = "127.0.0.2", "127.0.0.4"
 pytestmark = pytest.mark.timeout(90)
