@@ -38,7 +38,6 @@ from tests.fleet.mqtt import (
 )
 from tests.fleet.relay import TcpToUnix
 from tests.fleet.test_acl import USERS, password_file
-from tests.process import free_port
 
 pytestmark = pytest.mark.timeout(120)
 SHIPPED = Path(__file__).resolve().parents[2] / "systemd" / "mosquitto"
@@ -92,7 +91,7 @@ def machine(tmp_path: Path, shipped_broker: ShippedBroker) -> Iterator[Telemetry
     (tmp_path / "m").mkdir()
     secret = tmp_path / "m" / "mqtt.pass"
     secret.write_text(USERS["RPV0001"] + "\n")
-    server = TelemetryServer(tmp_path / "m" / "vending.db", free_port(), telemetry_config(
+    server = TelemetryServer(tmp_path / "m" / "vending.db", telemetry_config(
         shipped_broker.url, "RPV0001", commands=True, username="RPV0001",
         password_file=str(secret)))
     server.start()
