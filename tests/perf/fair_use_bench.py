@@ -66,7 +66,7 @@ async def _keeper(port: int, source: str, every_s: float, blank: bool) -> None:
             reader, writer = await asyncio.open_connection("127.0.0.1", port,
                                                            local_addr=(source, 0))
         except OSError:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(1.0)
             continue
         try:
             while not reader.at_eof():
@@ -80,7 +80,7 @@ async def _keeper(port: int, source: str, every_s: float, blank: bool) -> None:
             pass
         finally:
             writer.close()
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)  # refused or closed: it comes back a second later
 
 
 async def keepers(url: str, port: int, addresses: int, per_address: int, every_s: float,
