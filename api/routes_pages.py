@@ -51,6 +51,9 @@ STATIC_FILES = (
     StaticFile("pages.css", "api", "text/css"),
     StaticFile("console.css", "api", "text/css"),
     StaticFile("console.js", "api", "text/javascript"),
+    StaticFile("console-dom.js", "api", "text/javascript"),
+    StaticFile("console-coins.js", "api", "text/javascript"),
+    StaticFile("console-log.js", "api", "text/javascript"),
     StaticFile("panel.css", "simulators", "text/css", sim_only=True),
     StaticFile("panel.js", "simulators", "text/javascript", sim_only=True),
 )
