@@ -23,7 +23,7 @@ const SENTENCES = {
   machine_initialised: (d) => `The machine was set up: each hopper filled with ` +
     `${plural(d.hopper_fill, "coin")} (${money(d.value)} in all).`,
   coin_accepted: (d) => `A ${money(d.coin)} coin was taken for ${holder(d.holder)}; ` +
-    `it went to the ${d.route}.`,
+    `it went to ${d.route === "payout" ? "its hopper" : `the ${d.route}`}.`,
   hopper_adjusted: (d) => {
     const diff = d.after - d.before;
     return `The ${money(d.coin)} hopper was set to ${plural(d.after, "coin")} ` +

@@ -122,7 +122,7 @@ def test_event_log_lines_are_sentences_with_the_raw_data_a_click_away(
     server.call("POST", "/sim/coin", {"coin": 100})
     wait_for(browser, lambda: "coin_accepted" in event_kinds(browser))
     assert text(browser, '#events li[data-kind="coin_accepted"] summary') == \
-        "A 1.00 coin was taken for the front panel's credit; it went to the hopper."
+        "A 1.00 coin was taken for the front panel's credit; it went to its hopper."
     sentences = browser.execute_script(
         "return [...document.querySelectorAll('#events summary')].map(s => s.textContent);")
     assert all(s.endswith(".") and "=" not in s for s in sentences), sentences
