@@ -39,11 +39,12 @@ def active(browser: Any) -> str:
 
 def field_message(browser: Any, css: str) -> tuple[str | None, str]:
     """(aria-invalid, the text of the element its aria-describedby names)."""
-    return tuple(browser.execute_script(  # type: ignore[return-value]
+    found = browser.execute_script(
         "const f = document.querySelector(arguments[0]);"
         "const ids = (f.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);"
         "return [f.getAttribute('aria-invalid'),"
-        " ids.map(i => document.getElementById(i).textContent).join(' ')];", css))
+        " ids.map(i => document.getElementById(i).textContent).join(' ')];", css)
+    return found[0], str(found[1])
 
 
 def break_a1(server: Server, browser: Any) -> None:

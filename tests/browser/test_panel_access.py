@@ -9,6 +9,7 @@ and a tile never stretches its row.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,7 @@ def test_live_regions_speak_only_of_changes(server: Server, browser: Any) -> Non
     assert said["link"] == [], "the connection indicator spoke while it stayed live"
     lines = said["lcd"]
     assert len(lines) >= 4, lines  # the display did change
-    repeats = [a for a, b in zip(lines, lines[1:], strict=False) if a == b]
+    repeats = [a for a, b in itertools.pairwise(lines) if a == b]
     assert repeats == [], f"the display region repeated itself: {lines}"
 
 
