@@ -132,6 +132,12 @@ def test_long_names_and_tiles_that_keep_their_row(server: Server, browser: Any,
     cut = "const n = document.querySelector(arguments[0] + ' .name');" \
           "return n.scrollWidth > n.clientWidth;"
     assert browser.execute_script(cut, name)  # cut while another slot is on the display
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(browser).move_to_element(browser.find_element("css selector", name)).perform()
+    assert not browser.execute_script(cut, name), "hovering does not show the whole name"
+    ActionChains(browser).move_to_element(browser.find_element("css selector", "h1")).perform()
+    assert browser.execute_script(cut, name)
     server.call("POST", "/sim/press", {"keys": "A3"})
     wait_for(browser, lambda: "selected" in browser.find_element(
         "css selector", name).get_attribute("class"))
