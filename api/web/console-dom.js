@@ -43,12 +43,13 @@ export function clearFieldError(input) {
 
 // What an operator typed, read as money or as a count: {value} or {problem} in their words.
 export function readMoney(input) {
-  const text = input.value.trim();
-  if (input.validity.badInput || (text !== "" && !/^-?\d*([.,]\d{0,2})?$/.test(text))) {
+  const text = input.value.trim().replace(",", ".");
+  const amount = Number(text);
+  if (input.validity.badInput || text === "" || !Number.isFinite(amount)) {
     return { problem: "type an amount like 0.65" };
   }
-  if (text === "") return { problem: "type an amount like 0.65" };
-  return { value: Math.round(Number(text.replace(",", ".")) * 100) };
+  if (!/^-?\d*(\.\d{0,2})?$/.test(text)) return { problem: "at most two decimals, like 0.65" };
+  return { value: Math.round(amount * 100) };
 }
 
 export function readCount(input, what = "a whole number") {
