@@ -49,7 +49,9 @@ def field_message(browser: Any, css: str) -> tuple[str | None, str]:
 
 def break_a1(server: Server, browser: Any) -> None:
     server.call("POST", "/sim/fault", {"device": "slot:A1", "fault": "jam"})
-    server.call("POST", "/sim/coin", {"coin": 100})
+    coin = server.call("POST", "/sim/coin", {"coin": 100})
+    assert coin["result"] == "accepted", coin
+    wait_for(browser, lambda: text(browser, "#fact-credit") == "1.00")  # credited: now pick
     server.call("POST", "/sim/press", {"keys": "A1"})
     wait_for(browser, lambda: "out of order" in row(browser, 'tr[data-slot="A1"]'))
 
