@@ -96,8 +96,17 @@ class ChangePayer:
         await self._store.tx(lambda db: journal.record_hopper_counter(
             db, payout_id, coin, status.counter, status.paid, status.unpaid))
 
+        recorded = 0
+
         async def on_paid(total: int) -> None:
-            await self._store.tx(lambda db: journal.record_coins_paid(db, payout_id, coin, total))
+            # One transaction per coin, however many one status poll saw: the journal
+            # moves coin by coin, the same on a slow poll as on a fast one.
+            nonlocal recorded
+            while recorded < total:
+                recorded += 1
+                paid = recorded
+                await self._store.tx(
+                    lambda db: journal.record_coins_paid(db, payout_id, coin, paid))
 
         try:
             result = await hopper.dispense(count, on_paid=on_paid)

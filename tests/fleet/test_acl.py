@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from tests.fleet.mqtt import Broker, Subscriber, TelemetryServer, telemetry_config, wait_for
-from tests.process import free_port
 
 ACL = Path(__file__).resolve().parents[2] / "systemd" / "mosquitto" / "fleet.acl"
 USERS = {"fleet": "fleet-pass", "RPV0001": "machine-1-pass", "RPV0002": "machine-2-pass"}
@@ -29,15 +28,15 @@ def password_file(directory: Path) -> Path:
 
 
 def test_each_machine_only_reaches_its_own_topics(tmp_path: Path) -> None:
-    port = free_port()
-    broker = Broker(tmp_path / "broker", port, plain_listener=False, extra_conf=(
-        f"listener {port} 127.0.0.1\nallow_anonymous false\n"
+    broker = Broker(tmp_path / "broker", plain_listener=False, extra_conf=(
+        "listener {port} 127.0.0.1\nallow_anonymous false\n"
         f"password_file {password_file(tmp_path)}\nacl_file {ACL}\n"))
     broker.start()
+    port = broker.port
     (tmp_path / "m").mkdir()
     secret = tmp_path / "m" / "mqtt.pass"
     secret.write_text(USERS["RPV0001"] + "\n")
-    server = TelemetryServer(tmp_path / "m" / "vending.db", free_port(), telemetry_config(
+    server = TelemetryServer(tmp_path / "m" / "vending.db", telemetry_config(
         broker.url, "RPV0001", commands=True, username="RPV0001", password_file=str(secret)))
     fleet = Subscriber(port, ["vending/#"], username="fleet", password=USERS["fleet"])
     intruder = Subscriber(port, ["vending/RPV0001/cmd"], username="RPV0002",

@@ -16,7 +16,7 @@ from tests.fleet.mqtt import (
     telemetry_config,
     wait_for,
 )
-from tests.process import cli, free_port, login
+from tests.process import cli, login
 
 CMD, REPLY = "vending/RPV0001/cmd", "vending/RPV0001/reply"
 
@@ -27,7 +27,7 @@ def machine(tmp_path: Path, broker: Broker) -> Iterator[tuple[TelemetryServer, S
     db.parent.mkdir()
     assert cli(db, "user", "add", "oper", "--role", "operator", "--password-stdin",
                stdin="operator-pass\n").returncode == 0
-    server = TelemetryServer(db, free_port(), telemetry_config(broker.url, commands=True))
+    server = TelemetryServer(db, telemetry_config(broker.url, commands=True))
     server.start()
     sub = Subscriber(broker.port, [REPLY, "vending/RPV0001/events"])
     wait_for(lambda: _online(sub, broker), 10, "the machine online")

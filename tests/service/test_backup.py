@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.process import Server, cli, free_port, login
+from tests.process import Server, cli, login
 
 PRICE = 65
 
@@ -26,7 +26,7 @@ def _vends(audit_stdout: str) -> int:
 @pytest.mark.timeout(120)
 def test_backup_of_a_running_machine_verifies(tmp_path: Path) -> None:
     db = tmp_path / "vending.db"
-    server = Server(db, free_port())
+    server = Server(db)
     server.start()
     copies = tmp_path / "backups"
     copies.mkdir()

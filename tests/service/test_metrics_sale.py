@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.process import Server, free_port, login
+from tests.process import Server, login
 
 PRICE = 65
 
@@ -40,7 +40,7 @@ def value(samples: dict[Any, float], name: str, **labels: str) -> float:
 def test_counters_move_with_a_sale(tmp_path: Path) -> None:
     config = tmp_path / "vending.toml"
     config.write_text("[metrics]\npublic = true\n")
-    server = Server(tmp_path / "vending.db", free_port(), args=("--sim", "--config", str(config)))
+    server = Server(tmp_path / "vending.db", args=("--sim", "--config", str(config)))
     server.start()
     try:
         server.call("POST", "/user", {"username": "sam", "password": "seller-pass",
@@ -76,7 +76,7 @@ def test_counters_move_with_a_sale(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(60)
 def test_metrics_need_an_operator_by_default(tmp_path: Path) -> None:
-    server = Server(tmp_path / "vending.db", free_port())
+    server = Server(tmp_path / "vending.db")
     server.start()
     try:
         with pytest.raises(urllib.error.HTTPError) as refused:
