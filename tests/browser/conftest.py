@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,18 @@ def shot(browser: Any, folder: Path, name: str, *, full: bool = True) -> Path:
     browser.save_screenshot(str(path))
     browser.set_window_size(size["width"], size["height"])
     return path
+
+
+def insert_coin(server: Server, coin: int, timeout_s: float = 20) -> dict[str, Any]:
+    """Drop a coin until the machine takes it (a machine just started may still refuse
+    coins while its acceptor settles: the coin comes back, as it would to a customer)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer: dict[str, Any] = server.call("POST", "/sim/coin", {"coin": coin})
+        if answer["result"] == "accepted" or time.monotonic() > deadline:
+            assert answer["result"] == "accepted", answer
+            return answer
+        time.sleep(0.1)
 
 
 def severe_errors(browser: Any) -> list[Any]:

@@ -16,7 +16,15 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import OPERATOR, click, shot, text, type_into, wait_for
+from tests.browser.conftest import (
+    OPERATOR,
+    click,
+    insert_coin,
+    shot,
+    text,
+    type_into,
+    wait_for,
+)
 from tests.browser.test_console import event_kinds, log_in, logged_in, row
 from tests.process import Server
 
@@ -49,8 +57,7 @@ def field_message(browser: Any, css: str) -> tuple[str | None, str]:
 
 def break_a1(server: Server, browser: Any) -> None:
     server.call("POST", "/sim/fault", {"device": "slot:A1", "fault": "jam"})
-    coin = server.call("POST", "/sim/coin", {"coin": 100})
-    assert coin["result"] == "accepted", coin
+    insert_coin(server, 100)
     wait_for(browser, lambda: text(browser, "#fact-credit") == "1.00")  # credited: now pick
     server.call("POST", "/sim/press", {"keys": "A1"})
     wait_for(browser, lambda: "out of order" in row(browser, 'tr[data-slot="A1"]'))

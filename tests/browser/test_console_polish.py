@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import click, shot, text, type_into, wait_for
+from tests.browser.conftest import click, insert_coin, shot, text, type_into, wait_for
 from tests.browser.test_console import event_kinds, logged_in, row
 from tests.browser.test_console_access import field_message
 from tests.process import Server
@@ -75,7 +75,7 @@ def test_coins_added_count_from_the_hopper_as_it_is(server: Server, browser: Any
     logged_in(browser, server)
     type_into(browser, ADDED_50, "10")
     wait_for(browser, lambda: value(browser, COUNT_50) == "30")
-    server.call("POST", "/sim/coin", {"coin": 50})  # a customer's coin lands meanwhile
+    insert_coin(server, 50)  # a customer's coin lands meanwhile
     wait_for(browser, lambda: "21 / 200" in row(browser, 'tr[data-coin="50"]'))
     assert value(browser, COUNT_50) == "31" and value(browser, ADDED_50) == "10"
     click(browser, 'tr[data-coin="50"] button')
@@ -119,7 +119,7 @@ def test_event_log_lines_are_sentences_with_the_raw_data_a_click_away(
     click(browser, f"{line} summary")
     wait_for(browser, raw.is_displayed)
     assert raw.text == "hopper_adjusted  after=50  before=20  coin=50"
-    server.call("POST", "/sim/coin", {"coin": 100})
+    insert_coin(server, 100)
     wait_for(browser, lambda: "coin_accepted" in event_kinds(browser))
     assert text(browser, '#events li[data-kind="coin_accepted"] summary') == \
         "A 1.00 coin was taken for the front panel's credit; it went to its hopper."

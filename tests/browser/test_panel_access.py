@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import click, shot, text, texts, wait_for
+from tests.browser.conftest import click, insert_coin, shot, text, texts, wait_for
 from tests.browser.test_web_panel import lcd, open_panel
 from tests.process import Server, login
 
@@ -100,11 +100,17 @@ def test_the_panel_does_not_move_while_it_loads(server: Server, browser: Any) ->
 
 def test_live_regions_speak_only_of_changes(server: Server, browser: Any) -> None:
     open_panel(browser, server)
+    insert_coin(server, 20)  # the acceptor has settled: the coins below are taken at once
+    server.call("POST", "/sim/press", {"keys": "*"})
+    server.call("POST", "/sim/tray/take", {})
+    wait_for(browser, lambda: lcd(browser)[0] == "HELLO" and texts(browser, "#cup li") == [])
     browser.execute_script(WATCH_LIVE_REGIONS)
     for _ in range(2):
         click(browser, '#coins button[data-coin="20"]')
+        wait_for(browser, lambda: lcd(browser)[0] == "CREDIT 0.20")
         click(browser, '#keypad button[data-key="*"]')  # coin back
-        wait_for(browser, lambda: lcd(browser)[0] not in ("CREDIT 0.20", "TAKE YOUR COINS"))
+        wait_for(browser, lambda: texts(browser, "#cup li") == ["0.20"])
+        wait_for(browser, lambda: lcd(browser)[0] == "HELLO")
         click(browser, "#take")
         wait_for(browser, lambda: texts(browser, "#cup li") == [])
     said = browser.execute_script("return window.spoken")
@@ -121,7 +127,8 @@ def test_long_names_and_tiles_that_keep_their_row(server: Server, browser: Any,
     browser.set_window_size(390, 844)
     open_panel(browser, server)
     server.call("POST", "/sim/fault", {"device": "slot:A1", "fault": "jam"})
-    server.call("POST", "/sim/coin", {"coin": 100})
+    insert_coin(server, 100)
+    wait_for(browser, lambda: lcd(browser)[0] == "CREDIT 1.00")
     server.call("POST", "/sim/press", {"keys": "A1"})
     wait_for(browser, lambda: "out of order" in text(browser, '.slot[data-slot="A1"]'))
     heights = browser.execute_script(

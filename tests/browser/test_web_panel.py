@@ -129,6 +129,7 @@ def test_the_page_finds_a_restarted_machine_by_itself(server: Server, browser: A
     open_panel(browser, server)
     server.call("POST", "/sim/coin", {"coin": 20})
     wait_for(browser, lambda: lcd(browser)[0] == "CREDIT 0.20")
+    server.asked_port = server.port  # the machine comes back at the address the page knows
     server.kill()
     wait_for(browser, lambda: text(browser, "#link") == "reconnecting…")
     assert text(browser, "#state") == "offline"
