@@ -9,6 +9,7 @@ hopper that failed is reported through the one fault path.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
@@ -104,9 +105,8 @@ class ChangePayer:
             nonlocal recorded
             while recorded < total:
                 recorded += 1
-                paid = recorded
-                await self._store.tx(
-                    lambda db: journal.record_coins_paid(db, payout_id, coin, paid))
+                await self._store.tx(functools.partial(
+                    journal.record_coins_paid, payout_id=payout_id, coin=coin, paid_total=recorded))
 
         try:
             result = await hopper.dispense(count, on_paid=on_paid)

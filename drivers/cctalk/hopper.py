@@ -66,7 +66,7 @@ MAX_PER_COMMAND = 255
 ENABLE_KEY = 0xA5
 CIPHER_KEY_LEN = 8
 DISPENSE_REPLY_LENS = frozenset({0, 1})  # plain ACK (SCH1-style) or the event counter
-MIN_STATUS_POLL_S = 0.1  # HARDWARE.md: poll the status every 100 ms or slower
+MIN_STATUS_POLL_S = 0.1  # docs/hardware.md: poll the status every 100 ms or slower
 
 
 @dataclass(frozen=True, slots=True)

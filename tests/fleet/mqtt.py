@@ -127,19 +127,29 @@ class Subscriber:
             self.client.tls_set(ca_certs=str(tls_ca))
         self.client.on_message = self._on_message
         self._topics = topics
+        self._pending_subscriptions: set[int] = {-1}  # SUBSCRIBE mids not yet acknowledged
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.reconnect_delay_set(1, 2)
         self.client.connect("127.0.0.1", port, keepalive=10)
         self.client.loop_start()
         self.wait_connected()
 
     def _on_connect(self, client: paho.Client, *_: Any) -> None:
-        for t in self._topics:
-            client.subscribe(t, qos=1)
+        with self._lock:
+            self._pending_subscriptions = {client.subscribe(t, qos=1)[1] for t in self._topics}
+
+    def _on_subscribe(self, _client: Any, _userdata: Any, mid: int, *_: Any) -> None:
+        with self._lock:
+            self._pending_subscriptions.discard(mid)
+
+    def _subscribed(self) -> bool:
+        with self._lock:
+            return self.client.is_connected() and not self._pending_subscriptions
 
     def wait_connected(self) -> None:
-        wait_for(self.client.is_connected, 10, "the subscriber to connect")
-        time.sleep(0.2)  # the subscription is acknowledged
+        """Until connected and every subscription is acknowledged by the broker."""
+        wait_for(self._subscribed, 10, "the subscriber to connect and subscribe")
 
     def _on_message(self, _client: Any, _userdata: Any, message: Any) -> None:
         with self._lock:

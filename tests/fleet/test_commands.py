@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.dex_reader import read_dex
 from tests.fleet.mqtt import (
     Broker,
     Subscriber,
@@ -85,6 +86,11 @@ def test_service_ping_and_audit(machine: tuple[TelemetryServer, Subscriber]) -> 
     assert server.call("GET", "/health")["state"] == "idle"
     report = ask(sub, {"id": 4, "command": "audit", "args": {}})["result"]["report"]
     assert report.startswith("DXS*") and "RPV0001" in report
+    reads = int(read_dex(report).singles["EA3"]["EA309"])
+    token = login(server, "oper", "operator-pass")
+    by_api = read_dex(server.call("GET", "/machine/audit", token=token)).singles["EA3"]
+    assert int(by_api["EA309"]) == reads + 1  # the fleet's read counted like any other
+    assert by_api["EA310"] == "0"  # no collection yet
 
 
 BAD = [

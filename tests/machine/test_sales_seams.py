@@ -52,7 +52,9 @@ async def test_a_card_sale_moves_no_cash_and_keeps_the_ledger(tmp_path: Path) ->
         assert await machine.panel_credit() == 0
         assert (await machine.products.get(product_id))["amountAvailable"] == 1
         assert (await machine.store.run(read_ledger)).balanced
-        assert "VA1*0*0" in await machine.audit_text()  # a cash sale it is not
+        report = await machine.audit_text()  # a paid vend (VA1), not a cash sale (CA2)
+        assert "\r\nVA1*65*1*65*1\r\n" in report and "\r\nCA2*0*0*0*0\r\n" in report
+        assert "\r\nPA7*11*CA*0*65*0*0*0*0\r\nPA7*11*DA*0*65*1*65*1*65\r\n" in report
 
 
 async def test_a_denied_or_failed_card_sale_charges_nothing(tmp_path: Path) -> None:

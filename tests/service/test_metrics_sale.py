@@ -84,3 +84,25 @@ def test_metrics_need_an_operator_by_default(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert refused.value.code == 401
+
+
+@pytest.mark.timeout(60)
+def test_money_counters_exist_at_zero_from_the_first_scrape(tmp_path: Path) -> None:
+    config = tmp_path / "vending.toml"
+    config.write_text("[metrics]\npublic = true\n")
+    server = Server(tmp_path / "vending.db", args=("--sim", "--config", str(config)))
+    server.start()
+    try:
+        first = scrape(server)  # nothing sold, nothing inserted
+    finally:
+        server.stop()
+    coins = ("5", "10", "20", "50", "100")
+    slots = [f"{row}{col}" for row in "ABCD" for col in range(1, 7)]
+    for coin in coins:
+        assert first[("vending_coins_accepted_total", (("coin", coin),))] == 0
+        assert first[("vending_payout_coins_total", (("coin", coin),))] == 0
+    for slot in slots:
+        for result in ("paid", "failed"):
+            assert first[("vending_vends_total", (("result", result), ("slot", slot)))] == 0
+    vends = [labels for name, labels in first if name == "vending_vends_total"]
+    assert len(vends) == len(slots) * 2

@@ -15,6 +15,7 @@ import pytest
 from controller import cli
 from controller.store import open_db
 from controller.store.db import seed
+from tests.dex_reader import read_dex
 from tests.process import Server
 
 
@@ -52,7 +53,7 @@ def test_audit_verify_passes_then_fails_on_a_tampered_ledger(
     db = seeded_db(tmp_path / "v.db")
     code, out, err = run_cli(capsys, "audit", "--verify", "--db", str(db))
     assert code == 0, err
-    assert out.startswith("DXS*RPV0001*VA*V1/1*1\r\n") and "G85*" in out
+    assert out.startswith("DXS*RPV0000001*VA*V0/6*1\r\n") and "G85*" in out
     assert "ledger identities hold" in err
     conn = sqlite3.connect(db)
     conn.execute("UPDATE coins SET payout = payout + 1 WHERE coin = 50")  # a coin from nowhere
@@ -60,6 +61,19 @@ def test_audit_verify_passes_then_fails_on_a_tampered_ledger(
     conn.close()
     code, _, err = run_cli(capsys, "audit", "--verify", "--db", str(db))
     assert code == 1 and "FAIL" in err and "do NOT hold" in err
+
+
+def test_every_audit_from_the_cli_is_a_counted_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = seeded_db(tmp_path / "v.db")
+    reads = []
+    for _ in range(2):
+        code, out, err = run_cli(capsys, "audit", "--db", str(db))
+        assert code == 0, err
+        ea3 = read_dex(out).singles["EA3"]
+        reads.append((ea3["EA309"], ea3["EA310"]))
+    assert reads == [("1", "0"), ("2", "0")]
+    assert sqlite3.connect(db).execute("SELECT reads FROM audit_reads").fetchone()[0] == 2
 
 
 @pytest.mark.parametrize("order", ["before", "after"])
@@ -88,6 +102,7 @@ def test_check_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     good.write_text('[machine]\nmachine_id = "PI7"\n')
     code, out, _ = run_cli(capsys, "check-config", str(good))
     assert code == 0 and "machine PI7" in out and "config OK" in out
+    assert "audit report (EVA-DTS) from RPV0000007" in out and "currency code 1978" in out
     bad = tmp_path / "bad.toml"
     bad.write_text("[api]\nprot = 8080\n")
     code, _, err = run_cli(capsys, "check-config", str(bad))
@@ -144,3 +159,18 @@ def test_one_process_per_machine_and_a_clear_word_on_a_busy_port(tmp_path: Path)
         assert "Traceback" not in third.stderr
     finally:
         first.stop()
+
+
+@pytest.mark.parametrize("stdin", [subprocess.DEVNULL, "a-long-password\n"])
+def test_user_add_without_a_terminal_says_to_use_password_stdin(tmp_path: Path,
+                                                                stdin: object) -> None:
+    db = tmp_path / "v.db"
+    done = subprocess.run([sys.executable, "-m", "controller.cli", "user", "add", "alice",
+                           "--role", "operator", "--db", str(db)],
+                          stdin=stdin if stdin is subprocess.DEVNULL else None,
+                          input=None if stdin is subprocess.DEVNULL else stdin,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "EOFError" not in done.stderr
+    assert "no terminal" in done.stderr and "--password-stdin" in done.stderr
+    assert not db.exists()
