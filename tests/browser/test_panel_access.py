@@ -41,10 +41,19 @@ def add_long_product(server: Server) -> None:
                                      "amountAvailable": 4, "slot": "A3"}, token)
 
 
+def settle(server: Server, browser: Any) -> None:
+    """A coin in and back out: the acceptor has settled, the coins after it are taken."""
+    insert_coin(server, 20)
+    server.call("POST", "/sim/press", {"keys": "*"})
+    server.call("POST", "/sim/tray/take", {})
+    wait_for(browser, lambda: lcd(browser)[0] == "HELLO" and texts(browser, "#cup li") == [])
+
+
 def test_every_panel_state_passes_axe(server: Server, browser: Any,
                                       axe: Callable[[str], list[Any]], tmp_path: Path) -> None:
     add_long_product(server)
     open_panel(browser, server)
+    settle(server, browser)
     axe("the panel at rest")
 
     click(browser, '#coins button[data-coin="50"]')
@@ -100,10 +109,7 @@ def test_the_panel_does_not_move_while_it_loads(server: Server, browser: Any) ->
 
 def test_live_regions_speak_only_of_changes(server: Server, browser: Any) -> None:
     open_panel(browser, server)
-    insert_coin(server, 20)  # the acceptor has settled: the coins below are taken at once
-    server.call("POST", "/sim/press", {"keys": "*"})
-    server.call("POST", "/sim/tray/take", {})
-    wait_for(browser, lambda: lcd(browser)[0] == "HELLO" and texts(browser, "#cup li") == [])
+    settle(server, browser)
     browser.execute_script(WATCH_LIVE_REGIONS)
     for _ in range(2):
         click(browser, '#coins button[data-coin="20"]')
