@@ -64,6 +64,7 @@ def test_every_panel_state_passes_axe(server: Server, browser: Any,
     wait_for(browser, lambda: "A3" in " ".join(lcd(browser)))
     axe("the panel asking for more money, a long name shown whole")
     click(browser, '#coins button[data-coin="100"]')
+    wait_for(browser, lambda: lcd(browser)[0] == "CREDIT 1.50")  # as a customer, who waits
     click(browser, '#keypad button[data-key="A"]')
     click(browser, '#keypad button[data-key="1"]')
     wait_for(browser, lambda: texts(browser, "#tray li") == ["Cola"])
@@ -74,6 +75,7 @@ def test_every_panel_state_passes_axe(server: Server, browser: Any,
     server.call("POST", "/sim/fault", {"device": "slot:B2", "fault": "jam"})
     server.call("POST", "/sim/fault", {"device": "hopper:50", "fault": "empty"})
     click(browser, '#coins button[data-coin="100"]')
+    wait_for(browser, lambda: lcd(browser)[0] == "CREDIT 1.00")
     click(browser, '#keypad button[data-key="B"]')
     click(browser, '#keypad button[data-key="2"]')
     wait_for(browser, lambda: "out of order" in text(browser, '.slot[data-slot="B2"]'))
