@@ -18,6 +18,7 @@ from controller.hardware import RealHardware
 from controller.machine import Machine
 from controller.ops.logs import follow_events
 from controller.ops.supervision import MachineView, Supervisor, SystemdNotifier, watchdog_period_s
+from controller.private_files import PRIVATE_MODE
 
 log = logging.getLogger(__name__)
 # SIGTERM must end within 5 s (systemd's stop, a shutdown): a running vend or
@@ -119,8 +120,9 @@ def machine_lock(db_path: Path) -> Iterator[None]:
     (and so the same devices) is refused, instead of two drivers on one bus."""
     lock_path = db_path.with_name(db_path.name + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, PRIVATE_MODE)
     try:
+        os.fchmod(fd, PRIVATE_MODE)  # private like the database, whoever made it first
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

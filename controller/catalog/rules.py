@@ -27,13 +27,25 @@ MAX_COST_CENTS = 100_000
 # --- validation ----------------------------------------------------------------
 
 
+NOT_PRINTABLE = frozenset({"Cc", "Cf"})
+"""Unicode categories a name may not hold: controls (escape sequences, newlines) and
+format characters (bidi overrides such as U+202E, zero-width U+200B, U+FEFF)."""
+
+
+def printable(text: str) -> bool:
+    """No control or format character in ``text``: it shows as what it says."""
+    return not any(unicodedata.category(ch) in NOT_PRINTABLE for ch in text)
+
+
 def validate_product_name(name: object) -> str:
     if (not isinstance(name, str) or not name.strip()
             or len(name) > PRODUCT_NAME_MAX_CHARS
-            or any(unicodedata.category(ch) == "Cc" for ch in name)):
+            or not printable(name)):
         raise ValidationError(
-            f"productName must be 1-{PRODUCT_NAME_MAX_CHARS} characters, not blank",
-            fields={"productName": f"1-{PRODUCT_NAME_MAX_CHARS} characters, not blank"})
+            f"productName must be 1-{PRODUCT_NAME_MAX_CHARS} printable characters, not blank "
+            "(no control or format characters)",
+            fields={"productName": f"1-{PRODUCT_NAME_MAX_CHARS} printable characters, "
+                                   "not blank"})
     return name
 
 
