@@ -56,6 +56,9 @@ STATIC_FILES = (
     StaticFile("vendor/uPlot.min.css", "api", "text/css"),
     StaticFile("vendor/uPlot.iife.min.js", "api", "text/javascript"),
     StaticFile("vendor/uPlot.LICENSE", "api", "text/plain"),
+    StaticFile("console-dom.js", "api", "text/javascript"),
+    StaticFile("console-coins.js", "api", "text/javascript"),
+    StaticFile("console-log.js", "api", "text/javascript"),
     StaticFile("panel.css", "simulators", "text/css", sim_only=True),
     StaticFile("panel.js", "simulators", "text/javascript", sim_only=True),
 )
