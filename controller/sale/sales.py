@@ -16,6 +16,7 @@ reader, ``controller.sale.medium``): both go through ``_vend_one``.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,8 +51,10 @@ class SaleResult:
 
 class Sales:
     def __init__(self, store: Store, model: MachineModel, stream: EventStream,
-                 mechanism: Mechanism, payer: ChangePayer, changed: Callable[[], None]) -> None:
+                 mechanism: Mechanism, payer: ChangePayer, changed: Callable[[], None], *,
+                 clock: Callable[[], float] = time.time) -> None:
         self._store = store
+        self._clock = clock  # the wall clock a sale is dated by (the sales book's hours)
         self._model = model
         self._stream = stream
         self._mechanism = mechanism
@@ -190,8 +193,10 @@ class Sales:
             if not isinstance(exc, HardwareError):
                 error = exc
             result = VendResult(ticket.slot, VendOutcome.JAM_TURN, detail=repr(exc))
+        sold_at = self._clock()
+
         def settle(db: Any) -> None:
-            journal.settle_vend(db, ticket, result.outcome.value, result.delivered)
+            journal.settle_vend(db, ticket, result.outcome.value, result.delivered, sold_at)
             if also is not None:
                 also(db, result.delivered)
 

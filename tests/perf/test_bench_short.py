@@ -89,6 +89,16 @@ def test_live_pages_benchmark() -> None:
 
 
 @pytest.mark.timeout(120)
+def test_sales_benchmark() -> None:
+    r = run_short("bench_sales.py")
+    assert r["benchmark"] == "sales" and r["sales"] > 365 * 10
+    for case in ("sales_days_7", "sales_days_30", "sales_days_90", "picklist"):
+        f = r[case]
+        assert 0 < f["min_ms"] <= f["median_ms"] <= f["p95_ms"] <= f["max_ms"]
+        assert f["cpu_median_ms"] >= 0
+
+
+@pytest.mark.timeout(120)
 def test_card_benchmark() -> None:
     r = run_short("bench_card.py")
     assert r["benchmark"] == "card" and r["budget_p99_ms"] == 50
