@@ -7,6 +7,7 @@ Parts, each a class with its dependencies passed in:
 - ``sales``      credit, vend, change; payment media (``controller.sale.sales``)
 - ``front_panel`` keys in, LCD out (``controller.panel.flow``)
 - ``products``, ``accounts``, ``maintenance``  what the API and CLI call
+- ``round_report``  sales and the pick list, the operator's round (``controller.ops``)
 
 Life cycle (construct without I/O, start, close in reverse, each step
 isolated): open the store and seed it, open the hardware and build the
@@ -40,6 +41,7 @@ from controller.fsm import MachineModel, State
 from controller.hardware import Hardware, SimControl
 from controller.ops.audit_devices import device_audit
 from controller.ops.maintenance import Maintenance
+from controller.ops.round_report import RoundReport
 from controller.panel.flow import FrontPanel
 from controller.payment.bill_gate import BillGate
 from controller.payment.coin_gate import CoinGate
@@ -64,7 +66,8 @@ SETTLE_TIMEOUT_S = 15.0
 
 
 class Machine:
-    def __init__(self, config: Config, db_path: str | Path, hardware: Hardware) -> None:
+    def __init__(self, config: Config, db_path: str | Path, hardware: Hardware, *,
+                 clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.db_path = Path(db_path)
         self.state_dir = self.db_path.parent
@@ -86,7 +89,7 @@ class Machine:
         self._payer = ChangePayer(self.store, self.model, self.stream, self.faults,
                                   self._changed)
         self.sales = Sales(self.store, self.model, self.stream, self.mechanism, self._payer,
-                           self._changed)
+                           self._changed, clock=clock)
         self.front_panel = FrontPanel(config, self.model, self.stream, self.tasks,
                                       self.faults, self.coin_gate, self.sales)
         self.products = ProductService(self.store, self.mechanism.quiet(), self._stock_changed,
@@ -98,6 +101,7 @@ class Machine:
                                        self.mechanism, self.faults, self.coin_gate, self.sales,
                                        hardware)
         self.maintenance.device_audit = lambda: device_audit(self.devices)
+        self.round_report = RoundReport(self.store, clock)
         self._wire()
         self._closers: list[Callable[[], Awaitable[Any]]] = []
         self.devices: Devices | None = None
@@ -315,6 +319,12 @@ class Machine:
 
     async def audit_text(self) -> str:
         return await self.maintenance.audit_text()
+
+    async def sales_report(self, days: int) -> dict[str, Any]:
+        return await self.round_report.sales(days)
+
+    async def picklist(self) -> dict[str, Any]:
+        return await self.round_report.picklist()
 
     def health(self) -> dict[str, Any]:
         return self.maintenance.health()
