@@ -27,11 +27,11 @@ import sqlite_utils
 
 from controller import money
 from controller.config import Config
-from controller.errors import CreditLimit, DepositCancelled, DepositTimeout, MachineBusy
+from controller.errors import DepositCancelled, DepositTimeout, MachineBusy
 from controller.events import EventStream
 from controller.faults import FaultRegistry
 from controller.fsm import READY, MachineModel
-from controller.payment.claims import ClaimCooldown, ClaimCustomer, DepositClaim
+from controller.payment.claims import ClaimCooldown, ClaimCustomer, DepositClaim, check_claim
 from controller.sale.mechanism import Mechanism
 from controller.store import Store
 from controller.store.credit import PANEL, find_credit, get_credit, user_holder
@@ -259,6 +259,7 @@ class CoinGate:
                           and get_credit(db, PANEL) == 0), None)
             holder = user_holder(claim.user_id) if claim else PANEL
             if claim is not None:
+                claim.credited = True
                 claims.remove(claim)
                 claimed.append(claim)
             route = credit_coin(db, event.value_cents, holder)
@@ -363,14 +364,23 @@ class CoinGate:
         claim = DepositClaim(user_id, coin)
         self._claims.append(claim)
         try:
-            await self._store.run(lambda db: self._check_claim(db, user_holder(user_id), coin))
+            max_credit = self._config.machine.max_credit_cents
+            await self._store.run(lambda db: check_claim(db, user_holder(user_id), coin,
+                                                         max_credit))
             self._claim_changed()
             if self.customer is not None:
                 self._tasks.spawn(self.customer.bring_coin(coin, claim.done), "sim-deposit")
             return await asyncio.wait_for(asyncio.shield(claim.done),
                                           self._config.machine.deposit_claim_s)
-        except (TimeoutError, DepositCancelled) as ended:  # no coin: the account pauses
-            self.cooldown.ended_without_coin(user_id)
+        except (TimeoutError, DepositCancelled) as ended:
+            # A coin whose credit was being written as the claim ended is the claim's:
+            # that transaction ends before this read (the store runs one at a time).
+            holder = user_holder(user_id)
+            deposit = await self._store.run(lambda db: get_credit(db, holder)
+                                            if claim.credited else None)
+            if deposit is not None:
+                return deposit
+            self.cooldown.ended_without_coin(user_id)  # no coin: the account pauses
             if isinstance(ended, DepositCancelled):
                 raise
             raise DepositTimeout(f"no {coin} coin was inserted within "
@@ -387,17 +397,3 @@ class CoinGate:
         self.dirty()
         if self.on_claim is not None:
             self.on_claim()
-
-    def _check_claim(self, db: sqlite_utils.Database, holder: str, coin: int) -> None:
-        if get_credit(db, PANEL) > 0:
-            raise MachineBusy("a customer at the front panel holds credit")
-        credit = get_credit(db, holder)
-        max_credit = self._config.machine.max_credit_cents
-        if money.coin_acceptable(coin, credit, max_credit=max_credit,
-                                 payout=payout_inventory(db), capacity=hopper_capacity(db)):
-            return
-        if credit + coin > max_credit:
-            raise CreditLimit(f"a {coin} coin would take the credit past the limit of "
-                              f"{money.format_cents(max_credit)}")
-        raise CreditLimit(f"a {coin} coin cannot be accepted: the credit could not be paid "
-                          "back from the coins held")
