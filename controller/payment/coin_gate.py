@@ -229,9 +229,12 @@ class CoinGate:
 
     async def on_coins(self, batch: CoinBatch) -> None:
         """The acceptor's handler: credit every coin once, with its counter."""
+        claimed: list[DepositClaim] = []  # the claims whose coin this batch credits
         try:
-            credited, claimed = await self._store.tx(lambda db: self._credit_batch(db, batch))
+            credited = await self._store.tx(lambda db: self._credit_batch(db, batch, claimed))
         except BaseException as exc:  # nothing credited: whoever waits learns it now
+            for claim in claimed:
+                claim.credited = False  # rolled back
             self._wake_credited_waiters(exc)
             raise
         await self._announce(credited)
@@ -245,10 +248,10 @@ class CoinGate:
         self._wake_credited_waiters(None)
         await self._status_events(batch)
 
-    def _credit_batch(self, db: sqlite_utils.Database,
-                      batch: CoinBatch) -> tuple[list[Credited], list[DepositClaim]]:
+    def _credit_batch(self, db: sqlite_utils.Database, batch: CoinBatch,
+                      claimed: list[DepositClaim]) -> list[Credited]:
         credited: list[Credited] = []
-        claims, claimed = list(self._claims), []
+        claims = list(self._claims)
         for event in batch.events:
             if event.kind is not CoinEventKind.CREDIT:
                 append_event(db, f"acceptor_{event.kind.value}", code=event.code,
@@ -266,7 +269,7 @@ class CoinGate:
             credited.append(Credited(event.value_cents, holder, route))
         if batch.counter is not None:
             set_device_counter(db, self._acceptor_name, batch.counter)
-        return credited, claimed
+        return credited
 
     async def _announce(self, credited: list[Credited]) -> None:
         for c in credited:
@@ -373,10 +376,8 @@ class CoinGate:
             return await asyncio.wait_for(asyncio.shield(claim.done),
                                           self._config.machine.deposit_claim_s)
         except (TimeoutError, DepositCancelled) as ended:
-            # A coin whose credit was being written as the claim ended is the claim's:
-            # that transaction ends before this read (the store runs one at a time).
-            holder = user_holder(user_id)
-            deposit = await self._store.run(lambda db: get_credit(db, holder)
+            # a coin being credited as the claim ended is its own (the store is serial)
+            deposit = await self._store.run(lambda db: get_credit(db, user_holder(user_id))
                                             if claim.credited else None)
             if deposit is not None:
                 return deposit
