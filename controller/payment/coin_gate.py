@@ -27,11 +27,11 @@ import sqlite_utils
 
 from controller import money
 from controller.config import Config
-from controller.errors import CreditLimit, DepositCancelled, DepositTimeout, MachineBusy
+from controller.errors import DepositCancelled, DepositTimeout, MachineBusy
 from controller.events import EventStream
 from controller.faults import FaultRegistry
 from controller.fsm import READY, MachineModel, State
-from controller.payment.claims import ClaimCooldown, ClaimCustomer, DepositClaim
+from controller.payment.claims import ClaimCooldown, ClaimCustomer, DepositClaim, check_claim
 from controller.payment.tubes import book_tube_event
 from controller.sale.mechanism import Mechanism
 from controller.store import Store
@@ -240,9 +240,12 @@ class CoinGate:
     async def on_coins(self, batch: CoinBatch) -> None:
         """The acceptor's handler: credit every coin once, with its counter."""
         self._tubes_moved = False
+        claimed: list[DepositClaim] = []  # the claims whose coin this batch credits
         try:
-            credited, claimed = await self._store.tx(lambda db: self._credit_batch(db, batch))
+            credited = await self._store.tx(lambda db: self._credit_batch(db, batch, claimed))
         except BaseException as exc:  # nothing credited: whoever waits learns it now
+            for claim in claimed:
+                claim.credited = False  # rolled back
             self._wake_credited_waiters(exc)
             raise
         await self._announce(credited)
@@ -259,10 +262,10 @@ class CoinGate:
         self._wake_credited_waiters(None)
         await self._status_events(batch)
 
-    def _credit_batch(self, db: sqlite_utils.Database,
-                      batch: CoinBatch) -> tuple[list[Credited], list[DepositClaim]]:
+    def _credit_batch(self, db: sqlite_utils.Database, batch: CoinBatch,
+                      claimed: list[DepositClaim]) -> list[Credited]:
         credited: list[Credited] = []
-        claims, claimed = list(self._claims), []
+        claims = list(self._claims)
         refilling = self._refilling()
         for event in batch.events:
             if self._book_tubes(db, event, refilling):
@@ -276,13 +279,14 @@ class CoinGate:
                           and get_credit(db, PANEL) == 0), None)
             holder = user_holder(claim.user_id) if claim else PANEL
             if claim is not None:
+                claim.credited = True
                 claims.remove(claim)
                 claimed.append(claim)
             route = credit_coin(db, event.value_cents, holder, event.route)
             credited.append(Credited(event.value_cents, holder, route))
         if batch.counter is not None:
             set_device_counter(db, self._acceptor_name, batch.counter)
-        return credited, claimed
+        return credited
 
     def _book_tubes(self, db: sqlite_utils.Database, event: CoinEvent, refilling: bool) -> bool:
         if book_tube_event(db, event, refilling=refilling):
@@ -386,14 +390,21 @@ class CoinGate:
         claim = DepositClaim(user_id, coin)
         self._claims.append(claim)
         try:
-            await self._store.run(lambda db: self._check_claim(db, user_holder(user_id), coin))
+            max_credit = self._config.machine.max_credit_cents
+            await self._store.run(lambda db: check_claim(db, user_holder(user_id), coin,
+                                                         max_credit))
             self._claim_changed()
             if self.customer is not None:
                 self._tasks.spawn(self.customer.bring_coin(coin, claim.done), "sim-deposit")
             return await asyncio.wait_for(asyncio.shield(claim.done),
                                           self._config.machine.deposit_claim_s)
-        except (TimeoutError, DepositCancelled) as ended:  # no coin: the account pauses
-            self.cooldown.ended_without_coin(user_id)
+        except (TimeoutError, DepositCancelled) as ended:
+            # a coin being credited as the claim ended is its own (the store is serial)
+            deposit = await self._store.run(lambda db: get_credit(db, user_holder(user_id))
+                                            if claim.credited else None)
+            if deposit is not None:
+                return deposit
+            self.cooldown.ended_without_coin(user_id)  # no coin: the account pauses
             if isinstance(ended, DepositCancelled):
                 raise
             raise DepositTimeout(f"no {coin} coin was inserted within "
@@ -410,17 +421,3 @@ class CoinGate:
         self.dirty()
         if self.on_claim is not None:
             self.on_claim()
-
-    def _check_claim(self, db: sqlite_utils.Database, holder: str, coin: int) -> None:
-        if get_credit(db, PANEL) > 0:
-            raise MachineBusy("a customer at the front panel holds credit")
-        credit = get_credit(db, holder)
-        max_credit = self._config.machine.max_credit_cents
-        if money.coin_acceptable(coin, credit, max_credit=max_credit,
-                                 payout=payout_inventory(db), capacity=hopper_capacity(db)):
-            return
-        if credit + coin > max_credit:
-            raise CreditLimit(f"a {coin} coin would take the credit past the limit of "
-                              f"{money.format_cents(max_credit)}")
-        raise CreditLimit(f"a {coin} coin cannot be accepted: the credit could not be paid "
-                          "back from the coins held")
