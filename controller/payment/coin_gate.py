@@ -31,6 +31,7 @@ from controller.errors import DepositCancelled, DepositTimeout, MachineBusy
 from controller.events import EventStream
 from controller.faults import FaultRegistry
 from controller.fsm import READY, MachineModel, State
+from controller.payment import acceptor_status
 from controller.payment.claims import ClaimCooldown, ClaimCustomer, DepositClaim, check_claim
 from controller.payment.tubes import book_tube_event
 from controller.sale.mechanism import Mechanism
@@ -260,7 +261,9 @@ class CoinGate:
         if any(c.holder == PANEL for c in credited):
             self._end_claims(MachineBusy("a customer at the machine put a coin in first"))
         self._wake_credited_waiters(None)
-        await self._status_events(batch)
+        await acceptor_status.report(batch, stream=self._stream, faults=self._faults,
+                                     store=self._store, on_refused=self.on_refused,
+                                     claims_open=bool(self._claims), dirty=self.dirty)
 
     def _credit_batch(self, db: sqlite_utils.Database, batch: CoinBatch,
                       claimed: list[DepositClaim]) -> list[Credited]:
@@ -323,39 +326,6 @@ class CoinGate:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._credited_waiters.append(waiter)
         return waiter
-
-    async def _status_events(self, batch: CoinBatch) -> None:
-        for event in batch.events:
-            if event.kind in (CoinEventKind.INHIBITED, CoinEventKind.REJECTED) \
-                    and self.on_refused is not None:
-                self.on_refused(event, bool(self._claims))
-            if event.kind is CoinEventKind.DEVICE_BACK:
-                self._stream.publish("device", device="acceptor", ok=True, error=None)
-                await self._faults.heal("acceptor", "coin acceptor answers again: events "
-                                        "resynchronised, inhibits re-sent")
-                self.dirty()
-            elif event.kind is CoinEventKind.DEVICE_LOST:
-                self._stream.publish("device", device="acceptor", ok=False,
-                                     error="not answering")
-                await self._faults.report("coin acceptor not answering (or refusing every "
-                                          "poll): check its cable and power", device="acceptor",
-                                          latched=False)
-            elif event.alert:
-                await self._acceptor_alert(event)
-            elif event.kind is CoinEventKind.EVENTS_LOST:
-                # Coins may have been taken and not credited: someone must count.
-                await self._faults.report(
-                    f"coin acceptor lost {event.code} event(s) (more than 5 between polls): "
-                    "coins may not have been credited; count the cash, check the acceptor, "
-                    "then leave service mode", device="acceptor")
-
-    async def _acceptor_alert(self, event: CoinEvent) -> None:
-        """What an operator must know of (fraud, a swallowed coin, a sensor fault)."""
-        log.warning("acceptor alert: event %d (%s): %s", event.code, event.kind.value,
-                    event.meaning)
-        await self._store.tx(lambda db: append_event(
-            db, "acceptor_alert", event=event.kind.value, code=event.code,
-            meaning=event.meaning))
 
     # --- deposit claims -------------------------------------------------------
 
