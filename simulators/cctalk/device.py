@@ -6,6 +6,9 @@ process finds them as a real device would keep them), logs every frame and
 physical event with a monotonic timestamp, and misbehaves on request through
 ``inject(fault)`` until ``clear()``.
 
+Every device answers simple poll (254) and equipment category (245), and
+the identity requests its model implements (``identity_replies``).
+
 Generic faults: ``silent`` (no replies), ``bad_checksum`` (replies with a
 corrupt last byte), ``slow`` (replies after ``slow_delay_s``), ``nak``,
 ``busy``, ``garbage`` (replies with the bytes in ``garbage`` or random bytes),
@@ -67,6 +70,7 @@ class SimCctalkDevice:
         self.lose_replies: dict[int, int] = {}  # header -> replies lost on the wire
         self.corrupt_replies: dict[int, int] = {}  # header -> replies with a bad checksum
         self.log = BoundedLog()
+        self.identity_replies: dict[int, bytes] = {}  # 246, 244, 241, 4, 192: the model's
         self._rng = random.Random(address)
         self.registers: dict[str, Any] = world.device(f"cctalk:{name}")
         if not self.registers:
@@ -83,8 +87,10 @@ class SimCctalkDevice:
         """The reply to one request; None for an unknown header (answered NAK)."""
         if header == Header.SIMPLE_POLL:
             return Header.ACK, b""
-        if header == Header.EQUIPMENT_CATEGORY:
+        if header == Header.EQUIPMENT_CATEGORY and not data:
             return Header.ACK, self.category.encode("ascii")
+        if header in self.identity_replies and not data:
+            return Header.ACK, self.identity_replies[header]
         return None
 
     def on_refused(self, header: int, data: bytes) -> None:
