@@ -223,6 +223,7 @@ class Hopper(ABC):
     async def prepare_payout(self) -> None:
         """Whatever the hopper needs before a payout is journaled (a reset that
         clears a power-up or sensor flag).  Raises HardwareError when it cannot pay."""
+        return None
 
     async def dispense_count(self) -> int | None:
         """Coins paid over the hopper's life (ccTalk 168), or None when the model

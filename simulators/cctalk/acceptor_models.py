@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from drivers.cctalk.acceptor_models import DEFAULT_ACCEPTOR_MODEL
-from drivers.cctalk.frame import Header
+from simulators.cctalk.device import identity_replies
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,35 +46,24 @@ class SimAcceptorModel:
     identity: dict[int, bytes] = field(default_factory=dict)
 
 
-def _identity(manufacturer: str, product: str, software: str,
-              comms: tuple[int, int, int] | None = None,
-              build: str | None = None) -> dict[int, bytes]:
-    found = {Header.MANUFACTURER: manufacturer.encode(), Header.PRODUCT_CODE: product.encode(),
-             Header.SOFTWARE_REVISION: software.encode()}
-    if comms is not None:
-        found[Header.COMMS_REVISION] = bytes(comms)
-    if build is not None:
-        found[Header.BUILD_CODE] = build.encode()
-    return found
-
 
 ACCEPTOR_MODELS: dict[str, SimAcceptorModel] = {
     "generic": SimAcceptorModel("generic", 16, nak_beyond_positions=False,
                                 unused_coin_id=b"......", master_inhibit=True,
                                 sorter_paths=(1, 1), keeps_inhibits_at_reset=False,
                                 clears_buffer_at_reset=True,
-                                identity=_identity("Generic", "CCT-16", "CCT-V2.3", (1, 4, 2),
-                                                   "EU-STD")),
+                                identity=identity_replies("Generic", "CCT-16", "CCT-V2.3",
+                                                          (1, 4, 2), "EU-STD")),
     "basic": SimAcceptorModel("basic", 12, nak_beyond_positions=True,
                               unused_coin_id=b"      ", master_inhibit=False,
                               sorter_paths=(0, 0), keeps_inhibits_at_reset=False,
                               clears_buffer_at_reset=True,
-                              identity=_identity("Generic", "CCT-12", "CCT-V1.0")),
+                              identity=identity_replies("Generic", "CCT-12", "CCT-V1.0")),
     "retentive": SimAcceptorModel("retentive", 16, nak_beyond_positions=False,
                                   unused_coin_id=b"......", master_inhibit=True,
                                   sorter_paths=(1, 2), keeps_inhibits_at_reset=True,
                                   clears_buffer_at_reset=False,
-                                  identity=_identity("Generic", "CCT-16R", "CCT-V3.1",
+                                  identity=identity_replies("Generic", "CCT-16R", "CCT-V3.1",
                                                      (1, 4, 3), "EU-NV")),
 }
 

@@ -38,6 +38,20 @@ LogEntry = tuple[float, str, str]
 LOG_ENTRIES = 5000  # per device or bus; older entries drop off
 
 
+def identity_replies(manufacturer: str, product: str, software: str,
+                     comms: tuple[int, int, int] | None = None,
+                     build: str | None = None) -> dict[int, bytes]:
+    """A model's answers to 246, 244, 241 and, when it has them, 4 and 192."""
+    found: dict[int, bytes] = {Header.MANUFACTURER: manufacturer.encode("ascii"),
+                               Header.PRODUCT_CODE: product.encode("ascii"),
+                               Header.SOFTWARE_REVISION: software.encode("ascii")}
+    if comms is not None:
+        found[Header.COMMS_REVISION] = bytes(comms)
+    if build is not None:
+        found[Header.BUILD_CODE] = build.encode("ascii")
+    return found
+
+
 class BoundedLog(list[LogEntry]):
     """A log that keeps at least its last ``LOG_ENTRIES`` entries and at most twice
     that (a simulator runs for months); indexing and slicing work as on a list."""

@@ -6,8 +6,9 @@ information requests its model implements (``hopper_info.py``: 246, 244,
 241, 4, 192, 168, 171, 217, 236, 247) and, for models that need it, pump RNG
 (161) and request cipher key (160).  Test flags: "power-up" (bit 6) is set
 from power-up until a reset command (header 1); the opto flags (bits 3 to 5)
-stay set until a reset, and the hopper refuses every dispense while one is.  Its ``model`` (``simulators.cctalk.hopper_models``:
-``flow``, ``sch2``, ``sch1``) selects the security bytes, whether a refused
+stay set until a reset, and the hopper refuses every dispense while one is.
+Its ``model`` (``simulators.cctalk.hopper_models``: ``flow``, ``sch2``,
+``sch1``, ``plain``) selects the security bytes, whether a refused
 dispense (NAK: not enabled, wrong security bytes, no cipher key, still
 paying) moves the event counter, the dispense reply (event counter or plain
 ACK) and the length of the test hopper reply.  Coins leave ``world.hoppers[coin]`` one by one every
@@ -24,8 +25,8 @@ after an emergency stop), ``refuse`` (every dispense is NAKed, the counter
 moving as the model does on a refusal), ``self_clear_jam`` (the motor
 reverses once to clear a jam and pays on; the "motor reversed" flag stays
 latched until a reset), ``opto`` (the exit opto path is blocked at idle: bit
-3, set again by every reset while the fault stands).  Not modelled: encrypted dispense, the real hopper's
-multi-second timeouts.
+3, set again by every reset while the fault stands).  Not modelled:
+encrypted dispense, the real hopper's multi-second timeouts.
 """
 
 from __future__ import annotations

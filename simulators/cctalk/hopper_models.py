@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from drivers.cctalk.frame import Header
+from simulators.cctalk.device import identity_replies
 
 Security = Literal["serial", "zero", "none"]
 ALL_INFO = frozenset({Header.DISPENSE_COUNT, Header.HOPPER_COIN, Header.PAYOUT_LEVEL_STATUS,
@@ -52,39 +53,30 @@ class SimHopperModel:
     variables: bytes = b""
 
 
-def _identity(manufacturer: str, product: str, software: str, comms: tuple[int, int, int] | None,
-              build: str | None) -> dict[int, bytes]:
-    found = {Header.MANUFACTURER: manufacturer.encode(), Header.PRODUCT_CODE: product.encode(),
-             Header.SOFTWARE_REVISION: software.encode()}
-    if comms is not None:
-        found[Header.COMMS_REVISION] = bytes(comms)
-    if build is not None:
-        found[Header.BUILD_CODE] = build.encode()
-    return found
-
 
 HOPPER_MODELS: dict[str, SimHopperModel] = {
     "flow": SimHopperModel(
         "flow", "serial", cipher_key_required=False, counter_on_refusal=True,
         dispense_reply_counter=True, test_reply_len=3,
-        identity=_identity("Suzo-Happ", "Payout", "STC2010-V1.1F-PAYOUT", (1, 3, 2), "FLOW18"),
+        identity=identity_replies("Suzo-Happ", "Payout", "STC2010-V1.1F-PAYOUT", (1, 3, 2),
+                                  "FLOW18"),
         answers=ALL_INFO, variables=bytes((60, 10, 30, 0, 24, 0))),
     "sch2": SimHopperModel(
         "sch2", "zero", cipher_key_required=True, counter_on_refusal=False,
         dispense_reply_counter=True, test_reply_len=2,
-        identity=_identity("Money Controls", "SCH2", "SCH2-V4.1", (1, 4, 2), "STD"),
+        identity=identity_replies("Money Controls", "SCH2", "SCH2-V4.1", (1, 4, 2), "STD"),
         answers=frozenset({Header.HOPPER_COIN, Header.PAYOUT_LEVEL_STATUS,
                            Header.VARIABLE_SET}),
         variables=bytes((50, 10, 30, 0))),
     "sch1": SimHopperModel(
         "sch1", "serial", cipher_key_required=False, counter_on_refusal=False,
         dispense_reply_counter=False, test_reply_len=1,
-        identity=_identity("Money Controls", "SCH1", "SCH1-V2.0", None, None),
+        identity=identity_replies("Money Controls", "SCH1", "SCH1-V2.0", None, None),
         answers=frozenset({Header.PAYOUT_LEVEL_STATUS})),
     "plain": SimHopperModel(
         "plain", "none", cipher_key_required=False, counter_on_refusal=False,
         dispense_reply_counter=True, test_reply_len=1,
-        identity=_identity("Generic", "HOPPER-U", "U-1.0", (1, 2, 0), None),
+        identity=identity_replies("Generic", "HOPPER-U", "U-1.0", (1, 2, 0), None),
         answers=frozenset({Header.DISPENSE_COUNT, Header.HOPPER_COIN,
                            Header.PAYOUT_LEVEL_STATUS, Header.LEVEL_SENSORS})),
 }

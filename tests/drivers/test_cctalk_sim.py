@@ -2,6 +2,7 @@
 their registers in the saved world across a restart."""
 
 from __future__ import annotations
+
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
