@@ -280,7 +280,7 @@ class SimulatedMachine:
 
 SIM_CCTALK_TIMINGS = CctalkTimings(reply_timeout_s=0.05, retries=2, lost_poll_interval_s=0.5,
                                    status_poll_interval_s=0.01, dispense_timeout_s=3.0,
-                                   late_coin_window_s=0.05)
+                                   late_coin_window_s=0.05, reset_settle_s=0.01)
 
 
 class SimControl:

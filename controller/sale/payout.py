@@ -1,10 +1,12 @@
 """Paying a holder's credit through the hoppers: change, coin return, reset.
 
 The payout is journaled (its plan fixed from the coins held) before the first
-hopper is told; each coin a hopper reports paid is recorded at once; when a
-hopper pays short, what is still owed is planned again from the other
-hoppers.  What could not be paid goes back to the holder's credit, and each
-hopper that failed is reported through the one fault path.
+hopper is told, and each hopper's figures before its dispense with it (event
+counter, last payout's figures, lifetime dispense count where it keeps one);
+each coin a hopper reports paid is recorded at once; when a hopper pays
+short, what is still owed is planned again from the other hoppers.  What
+could not be paid goes back to the holder's credit, and each hopper that
+failed is reported through the one fault path.
 """
 
 from __future__ import annotations
@@ -89,12 +91,14 @@ class ChangePayer:
         counted are wrong) or an uncertain one is latched for an operator."""
         hopper = self.hoppers[coin]
         try:
+            await hopper.prepare_payout()
             status = await hopper.status()
+            lifetime = await hopper.dispense_count()
         except HardwareError as exc:
             self._stream.publish("device", device=f"hopper:{coin}", ok=False, error=str(exc))
             return f"hopper {coin}c not answering ({exc}): check it", True, False
         await self._store.tx(lambda db: journal.record_hopper_counter(
-            db, payout_id, coin, status.counter, status.paid, status.unpaid))
+            db, payout_id, coin, status.counter, status.paid, status.unpaid, lifetime))
 
         async def on_paid(total: int) -> None:
             await self._store.tx(lambda db: journal.record_coins_paid(db, payout_id, coin, total))
