@@ -40,6 +40,7 @@ from controller.fsm import MachineModel, State
 from controller.hardware import Hardware, SimControl
 from controller.ops.maintenance import Maintenance
 from controller.panel.flow import FrontPanel
+from controller.payment import device_identity
 from controller.payment.coin_gate import CoinGate
 from controller.payment.hopper_watch import HopperWatch, hopper_device
 from controller.recovery import recover
@@ -132,6 +133,7 @@ class Machine:
         await self.hopper_watch.report_found(found)
         self._closers.append(d.acceptor.close)
         await self.coin_gate.start(d.acceptor)
+        await device_identity.record(self.store, d.acceptor, d.hoppers)
         self.model.panel_credit_cents = await self.sales.credit_of(PANEL)
         await self.coin_gate.refresh_exact_change()
         await self.model.fire("fault" if self.faults.stops_machine() else "booted")
@@ -270,7 +272,9 @@ class Machine:
         return await self.sales.reset(user_id)
 
     async def state_json(self) -> dict[str, Any]:
-        return await self.maintenance.state_json()
+        d = self.devices
+        return device_identity.with_identities(await self.maintenance.state_json(),
+                                               d.acceptor if d else None, d.hoppers if d else {})
 
     async def set_hopper(self, coin: int, payout: int) -> dict[str, Any]:
         return await self.maintenance.set_hopper(coin, payout)

@@ -4,14 +4,19 @@ Lines ``TAG*field*...`` end with CRLF inside ``DXS ... ST ... G85 SE DXE``.
 ``G85`` is the CRC-16/ARC of every byte from ``ST`` through the line before
 ``G85``; ``SE`` counts the lines from ``ST`` to ``SE``.  Lifetime counters
 never reset; interim ones reset only on an audited cashbox collection.
+``CA1`` and one ``HA1`` per hopper name the payment devices (serial, model,
+software revision) as they identified themselves at start-up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlite_utils
+
+from controller.store.device_info import identities
 
 CRLF = "\r\n"
 
@@ -58,6 +63,31 @@ class AuditData:
     selections: Sequence[SelectionAudit] = field(default_factory=list)
     acceptor_model: str = "CCTALK-ACC"
     asset_number: str = ""
+    acceptor: DeviceId | None = None  # CA1 from what the acceptor said it is
+    hoppers: Sequence[DeviceId] = field(default_factory=list)  # one HA1 each, coin order
+
+
+@dataclass(frozen=True)
+class DeviceId:
+    """A payment device as CA1/HA1 name it: serial, model, software revision."""
+
+    serial: str
+    model: str
+    revision: str
+
+    @classmethod
+    def from_identity(cls, identity: Mapping[str, Any]) -> DeviceId:
+        """From a stored identity (``drivers.base.DeviceIdentity.as_json``); the
+        model is the product code, else the manufacturer."""
+        model = identity.get("productCode") or identity.get("manufacturer") or ""
+        return cls(_field(identity.get("serialNumber")), _field(model),
+                   _field(identity.get("softwareRevision")))
+
+
+def _field(value: object) -> str:
+    """A DEX field: no separators or line ends inside it."""
+    text = "" if value is None else str(value)
+    return "".join(c for c in text if c not in "*\r\n~")
 
 
 def selection_number(slot: str, rows: str) -> str:
@@ -88,12 +118,13 @@ def render(a: AuditData) -> str:
         f"ID4*2*{a.currency_code}*{a.currency}",
         f"CB1*{a.machine_id}*{a.model}*{a.software_version}",
         f"VA1*{_lifetime_first(a.sales_value, a.sales_count)}",
-        f"CA1*0*{a.acceptor_model}*1",
+        _ca1(a),
         f"CA2*{_lifetime_first(a.sales_value, a.sales_count)}",
         f"CA3*{_reset_first(a.cash_in, a.cash_to_cashbox, a.cash_to_hoppers, none)}",
         f"CA4*{_reset_first(a.change_paid, none)}",
         f"CA10*{_reset_first(a.refills)}",
     ]
+    body.extend(f"HA1*{h.serial}*{h.model}*{h.revision}" for h in a.hoppers)
     for s in a.selections:
         body.append(f"PA1*{s.selection}*{s.price}")
         body.append(f"PA2*{_pa2(s)}")
@@ -103,6 +134,13 @@ def render(a: AuditData) -> str:
     body.append(f"SE*{len(body) + 1}*0001")
     lines = [f"DXS*{a.machine_id}*VA*V1/1*1", *body, "DXE*1*1"]
     return "".join(line + CRLF for line in lines)
+
+
+def _ca1(a: AuditData) -> str:
+    """CA1: the coin mechanism's serial, model and software revision."""
+    if a.acceptor is None:
+        return f"CA1*0*{a.acceptor_model}*1"
+    return f"CA1*{a.acceptor.serial}*{a.acceptor.model}*{a.acceptor.revision}"
 
 
 def _pa2(s: SelectionAudit) -> str:
@@ -129,7 +167,12 @@ def collect(db: sqlite_utils.Database, *, machine_id: str, model: str, software_
             vends=Pair(int(row[2]), int(row[4])),
             value=Pair(int(row[3]), int(row[5])),
         ))
+    known = identities(db)
+    acceptor = known.get("acceptor")
+    hoppers = [DeviceId.from_identity(known[name]) for name in sorted(
+        (n for n in known if n.startswith("hopper:")), key=lambda n: int(n.split(":")[1]))]
     return AuditData(
+        acceptor=None if acceptor is None else DeviceId.from_identity(acceptor), hoppers=hoppers,
         machine_id=machine_id, model=model, software_version=software_version,
         currency=currency, currency_code=currency_code,
         sales_value=c.get("sales_value", zero), sales_count=c.get("sales_count", zero),

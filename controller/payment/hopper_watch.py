@@ -26,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from controller.faults import FaultRegistry
+from controller.payment.device_identity import record as record_identities
 from controller.recovery import Reconciled, reconcile_payouts
 from controller.sale.mechanism import Mechanism
 from controller.store import Store
@@ -136,6 +137,7 @@ class HopperWatch:
         async with self._mechanism.quiet():
             self.absent.discard(coin)
             found = await reconcile_payouts(self._store, self.present())
+        await record_identities(self._store, None, {coin: self.hoppers[coin]})
         if self.on_credit is not None:
             await self.on_credit()
         for problem in found.problems:

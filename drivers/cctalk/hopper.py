@@ -51,7 +51,7 @@ from drivers.cctalk.hopper_flags import (
     fault_from_test_flags,
 )
 from drivers.cctalk.hopper_models import HOPPER_MODELS, SECURITY_MODES, HopperModel, Security
-from drivers.cctalk.identity import ask, read_identity
+from drivers.cctalk.identity import read_identity
 from drivers.cctalk.link import CctalkLink
 from drivers.errors import (
     DeviceBusy,
@@ -132,8 +132,8 @@ class CctalkHopper(Hopper):
         """Identify the hopper, learn whether it counts coins (168), reset it
         when a flag asks for it."""
         await self.link.request(self.address, Header.SIMPLE_POLL, reply_len=0)
-        coin = await ask(self.link, self.address, Header.HOPPER_COIN)
-        self.identity = await read_identity(self.link, self.address, {"coinId": coin})
+        self.identity = await read_identity(self.link, self.address,
+                                            {"coinId": Header.HOPPER_COIN})
         serial = self.identity.serial_number
         self.serial_number = b"" if serial is None else int(serial).to_bytes(3, "little")
         if self.security == "serial" and not self.serial_number:

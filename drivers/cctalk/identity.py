@@ -60,12 +60,18 @@ async def ask(link: CctalkLink, address: int, header: int, data: bytes = b"") ->
 
 
 async def read_identity(link: CctalkLink, address: int,
-                        extra: dict[str, bytes | None] | None = None) -> DeviceIdentity:
-    """Every identity request in the hosts' order; ``extra`` adds fields read by
-    the caller (a hopper's coin id)."""
+                        extra: dict[str, int] | None = None) -> DeviceIdentity:
+    """Every identity request in the hosts' order, then the ``extra`` text
+    fields (name -> header: a hopper's coin id, 171)."""
     replies: dict[int, bytes | None] = {}
     for header in IDENTITY_HEADERS:
         replies[header] = await ask(link, address, header)
+    more: dict[str, str] = {}
+    for name, wanted in (extra or {}).items():
+        raw = await ask(link, address, wanted)
+        value = None if raw is None else text(raw)
+        if value is not None:
+            more[name] = value
 
     def as_text(header: Header) -> str | None:
         raw = replies[header]
@@ -80,5 +86,5 @@ async def read_identity(link: CctalkLink, address: int,
         software_revision=as_text(Header.SOFTWARE_REVISION),
         comms_revision=None if comms is None else comms_revision_text(comms),
         build_code=as_text(Header.BUILD_CODE),
-        extra={k: t for k, v in (extra or {}).items() if v is not None and (t := text(v))},
+        extra=more,
     )
