@@ -206,6 +206,25 @@
     $("service").textContent = m.state === "service" ? "Leave service mode" : "Enter service mode";
     showSlots(m.slots);
     showCoins(m.coins);
+    showDevices(m);
+  }
+
+  // who each payment device said it is at start-up (ccTalk identity)
+  function identityText(id) {
+    if (!id) return "not identified (no answer yet, or a pulse device)";
+    const name = [id.manufacturer, id.productCode].filter(Boolean).join(" ") || "unknown";
+    const parts = [name];
+    if (id.serialNumber) parts.push(`serial ${id.serialNumber}`);
+    if (id.softwareRevision) parts.push(`software ${id.softwareRevision}`);
+    if (id.coinId) parts.push(`coin ${id.coinId}`);
+    return parts.join(", ");
+  }
+
+  function showDevices(m) {
+    const rows = [["coin acceptor", m.acceptor && m.acceptor.identity]];
+    for (const h of m.hoppers || []) rows.push([`${money(h.coin)} hopper`, h.identity]);
+    $("devices").replaceChildren(...rows.map(([what, id]) =>
+      element("li", "", `${what}: ${identityText(id)}`)));
   }
 
   function cell(label, ...children) {
