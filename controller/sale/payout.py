@@ -21,7 +21,7 @@ from controller.store import Store, journal
 from controller.store import faults as fault_rows
 from controller.store.credit import find_credit
 from drivers.base import Hopper
-from drivers.errors import HardwareError
+from drivers.errors import HardwareError, HopperFault
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,11 @@ class ChangePayer:
         hopper = self.hoppers[coin]
         try:
             await hopper.prepare_payout()
+        except HopperFault as exc:  # answers, but cannot pay now (its coin exit is blocked)
+            return f"hopper {coin}c cannot pay ({exc})", True, False
+        except HardwareError:
+            pass  # not answering: the status below says so
+        try:
             status = await hopper.status()
             lifetime = await hopper.dispense_count()
         except HardwareError as exc:
