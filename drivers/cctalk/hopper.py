@@ -1,35 +1,27 @@
 """The ccTalk payout hopper driver.
 
 ``CctalkHopper`` pays coins of one value: enable (164 A5), dispense (167, sent
-once, never blindly repeated), then poll the status (166) every 100 ms until
-nothing remains, reporting coins as they are counted.  A short pay is
-explained with test hopper (163), whose first byte is read whatever its
-length (1 byte SCH1, 2 SCH2, 3 SCH3).
+once, never blindly repeated, its security bytes as ``hopper_models.py``
+says), then poll the status (166) every 100 ms until nothing remains,
+reporting coins as they are counted.  A short pay is explained with test
+hopper (163), whose first byte is read whatever its length.
 
-What a dispense reply means (the SCH2 and Flow manuals agree): a NAK or BUSY
-is a refusal and nothing was paid, whatever the event counter does (Flow
-hoppers move it on a refusal, SCH2 hoppers do not).  An accepted dispense is
-answered with the event counter or, on SCH1-style firmware, a plain ACK.
-Only a missing or corrupt reply is ambiguous; the status read before the
-dispense then decides, and when even that cannot tell a taken dispense from
-a refused one the payout is reported as uncertain rather than guessed.
+A NAK or BUSY to a dispense is a refusal and nothing was paid, whatever the
+event counter does; an accepted one is answered with the event counter or a
+plain ACK.  Only a missing or corrupt reply is ambiguous: the status read
+before decides, and a hopper that keeps a lifetime dispense count (168, read
+before each dispense) settles exactly what left, also after a hopper lost or
+reset mid-payout.  Without that count, a case the status cannot tell is
+reported as uncertain rather than guessed.
 
-Security of 167 (``hopper_models.py``): ``serial`` sends the hopper's serial
-number (Flow); ``zero`` is the SCH2 "no encryption" firmware: pump RNG (161),
-request cipher key (160), then any 8 bytes, before every dispense; ``none``
-sends the count alone.
-
-At start-up the driver identifies the hopper as hosts do (``identity.py``,
-plus its coin, 171), reads whether it keeps a lifetime dispense count (168),
-and resets it (header 1) when its test flags say power-up or an opto fault:
-``prepare_payout`` does the same before each payout.  With a dispense count,
-a lost reply or a hopper lost mid-payout is settled exactly: the count read
-before the dispense against the count now is what left.
+At start-up the driver identifies the hopper as hosts do (``identity.py``
+and its coin, 171), learns whether it answers 168, and resets it (header 1)
+when its test flags say power-up or an opto fault; ``prepare_payout`` does
+the same before each payout.
 
 Not modelled: the encrypted dispense variants (vendor cipher; refused at
 config time), payout by value (multi-coin hoppers), motor reverse commands.
 """
-
 from __future__ import annotations
 
 import asyncio
