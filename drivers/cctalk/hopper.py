@@ -157,8 +157,8 @@ class CctalkHopper(Hopper):
         HopperFault when an opto flag outlives the reset (the exit is blocked)."""
         flags = await self.test_flags()
         first = flags[0] if flags else 0
-        if not first & RESET_FLAGS:
-            return
+        if not first & RESET_FLAGS or (await self.status()).remaining:
+            return  # never reset a hopper still paying: its figures tell what it paid
         log.info("%s: test flags %s (%s): resetting", self.name, flags.hex(),
                  "; ".join(describe_test_flags(flags)))
         await self.reset()
