@@ -44,8 +44,10 @@ def error_response(status: int, code: str, message: str,
 
 def _from_vending(request: web.Request, exc: VendingError) -> web.Response:
     if exc.status >= 500 and exc.code != "out_of_service":
-        log.error("%s %s failed: %s", request.method, request.path, exc, exc_info=exc)
-        return error_response(500, "internal_error", "internal error")
+        log.error("%s %s failed: %s", request.method, request.path, exc,
+                  exc_info=exc if exc.code == "internal_error" else None)
+        if exc.code != "store_error":  # its message says nothing internal
+            return error_response(500, "internal_error", "internal error")
     retry_after_s = getattr(exc, "retry_after_s", None)
     if retry_after_s is None and exc.status == 429:
         retry_after_s = 60  # every 429 says when to come back

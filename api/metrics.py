@@ -45,6 +45,7 @@ from controller.fsm import State
 
 log = logging.getLogger(__name__)
 MONEY_KINDS = frozenset({"credit", "vend", "payout", "coin"})
+VEND_RESULTS = ("paid", "failed")  # a vend event's results (controller/events.py)
 MAX_HTTP_SERIES = 512  # routes are templates and methods few: a bound, not a limit in use
 
 
@@ -85,6 +86,7 @@ class MachineMetrics:
         self._http_children: dict[tuple[str, str, int], Any] = {}
         for state in State:
             self.state.labels(state.value).set(0)
+        self.started = asyncio.Event()  # the machine read once: every known series exists
 
     def http_duration_of(self, method: str, route: str, status: int) -> Any:
         """The request-duration histogram of one method, route template and status."""
@@ -96,7 +98,10 @@ class MachineMetrics:
                 self._http_children[key] = child
         return child
 
-    def exposition(self) -> bytes:
+    async def exposition(self, wait_s: float = 2.0) -> bytes:
+        """The text of every metric, once the machine was read (``wait_s`` at most)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.started.wait(), wait_s)
         return generate_latest(self.registry)
 
     # --- from the machine -----------------------------------------------------
@@ -108,6 +113,8 @@ class MachineMetrics:
                 await self.reread(machine)
             except Exception as exc:
                 log.warning("metrics: could not read the machine: %r", exc)
+            finally:
+                self.started.set()
             async for event in events:
                 try:
                     await self.apply(event, machine)
@@ -143,6 +150,17 @@ class MachineMetrics:
         self._set_faults([str(f["device"]) for f in state["faults"]])
         await self._reread_coins(machine)
         await self._reread_credit(machine)
+        self._start_counters(state)
+
+    def _start_counters(self, state: dict[str, Any]) -> None:
+        """Every series of the money counters with its known labels, at 0 from the first
+        scrape (Prometheus' advice: rates and alerts then work before the first coin)."""
+        for row in state.get("coins", []):
+            self.coins_accepted.labels(str(row["coin"]))
+            self.payout_coins.labels(str(row["coin"]))
+        for slot in state.get("slots", []):
+            for result in VEND_RESULTS:
+                self.vends.labels(str(slot["slot"]), result)
 
     def _set_state(self, current: str) -> None:
         for state in State:

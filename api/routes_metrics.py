@@ -18,7 +18,7 @@ async def metrics(call: Call) -> web.StreamResponse:
         if user["role"] != "operator":
             raise Forbidden("only operator accounts may read the metrics "
                             "(or set [metrics] public = true)")
-    body = call.request.app[METRICS_KEY].exposition()  # legacy names: 0.0.4 for every scraper
+    body = await call.request.app[METRICS_KEY].exposition()  # legacy names: 0.0.4 for every scraper
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
 

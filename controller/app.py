@@ -79,9 +79,9 @@ async def _serve(config: Config, db_path: Path, stop: asyncio.Event) -> None:
         except OSError as exc:
             raise ConfigError(f"cannot serve on {config.api.host}:{config.api.port}: "
                               f"{exc.strerror or exc}") from None
+        port = listener.sockets[0].getsockname()[1]  # the port given, or the one port 0 got
         log.info("vending machine %s serving on %s://%s:%d (%s)", config.machine.machine_id,
-                 "https" if config.api.tls_cert_file else "http",
-                 config.api.host, config.api.port,
+                 "https" if config.api.tls_cert_file else "http", config.api.host, port,
                  "simulated" if config.machine.simulated else "hardware")
         supervisor.start()
         event_lines = asyncio.create_task(follow_events(machine.stream), name="event-log")

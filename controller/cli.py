@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from controller import config as config_mod
-from controller.errors import ConfigError, VendingError
+from controller.errors import ConfigError, ValidationError, VendingError
+from controller.fleet import cli as fleet_cli
 from controller.ops import cli_admin
 
 DEFAULT_DB = Path("state") / "vending.db"
@@ -59,15 +62,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="with a directory: keep only the N newest copies")
     check = sub.add_parser("check-config", parents=[common], help="validate a config file")
     check.add_argument("file")
-    fleet = sub.add_parser("fleet", parents=[common],
-                           help="the live table of every machine that reports to a broker")
-    fleet.add_argument("--broker", metavar="URL",
-                       help="mqtt://host[:port] or mqtts://host[:port] (default: the config's)")
-    fleet.add_argument("--once", action="store_true", help="print the table once and exit")
-    fleet.add_argument("--topic-prefix", help="default: the config's, else vending")
-    fleet.add_argument("--username")
-    fleet.add_argument("--password-file", metavar="FILE")
-    fleet.add_argument("--ca-file", metavar="FILE", help="CA certificate for mqtts://")
+    check.add_argument("--wiring", action="store_true",
+                       help="print the config's wiring table (Markdown) instead")
+    fleet_cli.add_command(sub)
     return parser
 
 
@@ -93,9 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "backup":
             return _backup(args)
         if args.command == "fleet":
-            return _fleet(args)
+            return fleet_cli.run(args)
         if args.command == "check-config":
             cfg = config_mod.load(args.file)
+            if args.wiring:
+                from controller.config.wiring import wiring_table
+
+                print(wiring_table(cfg))
+                return 0
             print("\n".join(config_mod.describe(cfg)))
             print("config OK")
             return 0
@@ -132,34 +134,9 @@ def _stop_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-def _fleet(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    import aiomqtt
-
-    from controller.config import TelemetryConfig, broker_address
-    from controller.fleet.view import watch
-
-    configured = _load(args).telemetry
-    if args.broker is None and configured is None:
-        raise ConfigError("give --broker URL (or a config with a [telemetry] section)")
-    base = configured or TelemetryConfig()
-    broker = args.broker or base.broker
-    try:
-        broker_address(broker)
-    except ValueError as exc:
-        raise ConfigError(f"--broker: {exc}") from None
-    cfg = replace(base, broker=broker, topic_prefix=args.topic_prefix or base.topic_prefix,
-                  username=args.username or base.username,
-                  password_file=args.password_file or base.password_file,
-                  ca_file=args.ca_file or base.ca_file)
-    try:
-        return asyncio.run(watch(cfg, once=args.once))
-    except KeyboardInterrupt:
-        return 0
-    except aiomqtt.MqttError as exc:
-        print(f"vending: broker {broker}: {exc}", file=sys.stderr)
-        return 1
+NO_TERMINAL = ("no terminal to ask for the password: give it on standard input with "
+               "--password-stdin, e.g. `echo 'long-secret' | vending user add NAME --role ROLE "
+               "--password-stdin`")
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -167,8 +144,14 @@ def _read_password(args: argparse.Namespace) -> str:
         return sys.stdin.readline().rstrip("\r\n")
     import getpass
 
-    first = getpass.getpass("password: ")
-    if getpass.getpass("again: ") != first:
+    if not sys.stdin.isatty():  # getpass would read a piped or empty stdin, or die on EOF
+        raise ValidationError(NO_TERMINAL)
+    try:
+        first = getpass.getpass("password: ")
+        again = getpass.getpass("again: ")
+    except EOFError:
+        raise ValidationError(NO_TERMINAL) from None
+    if again != first:
         raise ConfigError("the passwords differ")
     return first
 
@@ -190,8 +173,12 @@ def _user_add(args: argparse.Namespace) -> int:
 
 
 def _backup(args: argparse.Namespace) -> int:
+    from controller.errors import StoreError
     from controller.ops.backup import backup_database, prune_archived_events
 
+    if args.path.endswith(("/", os.sep)) and not Path(args.path).is_dir():
+        raise StoreError(f"{args.path}: no such directory; create it first (mkdir -p "
+                         f"{args.path}), writable by the user running the backup")
     copy = backup_database(_db_path(args), Path(args.path), keep=args.keep)
     print(f"backed up {_db_path(args)} to {copy}")
     cfg = _load(args)
@@ -207,6 +194,7 @@ def _audit(args: argparse.Namespace) -> int:
     from controller.ops import audit
     from controller.ops.ledger import read_ledger, verify_lines
     from controller.store import open_db
+    from controller.store.db import transaction
     from controller.version import VERSION
 
     cfg = _load(args)
@@ -214,14 +202,13 @@ def _audit(args: argparse.Namespace) -> int:
     if not path.exists():
         raise ConfigError(f"{path}: no such database")
     db = open_db(path)
-    try:
-        data = audit.collect(db, machine_id=cfg.machine.machine_id, model=cfg.machine.model,
-                             software_version=VERSION, currency=cfg.machine.currency,
-                             currency_code=cfg.machine.currency_code, rows=cfg.slots.rows)
+    try:  # a read like any other: counted (EA309), in the database it reads
+        report = transaction(db, lambda d: audit.read_report(
+            d, cfg, now=time.time(), software_version=VERSION))
         ledger = read_ledger(db)
     finally:
         db.conn.close()
-    sys.stdout.write(audit.render(data))
+    sys.stdout.write(report)
     if args.verify:
         for line in verify_lines(ledger):
             print(line, file=sys.stderr)

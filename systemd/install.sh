@@ -86,18 +86,25 @@ ensure_groups_and_user() {
 }
 
 owner_ids() {  # uid:gid of the vending user, from the (prefixed) passwd file
-    if [ "$DRY" = 1 ] && ! has_line "$P/etc/passwd" "^$USER_NAME:"; then echo "0:0"; return; fi
+    # a dry run before the user exists shows its name (the ids are not known yet)
+    if [ "$DRY" = 1 ] && ! has_line "$P/etc/passwd" "^$USER_NAME:"; then
+        echo "$USER_NAME:$USER_NAME"; return
+    fi
     awk -F: -v u="$USER_NAME" '$1 == u { print $3 ":" $4 }' "$P/etc/passwd"
 }
 
 install_code() {
-    say "code and venv in /opt/vending"
+    say "code and venv in $APP"
     run install -d -m 0755 "$APP"
     if [ "$SRC" != "$APP" ]; then
         echo "+ copy $SRC -> $APP"
         if [ "$DRY" = 0 ]; then
-            tar -C "$SRC" --exclude=./.venv --exclude=./.git --exclude=./state \
-                --exclude='__pycache__' --exclude='*.egg-info' --owner=0 --group=0 \
+            # the code only: no venv, VCS, local state, build output or tool caches
+            tar -C "$SRC" --exclude=./.git --exclude=./state --exclude=./build \
+                --exclude=./dist --exclude=./.venv --exclude=./venv --exclude='.venv*' \
+                --exclude='.hypothesis' --exclude='.pytest_cache' --exclude='.mypy_cache' \
+                --exclude='.ruff_cache' --exclude='__pycache__' --exclude='*.pyc' \
+                --exclude='*.egg-info' --owner=0 --group=0 \
                 --mtime='2000-01-01' -cf - . | tar -C "$APP" --no-same-owner -xf -
         fi
     fi
@@ -110,7 +117,7 @@ install_code() {
 }
 
 install_config() {
-    say "config in /etc/vending, state in /var/lib/vending"
+    say "config in $ETC, state in $STATE"
     local ids; ids=$(owner_ids)
     run install -d -m 0750 -o 0 -g "${ids#*:}" "$ETC"
     if [ ! -e "$ETC/vending.toml" ]; then
@@ -121,7 +128,7 @@ install_config() {
 }
 
 install_units() {
-    say "units in /etc/systemd/system"
+    say "units in $UNITS"
     run install -d -m 0755 "$UNITS"
     for unit in vending.service vending-backup.service vending-backup.timer; do
         run install -m 0644 "$SRC/systemd/$unit" "$UNITS/$unit"
@@ -143,11 +150,16 @@ EOF
 
 first_operator() {
     say "first operator"
-    if operator_exists; then echo "   an operator exists (add more with: vending user add)"; return; fi
+    # the command as it runs on the machine itself: /opt and /var paths, as the vending user
+    local add="sudo -u $USER_NAME /opt/vending/.venv/bin/vending user add NAME --role operator"
+    add="$add --db /var/lib/vending/vending.db"
+    local where=""
+    if [ -n "$P" ]; then where=" (on the machine whose / is $ROOT)"; fi
+    if operator_exists; then echo "   an operator exists; add more$where with: $add"; return; fi
     local name=$OPERATOR password
     if [ -z "$name" ]; then
         if [ ! -t 0 ]; then
-            echo "   no operator yet: run $VENV/bin/vending user add NAME --role operator --db /var/lib/vending/vending.db"
+            echo "   no operator yet: add one$where with: $add"
             return
         fi
         read -r -p "   name of the first operator: " name

@@ -16,6 +16,8 @@ def describe(config: Config) -> list[str]:
     lines = [
         f"config: {config.source}",
         f"machine {m.machine_id} ({m.model}), {mode}, currency {m.currency} ({m.currency_code})",
+        f"audit report (EVA-DTS) from {m.audit_sender}, asset {m.asset_number or m.machine_id}, "
+        f"currency code {m.audit_currency_code:04d}",
         f"max credit {m.max_credit_cents} cents, deposit claim {m.deposit_claim_s:g} s",
         f"api on {config.api.host}:{config.api.port}"
         + (f" over TLS ({config.api.tls_cert_file})" if config.api.tls_cert_file else ""),

@@ -38,16 +38,41 @@ from drivers.keys import ROW_KEYS
 
 def _machine(s: Section) -> MachineConfig:
     d = MachineConfig()
+    machine_id = s.get_str("machine_id", d.machine_id)
+    digits = len(machine_id) - len(machine_id.rstrip("0123456789"))
+    if not 1 <= digits <= 7:
+        raise s._fail("machine_id", f"must end in 1 to 7 digits (the audit report's sender "
+                                    f"is maker_code and them, zero-padded), got {machine_id!r}")
     return MachineConfig(
-        machine_id=s.get_str("machine_id", d.machine_id),
+        machine_id=machine_id,
         model=s.get_str("model", d.model),
-        currency=s.get_str("currency", d.currency),
-        currency_code=s.get_int("currency_code", d.currency_code, minval=1, maxval=999),
+        currency=_letters(s, "currency", d.currency),
+        currency_code=s.get_int("currency_code", d.currency_code, minval=1, maxval=1999),
+        maker_code=_letters(s, "maker_code", d.maker_code),
+        asset_number=_audit_text(s, "asset_number", d.asset_number),
         max_credit_cents=s.get_int("max_credit_cents", d.max_credit_cents, minval=5,
                                    maxval=100_000),
         deposit_claim_s=s.get_float("deposit_claim_s", d.deposit_claim_s, above=0, maxval=600),
         simulated=s.get_bool("simulated", d.simulated),
     )
+
+
+def _letters(s: Section, key: str, default: str) -> str:
+    """Three capital letters (an ISO 4217 currency, an EVA-DTS maker code)."""
+    value = s.get_str(key, default)
+    if len(value) != 3 or not ("A" <= value[0] <= "Z" and "A" <= value[1] <= "Z"
+                               and "A" <= value[2] <= "Z"):
+        raise s._fail(key, f"must be 3 capital letters, got {value!r}")
+    return value
+
+
+def _audit_text(s: Section, key: str, default: str) -> str:
+    """An element of the audit report: at most 20 printable ASCII characters, no ``*``."""
+    value = s.get_str(key, default)
+    if len(value) > 20 or not all(" " <= c <= "~" and c not in "*^" for c in value):
+        raise s._fail(key, f"must be at most 20 printable ASCII characters (no * or ^), "
+                           f"got {value!r}")
+    return value
 
 
 MIN_JWT_SECRET_BYTES = 32

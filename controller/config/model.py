@@ -16,13 +16,27 @@ from drivers.cctalk.acceptor_models import DEFAULT_ACCEPTOR_MODEL
 
 @dataclass(frozen=True)
 class MachineConfig:
-    machine_id: str = "RPV0001"
+    machine_id: str = "RPV0001"  # ends in 1 to 7 digits: the audit report's sender number
     model: str = "RPIVMC"
-    currency: str = "EUR"
-    currency_code: int = 978
+    currency: str = "EUR"  # ISO 4217 alphabetic code
+    currency_code: int = 978  # ISO 4217 numeric code (or the 4-digit EVA-DTS form, 1978)
+    maker_code: str = "RPV"  # 3 letters: the audit report's sender is this + 7 digits
+    asset_number: str = ""  # the operator's asset number (ID106); default machine_id
     max_credit_cents: int = 1000
     deposit_claim_s: float = 30.0
     simulated: bool = True
+
+    @property
+    def audit_sender(self) -> str:
+        """EVA-DTS ``DXS01``: the maker code and the digits that end ``machine_id``,
+        zero-padded to 7 (``RPV0001`` gives ``RPV0000001``)."""
+        digits = len(self.machine_id) - len(self.machine_id.rstrip("0123456789"))
+        return f"{self.maker_code}{self.machine_id[-digits:] if digits else '':0>7}"
+
+    @property
+    def audit_currency_code(self) -> int:
+        """EVA-DTS ``ID402``: 4 digits, 1 then the ISO 4217 numeric code (EUR 1978)."""
+        return self.currency_code if self.currency_code >= 1000 else 1000 + self.currency_code
 
 
 @dataclass(frozen=True)

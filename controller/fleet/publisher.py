@@ -5,9 +5,10 @@ sale: a sale commits to SQLite and publishes to the stream whatever the broker
 does, and this part catches up in its own task.  Per machine ``ID`` under the
 topic prefix:
 
-- ``status`` (QoS 1, retained): ``{online: true, state, faults, version, ts,
-  salesToday}`` on connect and on every state or fault change; the retained will
-  is ``{online: false}``, which a clean stop also publishes itself;
+- ``status`` (QoS 1, retained): ``{online: true, state, faults: [{device, reason,
+  latched}], version, ts, salesToday}`` on connect and on every state or fault
+  change; the retained will is ``{online: false}``, which a clean stop also
+  publishes itself with the time it stopped (``ts``);
 - ``events`` (QoS 1): every row of the SQLite event log, in id order, from a
   persisted "sent up to" mark that moves only when the broker acknowledged the
   rows (store and forward: the log is the queue; rows of a time when the broker
@@ -128,8 +129,8 @@ class TelemetryPublisher:
         client = self._client
         if client is not None and self.connected.is_set():
             with contextlib.suppress(Exception):
-                await client.publish(self.topic("status"), _offline(), qos=1, retain=True,
-                                     timeout=CLOSE_TIMEOUT_S)
+                await client.publish(self.topic("status"), _offline(time.time()), qos=1,
+                                     retain=True, timeout=CLOSE_TIMEOUT_S)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -300,11 +301,13 @@ class TelemetryPublisher:
 
 
 def _faults(faults: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"device": f["device"], "reason": f["reason"]} for f in faults]
+    return [{"device": f["device"], "reason": f["reason"], "latched": bool(f.get("latched"))}
+            for f in faults]
 
 
-def _offline() -> str:
-    return json.dumps({"online": False})
+def _offline(ts: float | None = None) -> str:
+    """The offline status: the will has no time; a clean stop says when it stopped."""
+    return json.dumps({"online": False} if ts is None else {"online": False, "ts": ts})
 
 
 def inventory_payload(state: dict[str, Any]) -> dict[str, Any]:

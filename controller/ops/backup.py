@@ -43,6 +43,9 @@ def backup_database(source: Path, target: Path, *, keep: int | None = None) -> P
         raise ConfigError("--keep needs a directory as PATH")
     if keep is not None and keep < 1:
         raise ConfigError("--keep must be 1 or more")
+    if not target.parent.is_dir():
+        raise StoreError(f"{target.parent}: no such directory; create it first "
+                         f"(mkdir -p {target.parent}), writable by the user running the backup")
     if target.resolve() == source.resolve():
         raise ConfigError(f"{target}: the backup cannot overwrite the database itself")
     partial = target.with_name(target.name + ".partial")
@@ -58,7 +61,11 @@ def backup_database(source: Path, target: Path, *, keep: int | None = None) -> P
 def _copy(source: Path, partial: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         partial.unlink()
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot write the copy in {partial.parent}: "
+                         f"{exc.strerror or exc}") from None
     os.close(fd)
     src = sqlite3.connect(source, timeout=BUSY_TIMEOUT_MS / 1000)  # it only reads
     dst = sqlite3.connect(partial)

@@ -7,6 +7,7 @@ mode clears every fault and every slot flagged for a check.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import sqlite_utils
@@ -24,11 +25,19 @@ from controller.payment.coin_gate import CoinGate
 from controller.sale.mechanism import Mechanism
 from controller.sale.sales import Sales
 from controller.store import Store
+from controller.store.counters import count_event
 from controller.store.credit import PANEL, get_credit
+from controller.store.event_codes import DOOR_OPEN
 from controller.store.event_log import append_event, events_after
 from controller.store.inventory import adjust_hopper, collect_cashbox, inventory_json
 from controller.store.products import clear_slot_checks, slots_json
 from controller.version import VERSION
+
+
+def _service_entered(db: sqlite_utils.Database) -> None:
+    """Service mode is the machine's door open (EVA-DTS event ``EGS``)."""
+    count_event(db, DOOR_OPEN)
+    append_event(db, "service", enabled=True)
 
 
 class Maintenance:
@@ -87,7 +96,7 @@ class Maintenance:
         if enabled and self._model.state is not State.SERVICE:
             async with self._mechanism.quiet():
                 await self._model.fire("enter_service")
-                await self._store.tx(lambda db: append_event(db, "service", enabled=True))
+                await self._store.tx(_service_entered)
         elif not enabled and self._model.state is State.SERVICE:
             await self._leave_service()
         return await self.state_json()
@@ -114,12 +123,10 @@ class Maintenance:
         return await self._store.run(lambda db: events_after(db, after, limit))
 
     async def audit_text(self) -> str:
-        m = self._config.machine
-        data = await self._store.run(lambda db: audit.collect(
-            db, machine_id=m.machine_id, model=m.model, software_version=VERSION,
-            currency=m.currency, currency_code=m.currency_code,
-            rows=self._config.slots.rows))
-        return audit.render(data)
+        """The EVA-DTS report; every call is a read (counted, ``EA309``)."""
+        now, in_service = time.time(), self._model.state is State.SERVICE
+        return await self._store.tx(lambda db: audit.read_report(
+            db, self._config, now=now, software_version=VERSION, in_service=in_service))
 
     def health(self) -> dict[str, Any]:
         state = self._model.state

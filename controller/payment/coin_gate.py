@@ -243,7 +243,11 @@ class CoinGate:
 
     async def on_coins(self, batch: CoinBatch) -> None:
         """The acceptor's handler: credit every coin once, with its counter."""
-        credited, claimed = await self._store.tx(lambda db: self._credit_batch(db, batch))
+        try:
+            credited, claimed = await self._store.tx(lambda db: self._credit_batch(db, batch))
+        except BaseException as exc:  # nothing credited: whoever waits learns it now
+            self._wake_credited_waiters(exc)
+            raise
         await self._announce(credited)
         for claim in claimed:
             deposit = await self._store.run(
@@ -252,10 +256,7 @@ class CoinGate:
                 claim.done.set_result(deposit)
         if any(c.holder == PANEL for c in credited):
             self._end_claims(MachineBusy("a customer at the machine put a coin in first"))
-        for waiter in self._credited_waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        self._credited_waiters.clear()
+        self._wake_credited_waiters(None)
         await self._status_events(batch)
 
     def _credit_batch(self, db: sqlite_utils.Database,
@@ -291,6 +292,18 @@ class CoinGate:
             self._stream.publish("inventory")
             if self.on_credit is not None:
                 await self.on_credit()
+
+    def _wake_credited_waiters(self, failure: BaseException | None) -> None:
+        for waiter in self._credited_waiters:
+            if waiter.done():
+                continue
+            if failure is None:
+                waiter.set_result(None)
+            elif isinstance(failure, asyncio.CancelledError):
+                waiter.cancel()
+            else:
+                waiter.set_exception(failure)
+        self._credited_waiters.clear()
 
     def next_coin_credited(self) -> asyncio.Future[None]:
         """Resolved when the acceptor's next batch of coins has been credited."""

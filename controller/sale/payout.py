@@ -11,6 +11,7 @@ failed is reported through the one fault path.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
@@ -105,8 +106,16 @@ class ChangePayer:
         await self._store.tx(lambda db: journal.record_hopper_counter(
             db, payout_id, coin, status.counter, status.paid, status.unpaid, lifetime))
 
+        recorded = 0
+
         async def on_paid(total: int) -> None:
-            await self._store.tx(lambda db: journal.record_coins_paid(db, payout_id, coin, total))
+            # One transaction per coin, however many one status poll saw: the journal
+            # moves coin by coin, the same on a slow poll as on a fast one.
+            nonlocal recorded
+            while recorded < total:
+                recorded += 1
+                await self._store.tx(functools.partial(
+                    journal.record_coins_paid, payout_id=payout_id, coin=coin, paid_total=recorded))
 
         try:
             result = await hopper.dispense(count, on_paid=on_paid)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -30,6 +31,7 @@ from controller.store.event_log import last_event_id
 from controller.store.schema import COUNTER_NAMES, MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -185,7 +187,12 @@ class Store:
         if self._executor is None:
             raise StoreError("store is not started")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, *args)
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except sqlite3.Error as exc:  # a full disk, a lock held too long, a broken file
+            log.error("storage failed: %s: %s", type(exc).__name__, exc)
+            raise StoreError("the machine's storage failed; nothing was changed (try again, "
+                             "or tell the operator)") from exc
 
     async def run(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         """Run ``fn(db)`` on the owner thread (reads, single statements)."""

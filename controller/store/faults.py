@@ -5,7 +5,8 @@ machine out of service); every other fault takes out only its device (see
 ``controller.faults``).  A hopper the payout journal found short is recorded
 in the payout's own transaction and is left out of change-making at once.
 ``latched`` faults stay until an operator clears them; the others are healed
-when their device answers again (``heal_fault``).
+when their device answers again (``heal_fault``).  Each recorded fault counts
+one occurrence of its EVA-DTS event code (``store.event_codes``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from controller.store.counters import count_event
+from controller.store.event_codes import fault_event_code
 from controller.store.event_log import append_event
 
 
@@ -43,6 +46,9 @@ def record_fault(db: sqlite_utils.Database, device: str, reason: str, *,
     db.table("faults").upsert({"device": device, "reason": reason, "latched": int(latched),
                                "stops_machine": int(stops_machine), "since": time.time()},
                               pk="device")
+    code = fault_event_code(device, reason)
+    if code is not None:
+        count_event(db, code)
     append_event(db, "fault", device=device, reason=reason, latched=latched)
 
 

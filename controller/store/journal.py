@@ -19,7 +19,13 @@ import sqlite_utils
 
 from controller import money
 from controller.errors import CannotMakeChange, InsufficientFunds, OutOfStock
-from controller.store.counters import bump, count_slot_failure, count_slot_vend
+from controller.store.counters import (
+    CASH,
+    CASHLESS_1,
+    bump,
+    count_slot_failure,
+    count_slot_vend,
+)
 from controller.store.credit import add_credit, get_credit, is_external
 from controller.store.event_log import append_event, row_id
 from controller.store.inventory import pay_coins, payout_inventory
@@ -89,13 +95,14 @@ def settle_vend(db: sqlite_utils.Database, ticket: VendTicket, outcome: str,
     """A delivered vend becomes a sale; a failed one gives the unit and the credit
     back and puts the slot out of order."""
     status = "delivered" if delivered else "failed"
+    now = time.time()
     db.table("vends").update(ticket.vend_id, {"status": status, "outcome": outcome,
-                                              "settled_at": time.time()})
+                                              "settled_at": now})
     if delivered:
         cashless = is_external(ticket.holder)
         bump(db, "cashless_value" if cashless else "sales_value", ticket.price)
         bump(db, "cashless_count" if cashless else "sales_count", 1)
-        count_slot_vend(db, ticket.slot, ticket.price)
+        count_slot_vend(db, ticket.slot, ticket.price, CASHLESS_1 if cashless else CASH, now)
         append_event(db, "vend_delivered", vend=ticket.vend_id, slot=ticket.slot)
         return
     add_credit(db, ticket.holder, ticket.price)

@@ -171,6 +171,41 @@ MIGRATIONS: list[Migration] = [
            BEGIN SELECT RAISE(ABORT, 'events are append-only until a backup holds them');
            END""",
     ],
+    # 7: what the EVA-DTS report needs beyond the counters (store/counters.py):
+    # sales per slot and payment device (``CA`` cash, ``DA`` card) with the last sale,
+    # occurrences per event code, and the reads and resets of the report.  Sales so far
+    # were all cash; resets so far are the audited collections in the event log.
+    [
+        """CREATE TABLE slot_sales (
+            slot TEXT NOT NULL,
+            device TEXT NOT NULL,
+            vends INTEGER NOT NULL DEFAULT 0,
+            value INTEGER NOT NULL DEFAULT 0,
+            interim_vends INTEGER NOT NULL DEFAULT 0,
+            interim_value INTEGER NOT NULL DEFAULT 0,
+            last_sale_at REAL,
+            PRIMARY KEY (slot, device)
+        )""",
+        """INSERT INTO slot_sales (slot, device, vends, value, interim_vends, interim_value,
+                                   last_sale_at)
+           SELECT sc.slot, 'CA', sc.vends, sc.value, sc.interim_vends, sc.interim_value,
+                  (SELECT MAX(v.settled_at) FROM vends v
+                   WHERE v.slot = sc.slot AND v.status = 'delivered')
+           FROM slot_counters sc WHERE sc.vends > 0""",
+        """CREATE TABLE event_counts (
+            code TEXT PRIMARY KEY,
+            lifetime INTEGER NOT NULL DEFAULT 0,
+            interim INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE audit_reads (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            reads INTEGER NOT NULL DEFAULT 0,
+            resets INTEGER NOT NULL DEFAULT 0,
+            last_read_at REAL
+        )""",
+        """INSERT INTO audit_reads (id, resets)
+           SELECT 1, COUNT(*) FROM events WHERE kind = 'cashbox_collected'""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

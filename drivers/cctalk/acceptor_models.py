@@ -10,7 +10,7 @@ select the simulated acceptor (``simulators/cctalk/acceptor_models.py``).
 from __future__ import annotations
 
 ACCEPTOR_MODELS: dict[str, str] = {
-    "generic": "the generic specification as HARDWARE.md gives it: 16 coin positions "
+    "generic": "the generic specification as docs/hardware.md sums it up: 16 coin positions "
                "(unused ones answer '......'), master inhibit 228, a sorter path in every "
                "credit, everything inhibited and the event buffer cleared at a reset",
     "basic": "12 coin positions (13..16 are NAKed, unused ones answer blanks), no master "

@@ -30,7 +30,7 @@ class SimKeypad:
 
     def __init__(self, factory: MockFactory, *, row_pins: Sequence[int],
                  column_pins: Sequence[int], keys: Sequence[str] = DEFAULT_KEYS,
-                 hold_s: float = 0.06, gap_s: float = 0.06, min_scans: int = 3,
+                 hold_s: float = 0.03, gap_s: float = 0.03, min_scans: int = 3,
                  max_wait_s: float = 1.0) -> None:
         self.log = SimLog()
         self.hold_s = hold_s

@@ -207,7 +207,7 @@ class FakeMachine:
             "SELECT COALESCE(SUM(deposit), 0) FROM users").fetchone()[0]))
 
     async def audit_text(self) -> str:
-        return "DXS*RPV0001*VA*V0/6*1\r\nDXE*1*1\r\n"
+        return "DXS*RPV0000001*VA*V0/6*1\r\nDXE*1*1\r\n"
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "state": "out_of_service" if self.out_of_service else "idle"}

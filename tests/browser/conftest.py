@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.process import Server, cli, free_port, login
+from tests.process import Server, cli, login
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -44,7 +44,7 @@ def server(tmp_path: Path, server_args: tuple[str, ...]) -> Iterator[Server]:
     name, password = OPERATOR
     assert cli(db, "user", "add", name, "--role", "operator", "--password-stdin",
                stdin=password + "\n").returncode == 0
-    server = Server(db, free_port(), args=server_args)
+    server = Server(db, args=server_args)
     server.start()
     try:
         server.call("POST", "/user", {"username": "sam", "password": "seller-pass",

@@ -22,6 +22,7 @@ from tests.browser.conftest import (
     type_into,
     wait_for,
 )
+from tests.dex_reader import read_dex
 from tests.process import Server
 
 pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
@@ -103,6 +104,9 @@ def test_refill_collect_and_audit(server: Server, browser: Any, tmp_path: Path) 
     report = next(p for p in browser.downloads.iterdir() if p.suffix == ".txt").read_text()
     assert report.startswith("DXS") and "CA" in report
     assert "\nCA1*197121*CCT-16*CCT-V2.3\n" in report and report.count("\nHA1*") == 5
+    raw = next(p for p in browser.downloads.iterdir() if p.suffix == ".txt").read_bytes()
+    ea3 = read_dex(raw.decode("ascii")).singles["EA3"]  # CRLF kept
+    assert (ea3["EA309"], ea3["EA310"]) == ("1", "1")  # this download, after one collection
     assert severe_errors(browser) == []
 
 

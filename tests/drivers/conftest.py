@@ -1,21 +1,32 @@
-"""ccTalk fixtures: a saved simulated world, a simulated bus on a pty, a real link."""
+"""Driver fixtures: gpiozero mock pins; a saved simulated world, a simulated ccTalk bus on a
+pty, a real link."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import tty
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 import pytest_asyncio
+from gpiozero.pins.mock import MockFactory
 
 from drivers.base import CoinBatch
 from drivers.cctalk.link import CctalkLink
 from simulators.cctalk import SimCctalkBus, build_cctalk_bus
+from simulators.gpio.pins import sim_factory_context
 from simulators.world import SimWorld
 
 CCTALK_COINS = [5, 10, 20, 50, 100]
+
+
+@pytest.fixture
+def pins() -> Iterator[MockFactory]:
+    """gpiozero's mock pin factory for the test, the real backend restored after it."""
+    with sim_factory_context() as factory:
+        yield factory
+
 CCTALK_TIMEOUT_S = 0.03
 
 

@@ -75,7 +75,7 @@ async def test_identification_and_safe_start(acceptor: CctalkCoinAcceptor,
     # simple poll, then identity as hosts ask it: 246, 245, 244, 242, 241, 4, 192
     identity = [encode(2, 1, h).hex(" ") for h in (246, 245, 244, 242, 241, 4, 192)]
     assert rx[:9] == ["02 00 01 fe ff", *identity, "02 01 01 b8 01 43"]
-    assert identity[1] == "02 00 01 f5 08"  # HARDWARE.md's equipment category request
+    assert identity[1] == "02 00 01 f5 08"  # the equipment category request of docs/hardware.md
     assert acceptor.identity is not None and acceptor.identity.category == "Coin Acceptor"
     assert acceptor.identity.serial_number == str(int.from_bytes(sim.serial_number, "little"))
     assert "02 01 01 e4 00 18" in rx  # master inhibit: accept nothing

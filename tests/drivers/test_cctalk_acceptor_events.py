@@ -7,7 +7,7 @@ import pytest
 from drivers.base import CoinEventKind as K
 from drivers.cctalk.acceptor_events import EVENT_CODES, classify
 
-# HARDWARE.md's groups, and the issue's: what an operator must be told.
+# docs/hardware.md's groups, and what an operator must be told.
 EXPECTED: dict[int, tuple[K, bool]] = {
     1: (K.REJECTED, False), 2: (K.INHIBITED, False), 3: (K.REJECTED, False),
     4: (K.SENSOR, False), 5: (K.SENSOR, False), 6: (K.SENSOR_FAULT, True),

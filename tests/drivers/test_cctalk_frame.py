@@ -1,4 +1,4 @@
-"""Every ccTalk byte vector of HARDWARE.md, encoded and decoded by the framing code."""
+"""Every ccTalk byte vector of docs/hardware.md, encoded and decoded by the framing code."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The hopper driver against every simulated hopper model (flow, sch2, sch1, plain).
 
-The money rules of a dispense, per HARDWARE.md: a NAK or BUSY is a refusal
+The money rules of a dispense, per docs/hardware.md: a NAK or BUSY is a refusal
 and pays nothing, whatever the event counter does; only a missing or corrupt
 reply is ambiguous, and then the dispense is never sent twice and never
 booked as more than the coins that left the hopper.

@@ -1,4 +1,4 @@
-"""The simulated ccTalk devices answer HARDWARE.md's vectors byte for byte, and keep
+"""The simulated ccTalk devices answer docs/hardware.md's vectors byte for byte, and keep
 their registers in the saved world across a restart."""
 
 from __future__ import annotations

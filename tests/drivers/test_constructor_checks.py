@@ -3,7 +3,7 @@ constructing opens no pin and no port (drivers/errors.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,7 +21,6 @@ from drivers.gpio.lines import OutputLine
 from drivers.gpio.pulse_acceptor import PulseCoinAcceptor
 from drivers.gpio.pulse_hopper import PulseHopper
 from drivers.gpio.spiral import GpioSpiralMatrix
-from simulators.gpio.pins import sim_factory_context
 
 Build = Callable[[MockFactory], Any]
 LINK = CctalkLink("/nonexistent/tty-never-opened")
@@ -29,12 +28,6 @@ SPIRAL: dict[str, Any] = dict(row_pins=[5, 6], column_pins=[16, 19], cam_pin=3, 
                               row_names="AB")
 KEYPAD: dict[str, Any] = dict(row_pins=[17, 27, 22, 10], column_pins=[9, 11, 0, 1])
 LCD: dict[str, Any] = dict(rs_pin=7, e_pin=8, data_pins=[25, 24, 23, 18])
-
-
-@pytest.fixture
-def pins() -> Iterator[MockFactory]:
-    with sim_factory_context() as factory:
-        yield factory
 
 
 GOOD: dict[str, Build] = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
@@ -11,17 +11,10 @@ from gpiozero.pins.mock import MockFactory
 
 from drivers.gpio.keypad import MatrixKeypad
 from simulators.gpio.keypad import SimKeypad
-from simulators.gpio.pins import sim_factory_context
 
 ROWS, COLUMNS = (17, 27, 22, 10), (9, 11, 0, 1)
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def pins() -> Iterator[MockFactory]:
-    with sim_factory_context() as factory:
-        yield factory
 
 
 @pytest_asyncio.fixture

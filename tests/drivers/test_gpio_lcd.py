@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
@@ -12,17 +12,10 @@ from gpiozero.pins.mock import MockFactory
 from drivers.errors import HardwareError
 from drivers.gpio.lcd import Hd44780Display, to_rom
 from simulators.gpio.lcd import SimLcd
-from simulators.gpio.pins import sim_factory_context
 
 RS, E, DATA = 7, 8, (25, 24, 23, 18)
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def pins() -> Iterator[MockFactory]:
-    with sim_factory_context() as factory:
-        yield factory
 
 
 @pytest_asyncio.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -12,7 +12,7 @@ from gpiozero.pins.mock import MockFactory
 
 from drivers.base import CoinBatch, CoinEvent, CoinEventKind
 from drivers.gpio.pulse_acceptor import PulseCoinAcceptor
-from simulators.gpio.pins import sim_factory_context, sim_pin
+from simulators.gpio.pins import sim_pin
 from simulators.gpio.pulse_acceptor import SimPulseAcceptor
 from simulators.world import SimWorld
 
@@ -37,12 +37,6 @@ class Rig:
     async def settle(self) -> None:
         """Wait past the train gap so the last train was handed over."""
         await asyncio.sleep(self.acceptor.train_gap_s * 2)
-
-
-@pytest.fixture
-def pins() -> Iterator[MockFactory]:
-    with sim_factory_context() as factory:
-        yield factory
 
 
 @pytest_asyncio.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -12,7 +12,7 @@ import pytest_asyncio
 from gpiozero.pins.mock import MockFactory
 
 from drivers.gpio.pulse_hopper import PulseHopper
-from simulators.gpio.pins import sim_factory_context, sim_pin
+from simulators.gpio.pins import sim_pin
 from simulators.gpio.pulse_hopper import SimPulseHopper
 from simulators.world import SimWorld
 
@@ -31,12 +31,6 @@ class Rig:
     @property
     def motor_on(self) -> bool:
         return bool(sim_pin(self.factory, MOTOR).output_level)
-
-
-@pytest.fixture
-def pins() -> Iterator[MockFactory]:
-    with sim_factory_context() as factory:
-        yield factory
 
 
 def make_hopper(factory: MockFactory, **options: float) -> PulseHopper:

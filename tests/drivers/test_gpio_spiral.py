@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -14,7 +14,7 @@ from gpiozero.pins.mock import MockFactory
 from drivers.base import VendOutcome
 from drivers.gpio.lines import OutputLine
 from drivers.gpio.spiral import GpioSpiralMatrix
-from simulators.gpio.pins import sim_factory_context, sim_pin
+from simulators.gpio.pins import sim_pin
 from simulators.gpio.spiral import SimSpiralMechanics
 from simulators.world import SimWorld
 
@@ -34,12 +34,6 @@ class Rig:
 
     def outputs_on(self) -> list[int]:
         return [p for p in (*ROWS, *COLUMNS) if sim_pin(self.factory, p).output_level]
-
-
-@pytest.fixture
-def pins() -> Iterator[MockFactory]:
-    with sim_factory_context() as factory:
-        yield factory
 
 
 def make_matrix(factory: MockFactory, **timing: float) -> GpioSpiralMatrix:

@@ -8,13 +8,12 @@ from pathlib import Path
 import pytest
 
 from tests.fleet.mqtt import Broker, require_mosquitto
-from tests.process import free_port
 
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
     require_mosquitto()
-    b = Broker(tmp_path / "broker", free_port())
+    b = Broker(tmp_path / "broker")
     b.start()
     try:
         yield b

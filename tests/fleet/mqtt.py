@@ -20,7 +20,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.process import Server, login
+from tests.process import Server, free_port, login
 
 MOSQUITTO = shutil.which("mosquitto") or (
     "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
@@ -43,30 +43,55 @@ def wait_for(check: Callable[[], Any], timeout_s: float = 15.0, what: str = "con
     raise AssertionError(f"timed out waiting for {what}")
 
 
-class Broker:
-    """Mosquitto with its own config, data directory and log, on ``port``."""
+class AddressInUse(AssertionError):
+    """Mosquitto could not bind its port: another process holds it."""
 
-    def __init__(self, directory: Path, port: int, *, extra_conf: str = "",
+
+class Broker:
+    """Mosquitto with its own config, data directory and log.  Mosquitto cannot bind
+    port 0 and say which port it got, so with ``port`` 0 (the default) a free port is
+    taken and, if another process takes it first (EADDRINUSE), another one, up to
+    five times.  A restart (``stop`` then ``start``) keeps the port, as machines that
+    report to the broker know it by its URL."""
+
+    def __init__(self, directory: Path, port: int = 0, *, extra_conf: str = "",
                  plain_listener: bool = True) -> None:
         self.dir, self.port = directory, port
+        self.extra_conf, self.plain_listener = extra_conf, plain_listener
         self.dir.mkdir(parents=True, exist_ok=True)
         self.conf = self.dir / "mosquitto.conf"
-        listener = (f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-                    if plain_listener else "")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _write_conf(self) -> None:
+        listener = (f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                    if self.plain_listener else "")
+        extra = self.extra_conf.replace("{port}", str(self.port))
         self.conf.write_text(
             f"user {getpass.getuser()}\nper_listener_settings false\n{listener}"
             f"persistence true\npersistence_location {self.dir}/\n"
-            f"log_dest file {self.dir}/mosquitto.log\nlog_type all\n{extra_conf}")
-        self.proc: subprocess.Popen[bytes] | None = None
+            f"log_dest file {self.dir}/mosquitto.log\nlog_type all\n{extra}")
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([require_mosquitto(), "-c", str(self.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_for(self._listening, 10, "mosquitto to listen")
+        may_move = self.port == 0  # a port of our choosing, never yet served on
+        for _ in range(5 if may_move else 1):
+            if may_move:
+                self.port = free_port()
+            self._write_conf()
+            self.proc = subprocess.Popen([require_mosquitto(), "-c", str(self.conf)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            try:
+                wait_for(self._listening, 10, "mosquitto to listen")
+                return
+            except AddressInUse:
+                if not may_move:
+                    raise
+        raise AssertionError(f"mosquitto found no free port (last tried {self.port})")
 
     def _listening(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
             err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+            if "in use" in err:
+                raise AddressInUse(err)
             raise AssertionError(f"mosquitto exited: {err}")
         with socket.socket() as s:
             return s.connect_ex(("127.0.0.1", self.port)) == 0
@@ -102,19 +127,29 @@ class Subscriber:
             self.client.tls_set(ca_certs=str(tls_ca))
         self.client.on_message = self._on_message
         self._topics = topics
+        self._pending_subscriptions: set[int] = {-1}  # SUBSCRIBE mids not yet acknowledged
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.reconnect_delay_set(1, 2)
         self.client.connect("127.0.0.1", port, keepalive=10)
         self.client.loop_start()
         self.wait_connected()
 
     def _on_connect(self, client: paho.Client, *_: Any) -> None:
-        for t in self._topics:
-            client.subscribe(t, qos=1)
+        with self._lock:
+            self._pending_subscriptions = {client.subscribe(t, qos=1)[1] for t in self._topics}
+
+    def _on_subscribe(self, _client: Any, _userdata: Any, mid: int, *_: Any) -> None:
+        with self._lock:
+            self._pending_subscriptions.discard(mid)
+
+    def _subscribed(self) -> bool:
+        with self._lock:
+            return self.client.is_connected() and not self._pending_subscriptions
 
     def wait_connected(self) -> None:
-        wait_for(self.client.is_connected, 10, "the subscriber to connect")
-        time.sleep(0.2)  # the subscription is acknowledged
+        """Until connected and every subscription is acknowledged by the broker."""
+        wait_for(self._subscribed, 10, "the subscriber to connect and subscribe")
 
     def _on_message(self, _client: Any, _userdata: Any, message: Any) -> None:
         with self._lock:
@@ -147,34 +182,23 @@ def retained(port: int, topic: str, *, timeout_s: float = 3.0) -> Any:
 class TelemetryServer(Server):
     """``vending run --sim --config FILE`` with a ``[telemetry]`` section."""
 
-    def __init__(self, db: Path, port: int, config: str) -> None:
+    def __init__(self, db: Path, port: int | str, config: str | None = None) -> None:
+        """``TelemetryServer(db, config)`` serves on a port of its own (port 0);
+        ``TelemetryServer(db, port, config)`` on the port given."""
+        if config is None:
+            port, config = 0, str(port)
+        assert isinstance(port, int)
         super().__init__(db, port)
         self.config_path = db.parent / "vending.toml"
         self.config_path.write_text(config)
 
-    def start(self) -> None:
-        self.spawn()
-        self.wait_ready()
-
-    def spawn(self) -> None:
-        log = open(self.db.parent / "server.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "controller.cli", "run", "--sim", "--config",
-             str(self.config_path), "--db", str(self.db), "--port", str(self.port),
-             "--log-level", "WARNING"], stdout=log, stderr=log)
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "controller.cli", "run", "--sim", "--config",
+                str(self.config_path), "--db", str(self.db), "--port", str(self.asked_port),
+                "--log-level", "INFO"]
 
     def wait_ready(self, timeout_s: float = 30.0) -> None:
-        wait_for(self._healthy, timeout_s, "vending run to serve: " + str(self.db.parent))
-
-    def _healthy(self) -> bool:
-        try:
-            return self.call("GET", "/health")["state"] in ("idle", "credit", "out_of_service",
-                                                             "service")
-        except OSError:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError((self.db.parent / "server.log").read_text()[-3000:]) \
-                    from None
-            return False
+        super().wait_ready(timeout_s)
 
 
 def telemetry_config(broker_url: str, machine_id: str = "RPV0001", **extra: Any) -> str:

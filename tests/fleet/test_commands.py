@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.dex_reader import read_dex
 from tests.fleet.mqtt import (
     Broker,
     Subscriber,
@@ -16,7 +17,7 @@ from tests.fleet.mqtt import (
     telemetry_config,
     wait_for,
 )
-from tests.process import cli, free_port, login
+from tests.process import cli, login
 
 CMD, REPLY = "vending/RPV0001/cmd", "vending/RPV0001/reply"
 
@@ -27,7 +28,7 @@ def machine(tmp_path: Path, broker: Broker) -> Iterator[tuple[TelemetryServer, S
     db.parent.mkdir()
     assert cli(db, "user", "add", "oper", "--role", "operator", "--password-stdin",
                stdin="operator-pass\n").returncode == 0
-    server = TelemetryServer(db, free_port(), telemetry_config(broker.url, commands=True))
+    server = TelemetryServer(db, telemetry_config(broker.url, commands=True))
     server.start()
     sub = Subscriber(broker.port, [REPLY, "vending/RPV0001/events"])
     wait_for(lambda: _online(sub, broker), 10, "the machine online")
@@ -85,6 +86,11 @@ def test_service_ping_and_audit(machine: tuple[TelemetryServer, Subscriber]) -> 
     assert server.call("GET", "/health")["state"] == "idle"
     report = ask(sub, {"id": 4, "command": "audit", "args": {}})["result"]["report"]
     assert report.startswith("DXS*") and "RPV0001" in report
+    reads = int(read_dex(report).singles["EA3"]["EA309"])
+    token = login(server, "oper", "operator-pass")
+    by_api = read_dex(server.call("GET", "/machine/audit", token=token)).singles["EA3"]
+    assert int(by_api["EA309"]) == reads + 1  # the fleet's read counted like any other
+    assert by_api["EA310"] == "0"  # no collection yet
 
 
 BAD = [

@@ -10,7 +10,8 @@ import pytest
 from controller import config as config_mod
 from controller.cli import main
 from controller.errors import ConfigError
-from controller.fleet.view import FleetView
+from controller.fleet.picture import FleetPicture
+from controller.fleet.table import render
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -68,7 +69,7 @@ def test_fleet_with_no_broker_listening_says_so(capsys: pytest.CaptureFixture[st
 
 
 def test_the_fleet_table_from_status_and_inventory() -> None:
-    view = FleetView("vending")
+    picture = FleetPicture("vending")
     slots = [{"slot": "A1", "productName": "Cola", "cost": 50, "amountAvailable": 0,
               "status": "ok"},
              {"slot": "A2", "productName": "Chips", "cost": 80, "amountAvailable": 2,
@@ -78,15 +79,18 @@ def test_the_fleet_table_from_status_and_inventory() -> None:
              {"slot": "A4", "productName": None, "cost": None, "amountAvailable": 0,
               "status": "ok"}]
     coins = [{"coin": 100, "payout": 3, "cashbox": 1}, {"coin": 5, "payout": 2, "cashbox": 0}]
-    view.take("vending/RPV0002/inventory", json.dumps({"slots": slots, "coins": coins}).encode())
-    view.take("vending/RPV0002/status", json.dumps({
-        "online": True, "state": "credit", "faults": [{"device": "hopper:50", "reason": "x"}],
+    picture.take("vending/RPV0002/inventory",
+                 json.dumps({"slots": slots, "coins": coins}).encode())
+    picture.take("vending/RPV0002/status", json.dumps({
+        "online": True, "state": "credit",
+        "faults": [{"device": "hopper:50", "reason": "paid short", "latched": True}],
         "version": "0.1.0", "ts": 1.0, "salesToday": {"count": 3, "cents": 190}}).encode())
-    view.take("vending/RPV0001/status", b'{"online": false}')
-    assert not view.take("other/RPV0003/status", b'{"online": true}')
-    assert not view.take("vending/RPV0003/status", b"not json")
-    lines = view.table().splitlines()
+    picture.take("vending/RPV0001/status", b'{"online": false}')
+    assert not picture.take("other/RPV0003/status", b'{"online": true}')
+    lines = render(picture).splitlines()
     assert lines[1].split() == ["RPV0001", "NO", "-", "-", "-", "-", "-", "-", "-"]
-    assert lines[2].split() == ["RPV0002", "yes", "credit", "hopper:50", "A1,A3!", "A2",
+    assert lines[2].split() == ["RPV0002", "yes", "credit", "hopper:50!", "A1,A3!", "A2",
                                 "3.10", "1.00", "3", "/", "1.90"]
-    assert lines[-1] == "2 machines, 1 online"
+    assert lines[3] == "2 machines, 1 online, 1 fault, sales today 3 / 1.90"
+    assert "RPV0001: offline, last seen unknown" in lines
+    assert "RPV0002: hopper:50 fault, latched: paid short" in lines

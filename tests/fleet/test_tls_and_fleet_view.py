@@ -63,7 +63,7 @@ def test_mqtts_with_a_throwaway_ca(tmp_path: Path) -> None:
     db = tmp_path / "m" / "vending.db"
     db.parent.mkdir()
     config = telemetry_config(f"mqtts://127.0.0.1:{port}", "RPV0042", ca_file=f"{ca}/ca.crt")
-    server = TelemetryServer(db, free_port(), config)
+    server = TelemetryServer(db, config)
     try:
         server.start()
         sub = Subscriber(port, ["vending/RPV0042/#"], tls_ca=ca / "ca.crt")
@@ -85,7 +85,7 @@ def test_mqtts_with_a_throwaway_ca(tmp_path: Path) -> None:
 def test_fleet_once_shows_stock_cash_and_sales(tmp_path: Path, broker: Broker) -> None:
     db = tmp_path / "m" / "vending.db"
     db.parent.mkdir()
-    server = TelemetryServer(db, free_port(), telemetry_config(broker.url, "RPV0007"))
+    server = TelemetryServer(db, telemetry_config(broker.url, "RPV0007"))
     server.start()
     try:
         stock_a1(server, cost=50, units=2)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,16 @@ async def start_machine(db_path: Path, config: Config | None = None) -> Machine:
     machine = build_machine(config or sim_config(), db_path)
     await machine.start()
     return machine
+
+
+@contextlib.asynccontextmanager
+async def running(db_path: Path, config: Config | None = None) -> AsyncIterator[Machine]:
+    """A started machine on ``db_path``, closed when the block ends, however it ends."""
+    machine = await start_machine(db_path, config)
+    try:
+        yield machine
+    finally:
+        await machine.close()
 
 
 async def stock(machine: Machine, slot: str, name: str, cost: int, amount: int) -> int:

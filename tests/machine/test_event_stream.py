@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from controller.events import MachineEvent, Subscription
-from tests.machine.harness import settle, start_machine, stock
+from tests.machine.harness import running, settle, stock
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
@@ -25,8 +25,7 @@ def is_subsequence(wanted: list[str], kinds: list[str]) -> bool:
 
 
 async def test_a_sale_is_published_in_order(tmp_path: Path) -> None:
-    machine = await start_machine(tmp_path / "v.db")
-    try:
+    async with running(tmp_path / "v.db") as machine:
         product_id = await stock(machine, "A1", "Cola", 65, 3)
         await settle(machine)
         with machine.stream.subscribe() as sub:
@@ -55,13 +54,10 @@ async def test_a_sale_is_published_in_order(tmp_path: Path) -> None:
         assert last_ids == sorted(set(last_ids))
         log = await machine.events(0, 1000)
         assert last_ids[-1] == log[-1]["id"]
-    finally:
-        await machine.close()
 
 
 async def test_the_display_and_the_simulated_world_are_published(tmp_path: Path) -> None:
-    machine = await start_machine(tmp_path / "v.db")
-    try:
+    async with running(tmp_path / "v.db") as machine:
         with machine.stream.subscribe(["display", "world"]) as sub:
             await machine.sim.insert_coin(50)
             await settle(machine)
@@ -72,13 +68,10 @@ async def test_the_display_and_the_simulated_world_are_published(tmp_path: Path)
         assert ["CREDIT 0.50", "SELECT ITEM"] in lines, lines
         assert any(e.kind == "world" for e in events)
         assert machine.sim.state()["display"] == lines[-1]
-    finally:
-        await machine.close()
 
 
 async def test_a_fault_and_its_clearing_are_published(tmp_path: Path) -> None:
-    machine = await start_machine(tmp_path / "v.db")
-    try:
+    async with running(tmp_path / "v.db") as machine:
         with machine.stream.subscribe(["faults", "state"]) as sub:
             await machine.faults.report("test fault: check it", device="machine")
             await machine.set_service(True)
@@ -90,5 +83,3 @@ async def test_a_fault_and_its_clearing_are_published(tmp_path: Path) -> None:
         assert faults[-1] == []
         assert [e.data["state"] for e in events if e.kind == "state"] == [
             "out_of_service", "service", "idle"]
-    finally:
-        await machine.close()

@@ -20,7 +20,7 @@ import pytest
 
 from controller.fsm import State
 from controller.machine import Machine
-from tests.machine.harness import Tally, check_conservation, run_steps, start_machine
+from tests.machine.harness import Tally, check_conservation, run_steps, running, start_machine
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 CHIPS = {"slot": "A1", "name": "Chips", "cost": 50, "amount": 5}
@@ -48,9 +48,8 @@ async def event_kinds(machine: Machine, device: str) -> list[str]:
 @pytest.mark.parametrize("fault", ["silent", "bad_checksum", "garbage", "nak", "refuse"])
 async def test_a_transient_hopper_fault_heals_and_nothing_is_lost(tmp_path: Path,
                                                                   fault: str) -> None:
-    machine = await start_machine(tmp_path / "v.db")
-    tally = Tally()
-    try:
+    async with running(tmp_path / "v.db") as machine:
+        tally = Tally()
         await run_steps(machine, [("product", CHIPS), ("fault", ("hopper:50", fault)),
                                   ("coin", 100), ("press", "A1"),
                                   ("expect", {"tray": ["Chips"], "credit": 0,
@@ -63,16 +62,13 @@ async def test_a_transient_hopper_fault_heals_and_nothing_is_lost(tmp_path: Path
                                   ("expect", {"tray": ["Chips"] * 2, "credit": 0,
                                               "returned": [20, 20, 10, 50]})], tally)
         await check_conservation(machine, tally)
-    finally:
-        await machine.close()
 
 
 @pytest.mark.parametrize("fault", ["empty", "jam", "short_pay"])
 async def test_a_latched_hopper_fault_stays_until_an_operator_clears_it(
         tmp_path: Path, fault: str) -> None:
-    machine = await start_machine(tmp_path / "v.db")
-    tally = Tally()
-    try:
+    async with running(tmp_path / "v.db") as machine:
+        tally = Tally()
         # no 100 in its hopper: a coin return of 1.00 asks the 50c hopper for two
         await run_steps(machine, [("product", CHIPS), ("coin", 100), ("refill", (100, 0)),
                                   ("fault", ("hopper:50", fault)), ("press", "*"),
@@ -87,16 +83,13 @@ async def test_a_latched_hopper_fault_stays_until_an_operator_clears_it(
         await run_steps(machine, [("service", True), ("service", False)], tally)
         assert fault_of(machine, "hopper:50") is None
         await check_conservation(machine, tally)
-    finally:
-        await machine.close()
 
 
 @pytest.mark.parametrize("fault", ["silent", "bad_checksum", "garbage", "nak"])
 async def test_a_transient_acceptor_fault_stops_only_coins_and_heals(
         tmp_path: Path, fault: str) -> None:
-    machine = await start_machine(tmp_path / "v.db")
-    tally = Tally()
-    try:
+    async with running(tmp_path / "v.db") as machine:
+        tally = Tally()
         await run_steps(machine, [("product", CHIPS), ("coin", 100),
                                   ("fault", ("acceptor", fault))], tally)
         assert await wait_for(lambda: fault_of(machine, "acceptor") is not None)
@@ -109,14 +102,11 @@ async def test_a_transient_acceptor_fault_stops_only_coins_and_heals(
         await run_steps(machine, [("coin", 50), ("press", "A1"),
                                   ("expect", {"tray": ["Chips"] * 2, "credit": 0})], tally)
         await check_conservation(machine, tally)
-    finally:
-        await machine.close()
 
 
 async def test_an_acceptor_reset_is_resynchronised(tmp_path: Path) -> None:
-    machine = await start_machine(tmp_path / "v.db")
-    tally = Tally()
-    try:
+    async with running(tmp_path / "v.db") as machine:
+        tally = Tally()
         await run_steps(machine, [("product", CHIPS), ("coin", 20),
                                   ("fault", ("acceptor", "reset")), ("wait", 0.5),
                                   ("coin", 20), ("coin", 10),
@@ -124,16 +114,13 @@ async def test_an_acceptor_reset_is_resynchronised(tmp_path: Path) -> None:
                                   ("expect", {"tray": ["Chips"], "credit": 0})], tally)
         assert fault_of(machine, "acceptor") is None
         await check_conservation(machine, tally)
-    finally:
-        await machine.close()
 
 
 @pytest.mark.parametrize("fault", ["jam", "jam_turn", "no_drop"])
 async def test_a_slot_fault_takes_out_that_slot_until_cleared(tmp_path: Path,
                                                               fault: str) -> None:
-    machine = await start_machine(tmp_path / "v.db")
-    tally = Tally()
-    try:
+    async with running(tmp_path / "v.db") as machine:
+        tally = Tally()
         await run_steps(machine, [("product", CHIPS), ("product", GUM),
                                   ("fault", ("slot:A1", fault)), ("coin", 100),
                                   ("press", "A1"), ("expect", {"tray": [], "credit": 100}),
@@ -146,13 +133,10 @@ async def test_a_slot_fault_takes_out_that_slot_until_cleared(tmp_path: Path,
                         tally)
         assert fault_of(machine, "slot:A1") is None
         await check_conservation(machine, tally)
-    finally:
-        await machine.close()
 
 
 async def test_a_device_that_keeps_failing_is_latched(tmp_path: Path) -> None:
-    machine = await start_machine(tmp_path / "v.db")
-    try:
+    async with running(tmp_path / "v.db") as machine:
         for _ in range(5):
             fault = await machine.faults.report("hopper 20c not answering", device="hopper:20",
                                                 latched=False)
@@ -161,8 +145,6 @@ async def test_a_device_that_keeps_failing_is_latched(tmp_path: Path) -> None:
         assert fault.latched and "failed 5 times" in fault.reason
         assert not await machine.faults.heal("hopper:20", "answers again")
         assert machine.fsm_state == "idle"
-    finally:
-        await machine.close()
 
 
 @pytest.mark.parametrize("device", ["acceptor", "hopper:50", "hopper:5"])
@@ -171,12 +153,9 @@ async def test_a_device_silent_at_start_up_is_brought_in_when_it_answers(
         tmp_path: Path, device: str, fault: str) -> None:
     db = tmp_path / "v.db"
     tally = Tally()
-    machine = await start_machine(db)
-    try:
+    async with running(db) as machine:
         await run_steps(machine, [("product", CHIPS), ("coin", 100), ("coin", 20),
                                   ("fault", (device, fault))], tally)
-    finally:
-        await machine.close()
     machine = await start_machine(db)  # the fault is part of the world: still there
     try:
         assert machine.health()["status"] == "ok"
@@ -204,8 +183,7 @@ def fixed_while_off(world_file: Path, device: str) -> None:
 async def test_a_transient_fault_left_by_a_stop_heals_once_the_device_answers(
         tmp_path: Path, device: str) -> None:
     db = tmp_path / "v.db"
-    machine = await start_machine(db)
-    try:
+    async with running(db) as machine:
         await machine.sim.inject_fault(device, "silent")
         if device.startswith("hopper"):  # a hopper is found silent when it is asked
             await run_steps(machine, [("product", CHIPS), ("coin", 20), ("coin", 50),
@@ -215,12 +193,7 @@ async def test_a_transient_fault_left_by_a_stop_heals_once_the_device_answers(
                 break
             await asyncio.sleep(0.02)
         assert "fault" in await event_kinds(machine, device)
-    finally:
-        await machine.close()
     fixed_while_off(Path(f"{db}.world.json"), device)
-    machine = await start_machine(db)
-    try:
+    async with running(db) as machine:
         assert await wait_for(lambda: fault_of(machine, device) is None)
         assert "fault_cleared" in await event_kinds(machine, device)
-    finally:
-        await machine.close()

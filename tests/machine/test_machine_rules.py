@@ -17,6 +17,7 @@ from tests.machine.harness import (
     check_conservation,
     pull_the_plug,
     run_steps,
+    running,
     settle,
     start_machine,
     stock,
@@ -26,8 +27,7 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
 
 async def test_a_coin_arriving_mid_vend_never_stops_the_motor(tmp_path: Path) -> None:
-    machine = await start_machine(tmp_path / "v.db")
-    try:
+    async with running(tmp_path / "v.db") as machine:
         tally = Tally(stocked={"A1": 2})
         product = await stock(machine, "A1", "Cola", 65, 2)
         await run_steps(machine, [("coin", 100)], tally)
@@ -52,8 +52,6 @@ async def test_a_coin_arriving_mid_vend_never_stops_the_motor(tmp_path: Path) ->
         # the change paid is the whole credit after the sale, the mid-vend coin included
         assert sum(sim.world.cup) == 150 - 65
         await check_conservation(machine, tally)
-    finally:
-        await machine.close()
 
 
 @pytest.mark.parametrize("first_coin", [True, False], ids=["first_coin", "later_coin"])
@@ -74,19 +72,19 @@ async def test_a_coin_buffered_across_a_power_cut_is_credited_once(
         await asyncio.sleep(0.01)
     assert switch.cut
     await pull_the_plug(machine)
-    machine = await start_machine(path)
-    try:
-        await asyncio.sleep(0.3)  # a few acceptor polls
-        credit = await machine.panel_credit()
-        assert credit == tally.inserted
+    async with running(path) as machine:
+        # the acceptor's buffered coin comes in with its first polls
+        deadline = asyncio.get_running_loop().time() + 5
+        while await machine.panel_credit() != tally.inserted:
+            assert asyncio.get_running_loop().time() < deadline, "the buffered coin never came"
+            await asyncio.sleep(0.01)
+        await machine.settled()
         await check_conservation(machine, tally)
-    finally:
-        await machine.close()
+        assert await machine.panel_credit() == tally.inserted  # credited once, not twice
 
 
 async def test_acceptor_is_inhibited_outside_idle_and_credit(tmp_path: Path) -> None:
-    machine = await start_machine(tmp_path / "v.db")
-    try:
+    async with running(tmp_path / "v.db") as machine:
         acceptor = machine.devices.acceptor
         assert acceptor.accepting
         await machine.set_service(True)
@@ -97,28 +95,22 @@ async def test_acceptor_is_inhibited_outside_idle_and_credit(tmp_path: Path) -> 
         await machine.set_service(False)
         await machine.acceptor_synced()
         assert acceptor.accepting
-    finally:
-        await machine.close()
 
 
 async def test_credit_survives_a_clean_restart(tmp_path: Path) -> None:
     path = tmp_path / "v.db"
-    machine = await start_machine(path)
-    await run_steps(machine, [("coin", 50), ("coin", 20)], Tally())
-    await machine.close()
-    machine = await start_machine(path)
-    try:
+    async with running(path) as machine:
+        await run_steps(machine, [("coin", 50), ("coin", 20)], Tally())
+        await machine.close()
+        machine = await start_machine(path)
         assert machine.model.state is State.CREDIT
         assert machine.sim.state()["display"][0] == "CREDIT 0.70"
-    finally:
-        await machine.close()
 
 
 @pytest.mark.parametrize("fault", ["busy", "nak", "silent"])
 async def test_an_acceptor_that_is_not_read_stops_only_coins_and_heals(
         tmp_path: Path, fault: str) -> None:
-    machine = await start_machine(tmp_path / "v.db")
-    try:
+    async with running(tmp_path / "v.db") as machine:
         tally = Tally()
         await run_steps(machine, [("coin", 100)], tally)
         await machine.sim.inject_fault("acceptor", fault)
@@ -142,13 +134,10 @@ async def test_an_acceptor_that_is_not_read_stops_only_coins_and_heals(
         await settle(machine)
         assert machine.sim.state()["returned"] == [100]
         await check_conservation(machine, tally)
-    finally:
-        await machine.close()
 
 
 async def test_lost_acceptor_events_latch_the_acceptor(tmp_path: Path) -> None:
-    machine = await start_machine(tmp_path / "v.db")
-    try:
+    async with running(tmp_path / "v.db") as machine:
         sim = machine.sim.simulated_machine
         await machine.acceptor_synced()
         for _ in range(7):  # seven coins between two polls: the buffer holds five
@@ -165,5 +154,3 @@ async def test_lost_acceptor_events_latch_the_acceptor(tmp_path: Path) -> None:
         assert any(e["kind"] == "fault" and "lost 2" in e["data"]["reason"] for e in events)
         assert machine.faults.get("acceptor").latched  # type: ignore[union-attr]
         assert machine.model.state is State.CREDIT  # account sales and coin return go on
-    finally:
-        await machine.close()

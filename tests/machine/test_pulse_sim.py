@@ -310,10 +310,14 @@ async def test_fault_menu_follows_the_configured_devices(tmp_path: Path) -> None
         assert menu["acceptor"] == ["jam"]
         assert menu["hopper:5"] == ["empty", "jam", "late_coin"]
         for device, faults in menu.items():  # every fault offered is taken
+            target = "slot:A1" if device == "slot" else device
             for fault in faults:
-                target = "slot:A1" if device == "slot" else device
-                await machine.sim.inject_fault(target, fault)
+                assert await machine.sim.inject_fault(target, fault) == {"device": target,
+                                                                         "fault": fault}
                 await machine.sim.inject_fault(target, "clear")
+            # and one not offered (a ccTalk line fault on a pulse device) is refused
+            with pytest.raises(ValidationError):
+                await machine.sim.inject_fault(target, "bad_checksum")
 
 
 @pytest.mark.asyncio

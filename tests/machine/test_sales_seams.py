@@ -10,7 +10,7 @@ import pytest
 from controller.errors import InsufficientFunds
 from controller.ops.ledger import read_ledger
 from drivers.base import SpiralMatrix, VendResult
-from tests.machine.harness import settle, start_machine, stock
+from tests.machine.harness import running, settle, stock
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
@@ -41,8 +41,7 @@ async def pending_vends(machine: Any) -> int:
 
 
 async def test_a_card_sale_moves_no_cash_and_keeps_the_ledger(tmp_path: Path) -> None:
-    machine = await start_machine(tmp_path / "v.db")
-    try:
+    async with running(tmp_path / "v.db") as machine:
         product_id = await stock(machine, "A1", "Cola", 65, 2)
         await settle(machine)
         reader = FakeReader()
@@ -53,14 +52,13 @@ async def test_a_card_sale_moves_no_cash_and_keeps_the_ledger(tmp_path: Path) ->
         assert await machine.panel_credit() == 0
         assert (await machine.products.get(product_id))["amountAvailable"] == 1
         assert (await machine.store.run(read_ledger)).balanced
-        assert "VA1*0*0" in await machine.audit_text()  # a cash sale it is not
-    finally:
-        await machine.close()
+        report = await machine.audit_text()  # a paid vend (VA1), not a cash sale (CA2)
+        assert "\r\nVA1*65*1*65*1\r\n" in report and "\r\nCA2*0*0*0*0\r\n" in report
+        assert "\r\nPA7*11*CA*0*65*0*0*0*0\r\nPA7*11*DA*0*65*1*65*1*65\r\n" in report
 
 
 async def test_a_denied_or_failed_card_sale_charges_nothing(tmp_path: Path) -> None:
-    machine = await start_machine(tmp_path / "v.db")
-    try:
+    async with running(tmp_path / "v.db") as machine:
         product_id = await stock(machine, "A1", "Cola", 65, 2)
         await settle(machine)
         with pytest.raises(InsufficientFunds):
@@ -73,8 +71,6 @@ async def test_a_denied_or_failed_card_sale_charges_nothing(tmp_path: Path) -> N
         assert (await machine.products.get(product_id))["amountAvailable"] == 2
         assert await pending_vends(machine) == 0
         assert (await machine.store.run(read_ledger)).balanced
-    finally:
-        await machine.close()
 
 
 class BrokenSpirals(SpiralMatrix):
@@ -97,8 +93,7 @@ class BrokenSpirals(SpiralMatrix):
 
 
 async def test_a_vend_that_fails_with_a_bug_is_settled_not_left_pending(tmp_path: Path) -> None:
-    machine = await start_machine(tmp_path / "v.db")
-    try:
+    async with running(tmp_path / "v.db") as machine:
         await stock(machine, "A1", "Cola", 65, 2)
         await machine.sim.insert_coin(100)
         assert machine.sales.spirals is not None
@@ -112,5 +107,3 @@ async def test_a_vend_that_fails_with_a_bug_is_settled_not_left_pending(tmp_path
         assert slot["status"] == "out_of_order" and slot["product"]["amountAvailable"] == 2
         assert any("a bug in the spiral driver" in f["reason"] for f in state["faults"])
         assert state["ledgerBalanced"]
-    finally:
-        await machine.close()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.machine.harness import Tally, check_conservation, run_steps, start_machine
+from tests.machine.harness import Tally, check_conservation, run_steps, running
 
 COLA = {"slot": "A1", "name": "Cola", "cost": 65, "amount": 3}
 CHIPS = {"slot": "B2", "name": "Chips", "cost": 100, "amount": 1}
@@ -172,10 +172,7 @@ SCENARIOS: dict[str, list[tuple[str, Any]]] = {
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 async def test_scenario(name: str, tmp_path: Path) -> None:
-    machine = await start_machine(tmp_path / "vending.db")
-    tally = Tally()
-    try:
+    async with running(tmp_path / "vending.db") as machine:
+        tally = Tally()
         await run_steps(machine, SCENARIOS[name], tally)
         await check_conservation(machine, tally)
-    finally:
-        await machine.close()

@@ -19,7 +19,7 @@ import pytest
 from controller.config import Config
 from drivers.cctalk.hopper import HOPPER_MODELS
 from drivers.errors import DeviceNak
-from tests.machine.harness import Tally, check_conservation, run_steps, start_machine
+from tests.machine.harness import Tally, check_conservation, run_steps, running
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
@@ -33,9 +33,8 @@ def config_with_model(model: str) -> Config:
 
 @pytest.mark.parametrize("model", sorted(HOPPER_MODELS))
 async def test_a_refusing_hopper_is_never_booked_as_paid(tmp_path: Path, model: str) -> None:
-    machine = await start_machine(tmp_path / "v.db", config_with_model(model))
-    tally = Tally()
-    try:
+    async with running(tmp_path / "v.db", config_with_model(model)) as machine:
+        tally = Tally()
         await run_steps(machine, [
             ("product", {"slot": "A1", "name": "Chips", "cost": 50, "amount": 2}),
             ("coin", 100),
@@ -50,24 +49,18 @@ async def test_a_refusing_hopper_is_never_booked_as_paid(tmp_path: Path, model: 
         assert world.hoppers[50] == 19  # the refusing hopper paid nothing more
         assert sorted(world.cup) == [10, 20, 20, 50]  # the second change by the others
         await check_conservation(machine, tally)
-    finally:
-        await machine.close()
 
 
 async def test_injected_faults_survive_a_restart_until_cleared(tmp_path: Path) -> None:
     db = tmp_path / "v.db"
-    machine = await start_machine(db)
-    try:
+    async with running(db) as machine:
         await machine.sim.inject_fault("hopper:50", "refuse")
         await machine.sim.inject_fault("slot:A1", "jam")
         await machine.sim.inject_fault("hopper:20", "reset")  # acts once, not kept
-    finally:
-        await machine.close()
     saved = json.loads((tmp_path / "v.db.world.json").read_text())["faults"]
     assert saved == {"hopper:50": ["refuse"], "slot:A1": ["jam"]}
 
-    machine = await start_machine(db)
-    try:
+    async with running(db) as machine:
         sim = machine.sim.simulated_machine
         assert sim.world.injected_faults() == saved
         with pytest.raises(DeviceNak):  # the restarted hopper still refuses
@@ -75,36 +68,25 @@ async def test_injected_faults_survive_a_restart_until_cleared(tmp_path: Path) -
         assert sim.world.hoppers[50] == 20
         await machine.sim.inject_fault("hopper:50", "clear")
         await machine.sim.inject_fault("slot:A1", "clear")
-    finally:
-        await machine.close()
 
-    machine = await start_machine(db)
-    try:
+    async with running(db) as machine:
         assert machine.sim.simulated_machine.world.injected_faults() == {}
         status = await machine.devices.hoppers[50].status()
         assert status.remaining == 0
-    finally:
-        await machine.close()
 
 
 async def test_a_fault_of_a_device_no_longer_configured_is_ignored(tmp_path: Path) -> None:
     db = tmp_path / "v.db"
-    machine = await start_machine(db)
-    try:
+    async with running(db) as machine:
         await machine.sim.inject_fault("hopper:5", "empty")
-    finally:
-        await machine.close()
     cfg = Config()
-    machine = await start_machine(db, replace(cfg, hoppers=cfg.hoppers[1:]))
-    try:
-        assert machine.model.state.value in ("idle", "credit")
-    finally:
-        await machine.close()
+    async with running(db, replace(cfg, hoppers=cfg.hoppers[1:])) as machine:
+        assert machine.model.state.value == "idle"  # started, nothing to do with hopper:5
+        assert "hopper:5" not in machine.faults.active
 
 
 async def test_acceptor_events_an_operator_must_know_are_raised(tmp_path: Path) -> None:
-    machine = await start_machine(tmp_path / "v.db")
-    try:
+    async with running(tmp_path / "v.db") as machine:
         await machine.acceptor_synced()
         acceptor = machine.sim.simulated_machine.bus.acceptor
         for code in (1, 17, 254, 36):  # rejected, going backwards, return lever, swallowed
@@ -119,5 +101,3 @@ async def test_acceptor_events_an_operator_must_know_are_raised(tmp_path: Path) 
         assert [(a["code"], a["event"]) for a in alerts] == [
             (17, "coin_backwards"), (36, "coin_may_be_swallowed")]
         assert alerts[0]["meaning"] == "coin going backwards"
-    finally:
-        await machine.close()

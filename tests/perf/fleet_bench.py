@@ -56,7 +56,7 @@ def backlog_rate(tmp: Path, broker: Broker) -> dict[str, float]:
     conn.conn.execute("COMMIT")
     conn.conn.close()
     sub = Subscriber(broker.port, ["vending/RPV0100/events"])
-    server = TelemetryServer(db, free_port(), telemetry_config(broker.url, "RPV0100"))
+    server = TelemetryServer(db, telemetry_config(broker.url, "RPV0100"))
     try:
         server.start()
         wait_for(lambda: len(sub.payloads("events")) >= BACKLOG_EVENTS, 300, "the backlog")
@@ -72,7 +72,7 @@ def sale_delay(tmp: Path, broker: Broker) -> dict[str, float]:
     db = tmp / "sales" / "vending.db"
     db.parent.mkdir()
     sub = Subscriber(broker.port, ["vending/RPV0200/events"])
-    server = TelemetryServer(db, free_port(), telemetry_config(broker.url, "RPV0200"))
+    server = TelemetryServer(db, telemetry_config(broker.url, "RPV0200"))
     try:
         server.start()
         stock_a1(server, cost=50, units=10)
@@ -120,8 +120,8 @@ def idle_cpu(server: Server) -> float:
 
 
 def idle_cost(tmp: Path, broker: Broker) -> dict[str, float]:
-    plain = TelemetryServer(tmp / "idle1" / "vending.db", free_port(), "")
-    with_telemetry = TelemetryServer(tmp / "idle2" / "vending.db", free_port(),
+    plain = TelemetryServer(tmp / "idle1" / "vending.db", "")
+    with_telemetry = TelemetryServer(tmp / "idle2" / "vending.db",
                                      telemetry_config(broker.url, "RPV0300", commands=True))
     without = idle_cpu(plain)
     with_ = idle_cpu(with_telemetry)

@@ -97,10 +97,13 @@ def read_world(db: Path) -> dict[str, Any]:
 def audit_figures(text: str) -> dict[str, int]:
     """Lifetime figures of the EVA-DTS report this check needs."""
     fields = {line.split("*")[0]: line.split("*")[1:] for line in text.splitlines()}
-    # VA1 lifetime first; CA3, CA4 and EA2 since the last reset first, then lifetime
+    # VA1 lifetime first; CA3, CA4 and EA2 since the last reset first, then lifetime;
+    # ELA (a vend that delivered nothing) is sent only once one happened
+    ela = next((line.split("*")[1:] for line in text.splitlines()
+                if line.startswith("EA2*ELA*")), None)
     return {"sales_value": int(fields["VA1"][0]), "sales_count": int(fields["VA1"][1]),
             "cash_in": int(fields["CA3"][4]), "change_paid": int(fields["CA4"][2]),
-            "failed_vends": int(fields["EA2"][2])}
+            "failed_vends": int(ela[2]) if ela else 0}
 
 
 def wait_settled(server: Server, operator: str, timeout_s: float = 20.0) -> dict[str, Any]:

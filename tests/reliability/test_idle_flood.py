@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.process import free_port
+from tests.process import served_port
 
 FILE_LIMIT = 256
 HEAD_TIMEOUT_S = 5.0
@@ -67,15 +67,18 @@ async def _flood(port: int) -> dict[str, float]:
 def test_an_idle_flood_does_not_starve_the_api(tmp_path: Path) -> None:
     config = tmp_path / "vending.toml"
     config.write_text(f"[api]\nrequest_head_timeout_s = {HEAD_TIMEOUT_S}\n")
-    port = free_port()
     log_path = tmp_path / "server.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "controller.cli", "run", "--config", str(config), "--sim",
-             "--db", str(tmp_path / "vending.db"), "--port", str(port)],
+             "--db", str(tmp_path / "vending.db"), "--port", "0"],
             stdout=log, stderr=log, preexec_fn=_small_file_limit)
     try:
         deadline = time.monotonic() + 20
+        while (port := served_port(log_path)) is None:
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                log_path.read_text()[-2000:]
+            time.sleep(0.05)
         while True:
             try:
                 asyncio.run(_health(port, "127.0.0.9"))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.process import Server, cli, free_port, login
+from tests.process import Server, cli, login
 
 PRICE = 65
 # a customer presses A1 from another process (the answer may never come)
@@ -37,7 +37,7 @@ def test_sigkill_mid_sale_loses_nothing(tmp_path: Path) -> None:
     db = tmp_path / "vending.db"
     assert cli(db, "user", "add", "oper", "--role", "operator", "--password-stdin",
                stdin="operator-pass\n").returncode == 0
-    server = Server(db, free_port())
+    server = Server(db)
     server.start()
     rng = random.Random(7)
     inserted = 0

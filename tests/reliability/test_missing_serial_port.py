@@ -19,7 +19,7 @@ import pytest
 
 from simulators.cctalk.factory import build_cctalk_bus
 from simulators.world import SimWorld
-from tests.process import Server, cli, free_port, login
+from tests.process import Server, cli, login
 
 SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "systemd" / "vending.toml"
 
@@ -39,7 +39,7 @@ def test_missing_cctalk_port_is_a_device_fault_not_the_end(tmp_path: Path) -> No
     db = tmp_path / "vending.db"
     assert cli(db, "user", "add", "oper", "--role", "operator", "--password-stdin",
                stdin="operator-pass\n").returncode == 0
-    server = Server(db, free_port(), env={"GPIOZERO_PIN_FACTORY": "mock"},
+    server = Server(db, env={"GPIOZERO_PIN_FACTORY": "mock"},
                     args=("--config", str(_config_on_port(tmp_path, missing))))
     server.start()
     try:
@@ -71,7 +71,7 @@ async def _wait_healed(server: Server, devices: set[str], timeout_s: float) -> s
 @pytest.mark.timeout(60)
 async def test_the_port_plugged_in_later_brings_the_devices_in(tmp_path: Path) -> None:
     plug = tmp_path / "ttyUSB0"
-    server = Server(tmp_path / "vending.db", free_port(), env={"GPIOZERO_PIN_FACTORY": "mock"},
+    server = Server(tmp_path / "vending.db", env={"GPIOZERO_PIN_FACTORY": "mock"},
                     args=("--config", str(_config_on_port(tmp_path, plug))))
     await asyncio.to_thread(server.start)
     world = SimWorld.load_or_create(None, coins=[5, 10, 20, 50, 100], slots=["A1"])

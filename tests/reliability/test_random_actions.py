@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.process import Server, cli, free_port, login
+from tests.process import Server, cli, login
 from tests.reliability.random_actions import Customers
 from tests.reliability.random_world import check_books, request
 
@@ -46,7 +46,7 @@ def start(tmp_path: Path) -> tuple[Server, str]:
     config.write_text(CONFIG)
     assert cli(db, "user", "add", "oper", "--role", "operator", "--password-stdin",
                stdin="operator-pass\n").returncode == 0
-    server = Server(db, free_port(), args=("--sim", "--config", str(config)))
+    server = Server(db, args=("--sim", "--config", str(config)))
     server.start()
     return server, login(server, "oper", "operator-pass")
 

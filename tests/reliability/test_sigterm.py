@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.process import Server, cli, free_port, login
+from tests.process import Server, cli, login
 from tests.reliability.test_kill import PRESS
 
 PRICE = 65
@@ -47,7 +47,7 @@ def test_sigterm_mid_vend_and_mid_payout_loses_nothing(tmp_path: Path) -> None:
     db = tmp_path / "vending.db"
     assert cli(db, "user", "add", "oper", "--role", "operator", "--password-stdin",
                stdin="operator-pass\n").returncode == 0
-    server = Server(db, free_port())
+    server = Server(db)
     server.start()
     rng = random.Random(11)
     inserted, stops = 0, []

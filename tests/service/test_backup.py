@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.process import Server, cli, free_port, login
+from tests.process import Server, cli, login
 
 PRICE = 65
 
@@ -26,7 +26,7 @@ def _vends(audit_stdout: str) -> int:
 @pytest.mark.timeout(120)
 def test_backup_of_a_running_machine_verifies(tmp_path: Path) -> None:
     db = tmp_path / "vending.db"
-    server = Server(db, free_port())
+    server = Server(db)
     server.start()
     copies = tmp_path / "backups"
     copies.mkdir()
@@ -76,3 +76,15 @@ def test_backup_refuses_bad_targets_and_prunes(tmp_path: Path) -> None:
     made = backup_database(db, copies, keep=2)
     assert sorted(p.name for p in copies.iterdir()) == ["vending-20260102-000000.db", made.name]
     assert cli(tmp_path / "missing.db", "backup", str(tmp_path / "y.db")).returncode == 2
+
+
+@pytest.mark.parametrize("target", ["missing/", "missing/copy.db", "missing/deeper/"])
+def test_backup_to_a_missing_directory_says_so(tmp_path: Path, target: str) -> None:
+    from controller.store import open_db
+
+    db = tmp_path / "vending.db"
+    open_db(db).conn.close()
+    done = cli(db, "backup", f"{tmp_path}/{target}")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "no such directory" in done.stderr and "mkdir -p" in done.stderr
+    assert not (tmp_path / "missing").exists()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from controller.ops.logs import JournalFormatter, to_journal
-from tests.process import Server, cli, free_port, login
+from tests.process import Server, cli, login
 
 
 def test_journal_lines_carry_their_priority_on_every_line() -> None:
@@ -44,7 +44,7 @@ def test_a_sale_and_a_fault_in_the_journal(tmp_path: Path) -> None:
     log_path = tmp_path / "server.log"
     log_path.touch()
     st = log_path.stat()
-    server = Server(tmp_path / "vending.db", free_port(),
+    server = Server(tmp_path / "vending.db",
                     env={"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"})
     server.start()
     try:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.process import Server, free_port, login
+from tests.process import Server, login
 
 PRICE = 65
 
@@ -40,7 +40,7 @@ def value(samples: dict[Any, float], name: str, **labels: str) -> float:
 def test_counters_move_with_a_sale(tmp_path: Path) -> None:
     config = tmp_path / "vending.toml"
     config.write_text("[metrics]\npublic = true\n")
-    server = Server(tmp_path / "vending.db", free_port(), args=("--sim", "--config", str(config)))
+    server = Server(tmp_path / "vending.db", args=("--sim", "--config", str(config)))
     server.start()
     try:
         server.call("POST", "/user", {"username": "sam", "password": "seller-pass",
@@ -76,7 +76,7 @@ def test_counters_move_with_a_sale(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(60)
 def test_metrics_need_an_operator_by_default(tmp_path: Path) -> None:
-    server = Server(tmp_path / "vending.db", free_port())
+    server = Server(tmp_path / "vending.db")
     server.start()
     try:
         with pytest.raises(urllib.error.HTTPError) as refused:
@@ -84,3 +84,25 @@ def test_metrics_need_an_operator_by_default(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert refused.value.code == 401
+
+
+@pytest.mark.timeout(60)
+def test_money_counters_exist_at_zero_from_the_first_scrape(tmp_path: Path) -> None:
+    config = tmp_path / "vending.toml"
+    config.write_text("[metrics]\npublic = true\n")
+    server = Server(tmp_path / "vending.db", args=("--sim", "--config", str(config)))
+    server.start()
+    try:
+        first = scrape(server)  # nothing sold, nothing inserted
+    finally:
+        server.stop()
+    coins = ("5", "10", "20", "50", "100")
+    slots = [f"{row}{col}" for row in "ABCD" for col in range(1, 7)]
+    for coin in coins:
+        assert first[("vending_coins_accepted_total", (("coin", coin),))] == 0
+        assert first[("vending_payout_coins_total", (("coin", coin),))] == 0
+    for slot in slots:
+        for result in ("paid", "failed"):
+            assert first[("vending_vends_total", (("result", result), ("slot", slot)))] == 0
+    vends = [labels for name, labels in first if name == "vending_vends_total"]
+    assert len(vends) == len(slots) * 2

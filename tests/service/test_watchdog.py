@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.process import Server, free_port
+from tests.process import Server
 from tests.service.notify import NotifySocket, lines
 
 WATCHDOG_USEC = 1_000_000  # pings at least every 0.5 s; a loop silent 0.5 s is hung
@@ -24,7 +24,7 @@ def notify(tmp_path: Path) -> Iterator[NotifySocket]:
 
 @pytest.fixture
 def server(tmp_path: Path, notify: NotifySocket) -> Iterator[Server]:
-    srv = Server(tmp_path / "vending.db", free_port(),
+    srv = Server(tmp_path / "vending.db",
                  env={"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": str(WATCHDOG_USEC)})
     srv.start()
     yield srv

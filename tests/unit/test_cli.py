@@ -4,14 +4,10 @@ and a clean stop of ``vending run`` on SIGTERM and SIGINT."""
 from __future__ import annotations
 
 import io
-import json
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,6 +15,8 @@ import pytest
 from controller import cli
 from controller.store import open_db
 from controller.store.db import seed
+from tests.dex_reader import read_dex
+from tests.process import Server
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -55,7 +53,7 @@ def test_audit_verify_passes_then_fails_on_a_tampered_ledger(
     db = seeded_db(tmp_path / "v.db")
     code, out, err = run_cli(capsys, "audit", "--verify", "--db", str(db))
     assert code == 0, err
-    assert out.startswith("DXS*RPV0001*VA*V1/1*1\r\n") and "G85*" in out
+    assert out.startswith("DXS*RPV0000001*VA*V0/6*1\r\n") and "G85*" in out
     assert "ledger identities hold" in err
     conn = sqlite3.connect(db)
     conn.execute("UPDATE coins SET payout = payout + 1 WHERE coin = 50")  # a coin from nowhere
@@ -63,6 +61,19 @@ def test_audit_verify_passes_then_fails_on_a_tampered_ledger(
     conn.close()
     code, _, err = run_cli(capsys, "audit", "--verify", "--db", str(db))
     assert code == 1 and "FAIL" in err and "do NOT hold" in err
+
+
+def test_every_audit_from_the_cli_is_a_counted_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = seeded_db(tmp_path / "v.db")
+    reads = []
+    for _ in range(2):
+        code, out, err = run_cli(capsys, "audit", "--db", str(db))
+        assert code == 0, err
+        ea3 = read_dex(out).singles["EA3"]
+        reads.append((ea3["EA309"], ea3["EA310"]))
+    assert reads == [("1", "0"), ("2", "0")]
+    assert sqlite3.connect(db).execute("SELECT reads FROM audit_reads").fetchone()[0] == 2
 
 
 @pytest.mark.parametrize("order", ["before", "after"])
@@ -91,6 +102,7 @@ def test_check_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     good.write_text('[machine]\nmachine_id = "PI7"\n')
     code, out, _ = run_cli(capsys, "check-config", str(good))
     assert code == 0 and "machine PI7" in out and "config OK" in out
+    assert "audit report (EVA-DTS) from RPV0000007" in out and "currency code 1978" in out
     bad = tmp_path / "bad.toml"
     bad.write_text("[api]\nprot = 8080\n")
     code, _, err = run_cli(capsys, "check-config", str(bad))
@@ -108,65 +120,57 @@ def test_check_config_refuses_a_pin_collision_on_a_real_machine(
     assert code == 0 and "config OK" in out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_run_answers_health_and_stops_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "controller.cli", "run", "--db",
-                             str(tmp_path / "v.db"), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = Server(tmp_path / "v.db")  # port 0: the kernel picks, the log says which
     try:
-        body = b""
-        for _ in range(200):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    body = r.read()
-                break
-            except OSError:
-                time.sleep(0.05)
-        assert json.loads(body) == {"status": "ok", "state": "idle"}
-        proc.send_signal(sig)
-        assert proc.wait(15) == 0
+        server.start()
+        assert server.call("GET", "/health") == {"status": "ok", "state": "idle"}
+        assert server.proc is not None
+        server.proc.send_signal(sig)
+        assert server.proc.wait(15) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    log = proc.stdout.read().decode() if proc.stdout else ""
+        server.stop()
+    log = server.log_path.read_text()
     assert "stopping" in log and "Traceback" not in log
 
 
 @pytest.mark.timeout(60)
 def test_one_process_per_machine_and_a_clear_word_on_a_busy_port(tmp_path: Path) -> None:
-    port = _free_port()
-    db = str(tmp_path / "v.db")
-    first = subprocess.Popen([sys.executable, "-m", "controller.cli", "run", "--db", db,
-                              "--port", str(port)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = tmp_path / "v.db"
+    first = Server(db)
     try:
-        for _ in range(200):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.05)
+        first.start()
+        assert first.proc is not None
         # the same database (the same machine): refused before any device is touched
-        second = subprocess.run([sys.executable, "-m", "controller.cli", "run", "--db", db,
-                                 "--port", str(_free_port())],
+        second = subprocess.run([sys.executable, "-m", "controller.cli", "run", "--db",
+                                 str(db), "--port", "0"],
                                 capture_output=True, text=True, timeout=30, check=False)
         assert second.returncode == 1
-        assert f"another vending process (pid {first.pid}) runs this machine" in second.stderr
-        # another machine on a port that is taken: a message, not a traceback
+        assert f"another vending process (pid {first.proc.pid}) runs this machine" \
+            in second.stderr
+        # another machine on the port the first one holds: a message, not a traceback
         third = subprocess.run([sys.executable, "-m", "controller.cli", "run", "--db",
-                                str(tmp_path / "other.db"), "--port", str(port)],
+                                str(tmp_path / "other.db"), "--port", str(first.port)],
                                capture_output=True, text=True, timeout=30, check=False)
         assert third.returncode == 2, third.stderr
-        assert f"cannot serve on 127.0.0.1:{port}" in third.stderr
+        assert f"cannot serve on 127.0.0.1:{first.port}" in third.stderr
         assert "Traceback" not in third.stderr
     finally:
-        first.terminate()
-        first.wait(15)
+        first.stop()
+
+
+@pytest.mark.parametrize("stdin", [subprocess.DEVNULL, "a-long-password\n"])
+def test_user_add_without_a_terminal_says_to_use_password_stdin(tmp_path: Path,
+                                                                stdin: object) -> None:
+    db = tmp_path / "v.db"
+    done = subprocess.run([sys.executable, "-m", "controller.cli", "user", "add", "alice",
+                           "--role", "operator", "--db", str(db)],
+                          stdin=stdin if stdin is subprocess.DEVNULL else None,
+                          input=None if stdin is subprocess.DEVNULL else stdin,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "EOFError" not in done.stderr
+    assert "no terminal" in done.stderr and "--password-stdin" in done.stderr
+    assert not db.exists()

@@ -102,10 +102,15 @@ def test_routing_prefers_hopper_until_full() -> None:
 def test_acceptance_counts_the_coin_itself() -> None:
     # No change at all, but a 50 going into the 50 hopper can pay itself back.
     assert money.coin_acceptable(50, 0, max_credit=1000, payout={}, capacity={50: 200})
-    # Same coin when its hopper is full goes to the cashbox: cannot be paid back.
-    assert not money.coin_acceptable(
-        50, 0, max_credit=1000, payout={50: 200}, capacity={50: 200}
-    ) or money.make_change(50, {50: 200}) is not None
+    # With its hopper full the coin goes to the cashbox, yet the full hopper's own
+    # coins pay it back: accepted.
+    assert money.coin_acceptable(50, 0, max_credit=1000, payout={50: 200}, capacity={50: 200})
+    # A 50 with no 50 hopper goes to the cashbox; one 20 cannot pay it back: refused.
+    assert not money.coin_acceptable(50, 0, max_credit=1000, payout={20: 1},
+                                     capacity={20: 200})
+    # Two 20s and a 10 can: accepted.
+    assert money.coin_acceptable(50, 0, max_credit=1000, payout={20: 2, 10: 1},
+                                 capacity={20: 200, 10: 200})
 
 
 def test_acceptance_refuses_when_credit_could_not_be_returned() -> None:

@@ -140,7 +140,7 @@ def test_an_action_keeps_the_screen_until_it_says_what_happened(rig: Rig,
     rig.panel.hold()
     assert rig.screen() == ("SELECT A_", "CREDIT 0.65")
     rig.snapshot = PanelSnapshot(State.VENDING, 0, False)
-    assert rig.screen() == status_lines(rig.snapshot)  # the vend shows at once
+    assert rig.screen() == ("VENDING", "PLEASE WAIT")  # the vend shows at once
     rig.panel.lines = rig.screen()
     rig.snapshot = PanelSnapshot(State.IDLE, 0, False)
     assert rig.screen() == rig.panel.lines
@@ -148,7 +148,7 @@ def test_an_action_keeps_the_screen_until_it_says_what_happened(rig: Rig,
     assert rig.screen() == ("THANK YOU", "TAKE YOUR ITEM")
     rig.panel.release()
     clock.now += 60
-    assert rig.screen() == status_lines(rig.snapshot)
+    assert rig.screen() == ("HELLO", "INSERT COINS")
 
 
 def test_a_fault_shows_while_an_action_holds_the_screen(rig: Rig) -> None:
@@ -156,7 +156,7 @@ def test_a_fault_shows_while_an_action_holds_the_screen(rig: Rig) -> None:
     rig.panel.lines = ("SELECT A_", "CREDIT 0.65")
     rig.panel.hold()
     rig.snapshot = PanelSnapshot(State.OUT_OF_SERVICE, 65, False)
-    assert rig.screen() == status_lines(rig.snapshot)
+    assert rig.screen() == ("OUT OF SERVICE", "SORRY")
     rig.panel.release()
     rig.snapshot = PanelSnapshot(State.CREDIT, 65, False)
-    assert rig.screen() == status_lines(rig.snapshot)
+    assert rig.screen() == ("CREDIT 0.65", "SELECT ITEM")
