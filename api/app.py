@@ -31,11 +31,11 @@ from api import (
 )
 from api.auth import AuthState
 from api.browser_guard import sim_browser_guard
+from api.connection_table import SERVER_NAME
 from api.errors import json_errors
 from api.facade import MachineFacade
 from api.metrics import METRICS_KEY, MachineMetrics, http_timing, metrics_ctx
 from api.routing import AUTH_KEY, DOCUMENT_KEY, MACHINE_KEY, Route, wrap
-from api.serving import SERVER_NAME
 from api.validation import MAX_BODY_BYTES
 from controller.config import Config
 

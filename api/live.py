@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSCloseCode, web
 
 from api.facade import MachineFacade
+from api.throttle import client_key
 from controller.errors import Forbidden, TooManyAttempts, ValidationError
 from controller.events import MachineEvent, Subscription
 
@@ -50,6 +51,8 @@ MACHINE_KINDS = frozenset({"state", "faults", "credit", "stock", "inventory", "d
 EVENT_LOG_KINDS = MACHINE_KINDS | {"journal", "vend", "payout", "coin"}
 """Kinds after which the console looks for new rows of the event log."""
 MAX_SOCKETS = 64
+UNAUTHENTICATED_PER_ADDRESS = 8
+AUTH_TIMEOUT_S = 10.0
 HEARTBEAT_S = 20.0
 EVENT_BATCH = 500
 RECENT_EVENTS = 50
@@ -63,16 +66,75 @@ def check_origin(request: web.Request) -> None:
         raise Forbidden("a live page must be opened from this machine's own address")
 
 
+@dataclass(eq=False)
+class Place:
+    """One live socket's place: where it comes from, and whether it has a slot yet."""
+
+    address: str
+    panel: bool
+    slot: bool = False
+
+
 class SocketRegistry:
-    """The open live sockets of an app: bounded in number, closed on shutdown."""
+    """The open live sockets of an app: bounded in number, closed on shutdown.
 
-    def __init__(self, limit: int = MAX_SOCKETS) -> None:
+    A socket that has not authenticated (a console before its token, and a
+    panel, which never does) counts against its address: at most
+    ``per_address`` at once.  Only an authenticated console takes one of the
+    ``limit`` console slots, so sockets that never say who they are cannot
+    keep the operator's console out; panels have ``limit`` places of their own.
+    """
+
+    def __init__(self, limit: int = MAX_SOCKETS, per_address: int = UNAUTHENTICATED_PER_ADDRESS,
+                 auth_timeout_s: float = AUTH_TIMEOUT_S) -> None:
         self.limit = limit
+        self.per_address = per_address
+        self.auth_timeout_s = auth_timeout_s
+        """A console's first message must arrive this long after the upgrade, pings or not."""
         self._open: set[web.WebSocketResponse] = set()
+        self._anonymous: dict[str, int] = {}
+        self._panels = 0
+        self._consoles = 0
 
-    def reserve(self) -> None:
-        if len(self._open) >= self.limit:
+    def enter(self, address: str, *, panel: bool) -> Place:
+        """A place for a socket not yet authenticated (429 when the address has its share)."""
+        if self._anonymous.get(address, 0) >= self.per_address:
+            raise TooManyAttempts(f"at most {self.per_address} live pages from one address "
+                                  "before they log in")
+        if panel and self._panels >= self.limit:
             raise TooManyAttempts(f"at most {self.limit} live pages at a time")
+        self._anonymous[address] = self._anonymous.get(address, 0) + 1
+        self._panels += panel
+        return Place(address, panel)
+
+    def authenticated(self, place: Place) -> bool:
+        """Swap the place for a console slot; False when every slot is taken."""
+        if place.slot or place.panel:
+            return True
+        if self._consoles >= self.limit:
+            return False
+        self._consoles += 1
+        place.slot = True
+        self._left_anonymity(place.address)
+        return True
+
+    def leave(self, place: Place) -> None:
+        """The socket closed (idempotent)."""
+        if place.slot:
+            self._consoles -= 1
+            place.slot = False
+            return
+        if place.address in self._anonymous:
+            self._left_anonymity(place.address)
+            self._panels -= place.panel
+            place.address = ""
+
+    def _left_anonymity(self, address: str) -> None:
+        left = self._anonymous.get(address, 1) - 1
+        if left > 0:
+            self._anonymous[address] = left
+        else:
+            self._anonymous.pop(address, None)
 
     def add(self, ws: web.WebSocketResponse) -> None:
         self._open.add(ws)
@@ -171,19 +233,27 @@ async def pump(ws: web.WebSocketResponse, sub: Subscription, feed: Feed) -> None
             await ws.send_json(message)
 
 
-async def open_socket(request: web.Request) -> web.WebSocketResponse:
-    """Origin checked, a place among the live sockets reserved, the upgrade done."""
+async def open_socket(request: web.Request, *, panel: bool
+                      ) -> tuple[web.WebSocketResponse, Place]:
+    """Origin checked, a place for a socket not yet authenticated taken, the upgrade done.
+
+    The caller gives the place back (``registry.leave``) when the socket ends.
+    """
     check_origin(request)
     if request.query_string:
         # a token never travels in a URL; nothing else does either
         raise ValidationError("a live socket takes no query parameters",
                               fields=dict.fromkeys(request.query, "unknown query parameter"))
     registry = request.app[SOCKETS_KEY]
-    registry.reserve()
+    place = registry.enter(client_key(request.remote), panel=panel)
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=16 * 1024)
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except BaseException:
+        registry.leave(place)
+        raise
     registry.add(ws)
-    return ws
+    return ws, place
 
 
 OnMessage = Callable[[web.WebSocketResponse, str], Awaitable[None]]

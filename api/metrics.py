@@ -13,6 +13,8 @@ Families (DESIGN.md, Observability): ``vending_coins_accepted_total{coin}``,
 ``vending_hopper_coins{coin}``, ``vending_cashbox_coins{coin}``,
 ``vending_credit_outstanding_cents``, ``vending_state{state}``,
 ``vending_fault{device}``, ``vending_device_errors_total{device}``,
+``vending_slot_units{slot}`` and ``vending_slot_min_level{slot}`` (the stock of each
+slot that holds a product, and the level at which it counts as low),
 ``vending_http_request_duration_seconds{method,route,status}`` and the
 process, platform and garbage-collector collectors of prometheus-client, all
 in a registry of this app's own.
@@ -78,6 +80,11 @@ class MachineMetrics:
         self.device_errors = Counter("vending_device_errors",
                                      "Times a device failed to answer", ["device"],
                                      registry=registry)
+        self.slot_units = Gauge("vending_slot_units", "Units in each slot that holds a product",
+                                ["slot"], registry=registry)
+        self.slot_min_level = Gauge("vending_slot_min_level",
+                                    "The stock at which a slot counts as low", ["slot"],
+                                    registry=registry)
         self.http_duration = Histogram(
             "vending_http_request_duration_seconds", "API request duration",
             ["method", "route", "status"], registry=registry,
@@ -138,6 +145,8 @@ class MachineMetrics:
             self.device_errors.labels(str(data["device"])).inc()
         elif kind == "inventory":
             await self._reread_coins(machine)
+        elif kind == "stock":
+            await self._reread_slots(machine)
         elif kind == "resync":
             await self.reread(machine)
         if kind in MONEY_KINDS:
@@ -149,6 +158,7 @@ class MachineMetrics:
         self._set_state(str(state["state"]))
         self._set_faults([str(f["device"]) for f in state["faults"]])
         await self._reread_coins(machine)
+        await self._reread_slots(machine)
         await self._reread_credit(machine)
         self._start_counters(state)
 
@@ -175,6 +185,15 @@ class MachineMetrics:
         for row in await machine.coin_inventory():
             self.hopper_coins.labels(str(row["coin"])).set(row["payout"])
             self.cashbox_coins.labels(str(row["coin"])).set(row["cashbox"])
+
+    async def _reread_slots(self, machine: MachineFacade) -> None:
+        products = {p["slot"]: p for p in await machine.products.list()}
+        for gauge, field in ((self.slot_units, "amountAvailable"),
+                             (self.slot_min_level, "minLevel")):
+            for (slot,) in set(_label_sets(gauge)) - {(s,) for s in products}:
+                gauge.remove(slot)  # the slot holds no product any more
+            for slot, product in products.items():
+                gauge.labels(slot).set(product[field])
 
     async def _reread_credit(self, machine: MachineFacade) -> None:
         self.credit_outstanding.set(await machine.credit_outstanding())

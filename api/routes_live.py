@@ -29,28 +29,31 @@ from api.live import (
 )
 from api.routing import AUTH_KEY, MACHINE_KEY
 from controller.errors import NotFound, Unauthorized
+from controller.events import Subscription
 
 PANEL_PATH = "/live/panel"
 CONSOLE_PATH = "/live/console"
 SOCKET_PATHS = (PANEL_PATH, CONSOLE_PATH)
 PANEL_KINDS = MACHINE_KINDS | {"display", "world"}
 CONSOLE_KINDS = EVENT_LOG_KINDS
-AUTH_TIMEOUT_S = 10.0
-SESSION_CHECK_S = 15.0
 MAX_TOKEN_CHARS = 4096
 
 CLOSE_BAD_MESSAGE = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_TRY_LATER = 1013
 
 
 async def panel_socket(request: web.Request) -> web.StreamResponse:
     machine = request.app[MACHINE_KEY]
     if not machine.simulated:
         raise NotFound("the machine is not simulated")
-    ws = await open_socket(request)
-    sub = subscribe(machine, PANEL_KINDS)
-    await serve(ws, request, sub, Feed(machine, sim=True, event_log=False))
+    ws, place = await open_socket(request, panel=True)
+    try:
+        sub = subscribe(machine, PANEL_KINDS)
+        await serve(ws, request, sub, Feed(machine, sim=True, event_log=False))
+    finally:
+        request.app[SOCKETS_KEY].leave(place)
     return ws
 
 
@@ -60,6 +63,7 @@ class Login:
 
     token: str
     expires_at: float
+    user_id: int
 
 
 def _read_hello(text: str) -> tuple[str, int | None]:
@@ -85,7 +89,7 @@ async def _check(request: web.Request, token: str) -> Login:
     if user["role"] != "operator":
         raise PermissionError("only operator accounts may follow the console")
     expires = jwt.decode(token, options={"verify_signature": False}).get("exp", 0)
-    return Login(token, float(expires))
+    return Login(token, float(expires), int(user["id"]))
 
 
 async def _close(ws: web.WebSocketResponse, code: int, reason: str) -> None:
@@ -95,7 +99,9 @@ async def _close(ws: web.WebSocketResponse, code: int, reason: str) -> None:
 async def _authenticate(ws: web.WebSocketResponse, request: web.Request
                         ) -> tuple[Login, int | None] | None:
     try:
-        message = await ws.receive(timeout=AUTH_TIMEOUT_S)
+        # one deadline for the first message: pings (answered inside receive) do not move it
+        async with asyncio.timeout(request.app[SOCKETS_KEY].auth_timeout_s):
+            message = await ws.receive()
     except TimeoutError:
         await _close(ws, CLOSE_UNAUTHORIZED, "send {token} first")
         return None
@@ -114,10 +120,20 @@ async def _authenticate(ws: web.WebSocketResponse, request: web.Request
     return None
 
 
-async def _watch_session(ws: web.WebSocketResponse, request: web.Request, login: Login) -> None:
-    """Close the socket when the token expires or the session ends (logout elsewhere)."""
+async def _watch_session(ws: web.WebSocketResponse, request: web.Request, login: Login,
+                         changes: Subscription) -> None:
+    """Close the socket as soon as its session ends: logout, logout/all, a password
+    change or account deletion (each an ``account`` event), or the token's expiry."""
     while not ws.closed:
-        await asyncio.sleep(max(0.05, min(SESSION_CHECK_S, login.expires_at - time.time())))
+        try:
+            async with asyncio.timeout(max(0.05, login.expires_at - time.time())):
+                event = await changes.get()
+            if event.data.get("userId") not in (None, login.user_id):
+                continue  # another account's change
+        except TimeoutError:
+            pass  # the token expires now
+        except StopAsyncIteration:
+            return
         token = login.token
         try:
             fresh = await _check(request, token)
@@ -131,13 +147,17 @@ async def _watch_session(ws: web.WebSocketResponse, request: web.Request, login:
 
 
 async def console_socket(request: web.Request) -> web.StreamResponse:
-    machine = request.app[MACHINE_KEY]
-    ws = await open_socket(request)
+    machine, registry = request.app[MACHINE_KEY], request.app[SOCKETS_KEY]
+    ws, place = await open_socket(request, panel=False)
+    changes = machine.stream.subscribe({"account"})  # before the check: no logout is missed
     try:
         hello = await _authenticate(ws, request)
         if hello is None:
             return ws
         login, after = hello
+        if not registry.authenticated(place):
+            await _close(ws, CLOSE_TRY_LATER, f"at most {registry.limit} consoles at a time")
+            return ws
         sub = subscribe(machine, CONSOLE_KINDS)
         feed = Feed(machine, sim=False, event_log=True)
         await feed.start_events_at(after)
@@ -154,7 +174,8 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
             else:
                 login.token, login.expires_at = fresh.token, fresh.expires_at
 
-        watcher = asyncio.create_task(_watch_session(ws, request, login), name="live-session")
+        watcher = asyncio.create_task(_watch_session(ws, request, login, changes),
+                                      name="live-session")
         try:
             await serve(ws, request, sub, feed, on_message)
         finally:
@@ -162,7 +183,9 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
     finally:
-        request.app[SOCKETS_KEY].discard(ws)
+        changes.close()
+        registry.discard(ws)
+        registry.leave(place)
         await ws.close()
     return ws
 

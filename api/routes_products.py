@@ -29,11 +29,15 @@ def product_bodies(config: SlotsConfig) -> tuple[Body, Body]:
                    description="units in the slot, at most the slot's capacity")
     slot = Field("string", enum=tuple(config.codes), required=False, nullable=True,
                  description="slot code like A1; left out or null: the first free slot")
-    new = Body({"productName": NAME, "cost": COST, "amountAvailable": amount, "slot": slot})
+    min_level = Field("integer", minimum=0, maximum=config.capacity, required=False,
+                      description="the stock at which the slot counts as low (default 0)")
+    new = Body({"productName": NAME, "cost": COST, "amountAvailable": amount, "slot": slot,
+                "minLevel": min_level})
     changes = Body({"productName": replace(NAME, required=False),
                     "cost": replace(COST, required=False),
                     "amountAvailable": replace(amount, required=False),
-                    "slot": replace(slot, nullable=False)}, min_fields=1)
+                    "slot": replace(slot, nullable=False), "minLevel": min_level},
+                   min_fields=1)
     return new, changes
 
 

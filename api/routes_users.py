@@ -47,9 +47,11 @@ async def create_user(call: Call) -> web.StreamResponse:
     if not call.machine.config.api.signup_roles:
         raise Forbidden("this machine takes no sign-ups; ask an operator for an account")
     name = body["username"]
+    # counted before the name is looked up: past the limit a taken name and a free one
+    # get the same 429, so sign-up is no way to test which names exist
+    call.auth.signups.take(client_key(call.request.remote))
     if await call.machine.accounts.find_login(name) is not None:
         raise UsernameTaken(fields={"username": "taken"})  # before paying for a hash
-    call.auth.signups.take(client_key(call.request.remote))
     user = await call.machine.accounts.sign_up(name, body["password"], body["role"])
     return reply(user, 201)
 

@@ -36,7 +36,7 @@ COMPONENTS: dict[str, dict[str, Any]] = {
                  "role": {"type": "string", "enum": ["buyer", "seller", "operator"]},
                  "deposit": INT}),
     "Product": obj({"id": INT, "productName": STR, "cost": INT, "amountAvailable": INT,
-                    "sellerId": INT, "slot": STR}),
+                    "sellerId": INT, "slot": STR, "minLevel": INT}),
     "TokenPair": obj(
         {"accessToken": STR, "refreshToken": STR,
          "tokenType": {"type": "string", "enum": ["Bearer"]},
@@ -58,6 +58,18 @@ COMPONENTS: dict[str, dict[str, Any]] = {
                       "fault": {"type": ["string", "null"]},
                       "coins": array(ref("CoinStock"))}),
     "Event": obj({"id": INT}, closed=False),
+    "Sales": obj({
+        "hours": array(obj({"start": {"type": "string", "format": "date-time"}, "count": INT,
+                            "cents": INT})),
+        "days": array(obj({"date": {"type": "string", "format": "date"}, "count": INT,
+                           "cents": INT})),
+        "products": array(obj({"slot": STR, "productName": STR, "count": INT, "cents": INT})),
+        "media": array(obj({"medium": STR, "count": INT, "cents": INT}))}),
+    "Picklist": obj({
+        "slots": array(obj({"slot": STR, "productName": STR, "amountAvailable": INT,
+                            "capacity": INT, "minLevel": INT, "bring": INT})),
+        "products": array(obj({"productName": STR, "bring": INT})),
+        "coins": array(obj({"coin": COIN, "payout": INT, "capacity": INT, "bring": INT}))}),
     "SimState": obj({"display": array(STR), "tray": array(STR), "returned": array(COIN),
                      "state": STR}, closed=False),
     "SimTray": obj({"tray": array(STR), "returned": array(COIN)}, closed=False),

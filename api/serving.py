@@ -8,9 +8,11 @@ adds what a LAN API needs against a hostile neighbour:
   requests on a kept-alive connection aiohttp's keep-alive timeout, three
   head deadlines, closes one whose next head has not arrived);
 - at most ``max_connections`` at once and ``max_connections_per_address``
-  from one client address; when the machine is full, the oldest connection
-  that has not yet sent its request head makes room (a slow-loris flood
-  evicts itself), otherwise the newcomer gets a short 503 and is closed;
+  from one client address, shared fairly (``api.connection_table``): when
+  the table is full, an idle connection of the address holding the most
+  makes room, otherwise the newcomer gets a short 503 and is closed; a
+  blank line is not a request head, so it neither makes a connection busy
+  nor meets the head deadline;
 - aiohttp's own parser errors (a malformed request line, an oversized
   header) are answered in the API's JSON error shape and logged as one line,
   never a traceback;
@@ -26,27 +28,23 @@ test server, the tests of this module a real socket.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import resource
 import ssl
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import ContentEncodingError
 from aiohttp.web_request import BaseRequest
 
+from api.connection_table import SERVER_NAME, ConnectionGuard
 from api.throttle import client_key
 from controller.config import ApiConfig
 from controller.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SERVER_NAME = "vending"
-"""The ``Server`` header: no product versions for a scanner to match against."""
 FD_RESERVE = 128
 """File descriptors kept for the database, serial ports, GPIO and logs."""
 LINGER_S = 2.0
@@ -64,68 +62,8 @@ last handshake step of a burst (with SYN cookies: forgets the connection), leavi
 client a connection the server never knew of, which no head deadline can close."""
 
 
-def error_bytes(status: int, reason: str, code: str, message: str,
-                retry_after_s: int | None = None) -> bytes:
-    """A complete HTTP/1.1 error answer in the API's shape, written straight to a socket."""
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json; charset=utf-8",
-            f"Content-Length: {len(body)}", f"Server: {SERVER_NAME}", "Connection: close"]
-    if retry_after_s is not None:
-        head.append(f"Retry-After: {retry_after_s}")
-    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
-
-
-@dataclass
-class ConnectionGuard:
-    """Counts open connections, in total and per client address."""
-
-    max_connections: int
-    max_per_address: int
-    open_by_address: dict[str, int] = field(default_factory=dict)
-    waiting_for_head: OrderedDict[GuardedRequestHandler, None] = field(
-        default_factory=OrderedDict)
-    total: int = 0
-    refused: int = 0
-    evicted: int = 0
-
-    def admit(self, handler: GuardedRequestHandler, address: str) -> bytes | None:
-        """Take the connection in (None), or the answer that refuses it."""
-        if self.open_by_address.get(address, 0) >= self.max_per_address:
-            self.refused += 1
-            return error_bytes(429, "Too Many Requests", "too_many_attempts",
-                               "too many connections from your address", retry_after_s=5)
-        if self.total >= self.max_connections and not self._evict_one():
-            self.refused += 1
-            return error_bytes(503, "Service Unavailable", "out_of_service",
-                               "too many connections; try again", retry_after_s=5)
-        self.total += 1
-        self.open_by_address[address] = self.open_by_address.get(address, 0) + 1
-        self.waiting_for_head[handler] = None
-        return None
-
-    def _evict_one(self) -> bool:
-        if not self.waiting_for_head:
-            return False
-        oldest, _ = self.waiting_for_head.popitem(last=False)
-        self.evicted += 1
-        oldest.close_idle("evicted to make room")
-        return True
-
-    def head_received(self, handler: GuardedRequestHandler) -> None:
-        self.waiting_for_head.pop(handler, None)
-
-    def release(self, handler: GuardedRequestHandler, address: str) -> None:
-        self.waiting_for_head.pop(handler, None)
-        self.total -= 1
-        left = self.open_by_address.get(address, 1) - 1
-        if left > 0:
-            self.open_by_address[address] = left
-        else:
-            self.open_by_address.pop(address, None)
-
-
 class GuardedRequestHandler(web.RequestHandler):
-    """aiohttp's connection handler with a request-head deadline and a connection count."""
+    """aiohttp's connection handler with a request-head deadline and a fair connection table."""
 
     def __init__(self, manager: web.Server, guard: ConnectionGuard, head_timeout_s: float,
                  **kwargs: Any) -> None:
@@ -136,6 +74,8 @@ class GuardedRequestHandler(web.RequestHandler):
         self.address = "unknown"
         self.admitted = False
         self._head_timer: asyncio.TimerHandle | None = None
+        self._awaiting_head = False
+        self._head_started = False
         self._head_tail = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -148,6 +88,7 @@ class GuardedRequestHandler(web.RequestHandler):
             transport.close()
             return
         self.admitted = True
+        self._awaiting_head = True
         super().connection_made(transport)
         self._head_timer = asyncio.get_running_loop().call_later(
             self.head_timeout_s, self.close_idle, "no request head in time")
@@ -155,24 +96,47 @@ class GuardedRequestHandler(web.RequestHandler):
     def data_received(self, data: bytes) -> None:
         if not self.admitted:
             return
-        if self._head_timer is not None:
-            seen = self._head_tail + data
-            if any(end in seen for end in _HEAD_ENDS):
-                self._head_arrived()
-            else:
-                self._head_tail = seen[-3:]
+        if self._awaiting_head:
+            self._watch_for_head(data)
         super().data_received(data)
+
+    def _watch_for_head(self, data: bytes) -> None:
+        """A head is a non-blank line and the rest up to an empty line: blank lines
+        before it (which HTTP parsers skip) do not make a connection busy."""
+        if not self._head_started:
+            data = data.lstrip(b"\r\n")
+            if not data:
+                return
+            self._head_started = True
+        seen = self._head_tail + data
+        if any(end in seen for end in _HEAD_ENDS):
+            self._head_arrived()
+        else:
+            self._head_tail = seen[-3:]
 
     def _head_arrived(self) -> None:
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
+        self._awaiting_head = False
         self._head_tail = b""
-        self.guard.head_received(self)
+        self.guard.busy(self, self.address)
+
+    async def finish_response(self, request: BaseRequest, resp: web.StreamResponse,
+                              start_time: float | None) -> tuple[web.StreamResponse, bool]:
+        """The answer is written: a kept-alive connection is idle until its next head
+        (aiohttp's keep-alive timeout closes it when that does not come)."""
+        done = await super().finish_response(request, resp, start_time)
+        if self.admitted and not self._awaiting_head:
+            self._awaiting_head, self._head_started = True, False
+            self.guard.idle(self, self.address)
+        return done
 
     def close_idle(self, why: str) -> None:
-        """Close a connection that has not sent its request head."""
-        self._head_timer = None
+        """Close a connection that is waiting for a request head."""
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
         log.debug("closing a connection from %s: %s", self.address, why)
         self.force_close()
 

@@ -6,9 +6,12 @@ is slowed down (429 with ``Retry-After``, after a short delay); the same
 account from any other address logs in at once, so a hostile neighbour
 cannot keep the operator out by typing wrong passwords for her name.
 
-Password checks of one address run a few at a time (the limit is checked
-after waiting for a turn), so a burst of parallel guesses cannot slip past
-the count, while a burst of parallel correct logins only waits its turn.
+Password checks of one address run a few at a time, and a check still
+running counts as a failure until it ends: a check starts only while the
+failures so far plus the checks running are below the limit (otherwise it
+waits for a running one to end), so a burst of parallel guesses gets
+exactly the limit checked, while a burst of parallel correct logins only
+waits its turn.
 
 An IPv6 client is counted by its /64 prefix: one host on a LAN can take any
 number of addresses from its prefix, but not from other prefixes.
@@ -23,6 +26,7 @@ import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 from controller.errors import TooManyAttempts
 
@@ -106,7 +110,8 @@ class LoginThrottle:
         """A refusal waits this long, holding the address's turn: a guessing
         address gets a few answers a second instead of hundreds."""
         self._failures = SlidingCounter(self.WINDOW_S)
-        self._turns: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
+        self._turns: dict[str, _Turns] = {}
+        self._running: dict[str, int] = {}  # password checks running, per counted key
 
     @staticmethod
     def _pair(account: str, address: str) -> str:
@@ -132,32 +137,66 @@ class LoginThrottle:
         self._failures.forget(self._pair(account, address))
 
     @contextlib.asynccontextmanager
-    async def turn(self, address: str) -> AsyncIterator[None]:
+    async def turn(self, address: str) -> AsyncIterator[_Turns]:
         """Wait for one of the address's few password-check turns."""
         entry = self._turns.get(address)
         if entry is None:
-            entry = self._turns[address] = (
-                asyncio.Semaphore(self.CHECKS_AT_ONCE_PER_ADDRESS), [0])
-        gate, users = entry
-        users[0] += 1
+            entry = self._turns[address] = _Turns(
+                asyncio.Semaphore(self.CHECKS_AT_ONCE_PER_ADDRESS))
+        entry.users += 1
         try:
-            async with gate:
-                yield
+            async with entry.gate:
+                yield entry
         finally:
-            users[0] -= 1
-            if users[0] == 0:
+            entry.users -= 1
+            if entry.users == 0:
                 del self._turns[address]
+
+    def _room(self, keys: tuple[str, str], now: float) -> bool:
+        """Failures so far plus checks running stay below both limits with one more."""
+        limits = (self.per_account_address, self.per_address)
+        return all(self._failures.count(key, now) + self._running.get(key, 0) < limit
+                   for key, limit in zip(keys, limits, strict=True))
 
     @contextlib.asynccontextmanager
     async def guarded(self, account: str, address: str) -> AsyncIterator[None]:
         """A password check under the throttle: wait a turn, refuse when used up."""
-        async with self.turn(address):
+        keys = (self._pair(account, address), f"addr\x00{address}")
+        async with self.turn(address) as turns:
+            while True:
+                try:
+                    self.check(account, address)
+                except Throttled:
+                    await asyncio.sleep(self.refusal_delay_s)
+                    raise
+                if self._room(keys, time.monotonic()):
+                    break
+                await turns.settled.wait()  # a running check may use up the last failure
+            for key in keys:
+                self._running[key] = self._running.get(key, 0) + 1
             try:
-                self.check(account, address)
-            except Throttled:
-                await asyncio.sleep(self.refusal_delay_s)
-                raise
-            yield
+                yield
+            finally:
+                for key in keys:
+                    left = self._running[key] - 1
+                    if left:
+                        self._running[key] = left
+                    else:
+                        del self._running[key]
+                turns.check_ended()
+
+
+@dataclass
+class _Turns:
+    """An address's password-check turns, and a signal when one of its checks ends."""
+
+    gate: asyncio.Semaphore
+    users: int = 0
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def check_ended(self) -> None:
+        ended, self.settled = self.settled, asyncio.Event()
+        ended.set()
 
 
 class RateLimit:

@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from controller.hardware import RealHardware
 from controller.machine import Machine
 from controller.ops.logs import follow_events
 from controller.ops.supervision import MachineView, Supervisor, SystemdNotifier, watchdog_period_s
+from controller.private_files import PRIVATE_MODE
 
 log = logging.getLogger(__name__)
 # SIGTERM must end within 5 s (systemd's stop, a shutdown): a running vend or
@@ -26,17 +28,19 @@ WIND_DOWN_S = 3.0
 API_SHUTDOWN_S = 0.5
 
 
-def build_machine(config: Config, db_path: Path) -> Machine:
-    """The composition root: the Machine on real or simulated hardware, as the config says.
+def build_machine(config: Config, db_path: Path, *,
+                  clock: Callable[[], float] = time.time) -> Machine:
+    """The composition root: the Machine on real or simulated hardware, as the config says
+    (``clock``: the wall clock its sales are dated by).
 
     The only place ``controller`` imports ``simulators``.
     """
     if not config.machine.simulated:
-        return Machine(config, db_path, RealHardware())
+        return Machine(config, db_path, RealHardware(), clock=clock)
     from simulators.machine import SimControl, SimulatedMachine
 
     hardware = SimulatedMachine(config, db_path)
-    machine = Machine(config, db_path, hardware)
+    machine = Machine(config, db_path, hardware, clock=clock)
     hardware.machine = machine
     hardware.on_world_change = lambda: machine.stream.publish_threadsafe("world")
     machine.sim = SimControl(hardware, machine)
@@ -119,8 +123,9 @@ def machine_lock(db_path: Path) -> Iterator[None]:
     (and so the same devices) is refused, instead of two drivers on one bus."""
     lock_path = db_path.with_name(db_path.name + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, PRIVATE_MODE)
     try:
+        os.fchmod(fd, PRIVATE_MODE)  # private like the database, whoever made it first
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

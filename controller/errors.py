@@ -8,6 +8,7 @@ builtin fits, a class also inherits it (``NotFound`` is a ``LookupError``).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from drivers.errors import DriverError
@@ -167,6 +168,14 @@ class TooManyAttempts(VendingError):
 
     code = "too_many_attempts"
     status = 429
+
+
+class RetryLater(TooManyAttempts):
+    """Too soon; try again in ``retry_after_s`` seconds (the API's ``Retry-After``)."""
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
 
 
 class OutOfService(VendingError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from controller.devices import DevicePorts
-from controller.payment.coin_gate import ClaimCustomer
+from controller.payment.claims import ClaimCustomer
 
 
 class Hardware(Protocol):

@@ -7,6 +7,7 @@ Parts, each a class with its dependencies passed in:
 - ``sales``      credit, vend, change; payment media (``controller.sale.sales``)
 - ``front_panel`` keys in, LCD out (``controller.panel.flow``)
 - ``products``, ``accounts``, ``maintenance``  what the API and CLI call
+- ``round_report``  sales and the pick list, the operator's round (``controller.ops``)
 
 Life cycle (construct without I/O, start, close in reverse, each step
 isolated): open the store and seed it, open the hardware and build the
@@ -39,6 +40,7 @@ from controller.faults import FaultRegistry
 from controller.fsm import MachineModel, State
 from controller.hardware import Hardware, SimControl
 from controller.ops.maintenance import Maintenance
+from controller.ops.round_report import RoundReport
 from controller.panel.flow import FrontPanel
 from controller.payment import device_identity
 from controller.payment.coin_gate import CoinGate
@@ -62,7 +64,8 @@ SETTLE_TIMEOUT_S = 15.0
 
 
 class Machine:
-    def __init__(self, config: Config, db_path: str | Path, hardware: Hardware) -> None:
+    def __init__(self, config: Config, db_path: str | Path, hardware: Hardware, *,
+                 clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.db_path = Path(db_path)
         self.state_dir = self.db_path.parent
@@ -82,7 +85,7 @@ class Machine:
         self._payer = ChangePayer(self.store, self.model, self.stream, self.faults,
                                   self._changed)
         self.sales = Sales(self.store, self.model, self.stream, self.mechanism, self._payer,
-                           self._changed)
+                           self._changed, clock=clock)
         self.front_panel = FrontPanel(config, self.model, self.stream, self.tasks,
                                       self.faults, self.coin_gate, self.sales)
         self.products = ProductService(self.store, self.mechanism.quiet(), self._stock_changed,
@@ -93,6 +96,7 @@ class Machine:
         self.maintenance = Maintenance(config, self.store, self.model, self.stream,
                                        self.mechanism, self.faults, self.coin_gate, self.sales,
                                        hardware)
+        self.round_report = RoundReport(self.store, clock)
         self._wire()
         self._closers: list[Callable[[], Awaitable[Any]]] = []
         self.devices: Devices | None = None
@@ -304,6 +308,12 @@ class Machine:
 
     async def audit_text(self) -> str:
         return await self.maintenance.audit_text()
+
+    async def sales_report(self, days: int) -> dict[str, Any]:
+        return await self.round_report.sales(days)
+
+    async def picklist(self) -> dict[str, Any]:
+        return await self.round_report.picklist()
 
     def health(self) -> dict[str, Any]:
         return self.maintenance.health()

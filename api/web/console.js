@@ -1,23 +1,33 @@
 // The operator console: everything through the JSON API, live over /live/console.
 // Tokens live in this script's memory only; every value is written with textContent.
 "use strict";
+import {
+  box, cell, clearFieldError, element, fieldError, follow, group, inMoney, money, numberInput,
+  readCount, readMoney, th, write,
+} from "./console-dom.js";
+import { showEvents } from "./console-log.js";
+import { coinTable } from "./console-coins.js";
+import { showDevices } from "./console-devices.js";
+
 (() => {
   const $ = (id) => document.getElementById(id);
-  const money = (cents) => (cents / 100).toFixed(2);
-  const MAX_LOG_ROWS = 300, RETRY_MIN_MS = 250, RETRY_MAX_MS = 4000;
+  const RETRY_MIN_MS = 250, RETRY_MAX_MS = 4000;
   const session = { access: null, refresh: null, timer: null, username: "" };
   let socket = null, retryMs = RETRY_MIN_MS, lastEventId = 0, machine = null;
+  // Other console scripts (console-round.js) follow the same data and call the API through
+  // this: on("desk" | "machine" | "events", fn) and api(method, path, body).
+  const hooks = new EventTarget();
+  const tell = (type, detail) => hooks.dispatchEvent(new CustomEvent(type, { detail }));
+  window.vendingConsole = Object.freeze({
+    api: (method, path, body) => api(method, path, body),
+    on: (type, fn) => hooks.addEventListener(type, (e) => fn(e.detail)),
+  });
+  let faultKeys = null;  // the faults last shown, to tell a new one
 
-  function element(tag, className, text) {
-    const el = document.createElement(tag);
-    if (className) el.className = className;
-    if (text !== undefined) el.textContent = text;
-    return el;
-  }
-
+  // The message area is a live region that stays in the page; "" empties it.
   function say(text, ok) {
-    $("message").textContent = text || "";
     $("message").className = ok ? "message banner ok" : "message banner";
+    write($("message"), text || "");
   }
 
   // --- the JSON API ---------------------------------------------------------------------
@@ -28,6 +38,7 @@
       super(error.message + (fields && !error.message.includes(fields) ? ` (${fields})` : ""));
       this.status = status;
       this.code = error.code;
+      this.fields = error.fields || {};
     }
   }
 
@@ -86,9 +97,22 @@
     }
   }
 
+  // An empty field is said once, next to it; the first one wrong takes the focus.
+  function loginFieldsOk() {
+    const missing = [["username", "Enter your user name."], ["password", "Enter your password."]]
+      .filter(([id, text]) => {
+        const empty = !$(id).value.trim();
+        if (empty) fieldError($(id), text); else clearFieldError($(id));
+        return empty;
+      });
+    if (missing.length) $(missing[0][0]).focus();
+    return !missing.length;
+  }
+
   async function logIn(event) {
     event.preventDefault();
     $("login-message").textContent = "";
+    if (!loginFieldsOk()) return;
     const username = $("username").value.trim(), password = $("password").value;
     try {
       keepTokens(await api("POST", "/login", { username, password }, { retry: false }));
@@ -101,6 +125,9 @@
       session.username = me.username;
       $("password").value = "";
       showDesk(true);
+      // focus goes where the login led, and the message area says what happened
+      $("machine-h").focus();
+      say(`Logged in as ${me.username}.`, true);
       connect();
     } catch (e) {
       forget();
@@ -139,22 +166,25 @@
   function showDesk(on) {
     $("login").hidden = on;
     $("desk").hidden = !on;
-    for (const id of ["link", "state", "who", "logout"]) $(id).hidden = !on;
+    for (const id of ["link", "state-box", "who", "logout"]) $(id).hidden = !on;
     $("who").textContent = on ? session.username : "";
     if (on) {
       lastEventId = 0;
+      faultKeys = null;
       $("events").replaceChildren();
       say("");
     } else {
+      say("");
       $("panel-link").hidden = true;
       $("username").focus();
     }
+    tell("desk", on);
   }
 
   // --- the live socket ------------------------------------------------------------------
 
   function showLink(live) {
-    $("link").textContent = live ? "live" : "reconnecting…";
+    write($("link"), live ? "live" : "reconnecting…");
     $("link").className = live ? "link live" : "link reconnecting";
     $("desk").classList.toggle("stale", !live);
   }
@@ -186,7 +216,10 @@
 
   function receive(message) {
     if (message.machine) showMachine(message.machine);
-    if (message.events) showEvents(message.events);
+    if (message.events) {
+      lastEventId = showEvents($("events"), message.events, lastEventId);
+      tell("events", message.events);
+    }
   }
 
   // --- drawing the machine ---------------------------------------------------------------
@@ -201,53 +234,22 @@
     $("fact-change").textContent = m.exactChangeOnly ? "exact change only" : "can give change";
     $("fact-ledger").textContent = m.ledgerBalanced ? "balanced" : "NOT balanced";
     $("panel-link").hidden = !m.simulated;
-    const faults = m.faults.map((f) => element("li", "", `${f.device}: ${f.reason}`));
-    $("faults").replaceChildren(...(faults.length ? faults : [element("li", "none", "none")]));
+    showFaults(m.faults);
     $("service").textContent = m.state === "service" ? "Leave service mode" : "Enter service mode";
     showSlots(m.slots);
-    showCoins(m.coins);
-    showDevices(m);
+    coins.show(m.coins);
+    tell("machine", m);
+    showDevices($("devices"), m);
   }
 
-  // who each payment device said it is at start-up (ccTalk identity)
-  function identityText(id) {
-    if (!id) return "not identified (no answer yet, or a pulse device)";
-    const name = [id.manufacturer, id.productCode].filter(Boolean).join(" ") || "unknown";
-    const parts = [name];
-    if (id.serialNumber) parts.push(`serial ${id.serialNumber}`);
-    if (id.softwareRevision) parts.push(`software ${id.softwareRevision}`);
-    if (id.coinId) parts.push(`coin ${id.coinId}`);
-    return parts.join(", ");
-  }
-
-  function showDevices(m) {
-    const rows = [["coin acceptor", m.acceptor && m.acceptor.identity]];
-    for (const h of m.hoppers || []) rows.push([`${money(h.coin)} hopper`, h.identity]);
-    $("devices").replaceChildren(...rows.map(([what, id]) =>
-      element("li", "", `${what}: ${identityText(id)}`)));
-  }
-
-  function cell(label, ...children) {
-    const td = element("td");
-    td.dataset.label = label;
-    td.append(...children);
-    return td;
-  }
-
-  // An input keeps what the operator typed until it is saved; otherwise it follows the machine.
-  function follow(input, value) {
-    if (input.value === input.dataset.server || input.dataset.server === undefined) {
-      input.value = value;
-    }
-    input.dataset.server = value;
-  }
-
-  function numberInput(label, step, min, max) {
-    const input = element("input");
-    Object.assign(input, { type: "number", step, min, inputMode: step === "1" ? "numeric" : "decimal" });
-    if (max !== undefined) input.max = max;
-    input.setAttribute("aria-label", label);
-    return input;
+  // A new fault takes the message area: a success said before it no longer holds.
+  function showFaults(list) {
+    const texts = list.map((f) => `${f.device}: ${f.reason}`);
+    const fresh = faultKeys === null ? [] : texts.filter((t) => !faultKeys.includes(t));
+    faultKeys = texts;
+    const items = texts.map((t) => element("li", "", t));
+    $("faults").replaceChildren(...(items.length ? items : [element("li", "none", "none")]));
+    if (fresh.length) say(`New fault: ${fresh.join("; ")}`);
   }
 
   function slotRow(code) {
@@ -255,36 +257,27 @@
     tr.dataset.slot = code;
     const price = numberInput(`price of ${code}`, "0.05", "0");
     const stock = numberInput(`stock of ${code}`, "1", "0");
+    price.id = `price-${code}`;
+    stock.id = `stock-${code}`;
     const save = element("button", "", "Save");
     save.type = "button";
-    save.setAttribute("aria-label", `save ${code}`);
+    save.setAttribute("aria-label", `Save ${code}`);
     save.addEventListener("click", () => saveSlot(tr));
     const clear = element("button", "danger", "Clear fault");
     clear.type = "button";
-    clear.setAttribute("aria-label", `clear the fault of ${code}`);
+    clear.setAttribute("aria-label", `Clear fault ${code}`);  // the visible words first
     clear.title = "Checked the spiral: enter and leave service mode, which clears the fault";
-    clear.addEventListener("click", clearSlotFault);
+    clear.addEventListener("click", () => clearSlotFault(tr));
     const cap = element("span", "capacity");
-    th(tr, code);
-    tr.append(cell("Product", element("span", "name")), cell("Price", price),
-              cell("Stock", stock, cap), cell("Status", element("span", "status")),
+    const status = element("span", "status");
+    status.tabIndex = -1;  // where the focus goes once its fault is cleared
+    th(tr, code, "Slot");
+    tr.append(cell("Product", element("span", "name")), cell("Price", box(price)),
+              cell("Stock", box(group(stock, cap))), cell("Status", status),
               cell("", element("span", "cells")));
     tr.querySelector(".cells").append(save, clear);
-    Object.assign(tr, { price, stock, save, clear, cap });
+    Object.assign(tr, { price, stock, save, clear, cap, status });
     return tr;
-  }
-
-  function group(...children) {
-    const span = element("span", "set");
-    span.append(...children);
-    return span;
-  }
-
-  function th(tr, text) {
-    const head = element("th", "", text);
-    head.scope = "row";
-    head.dataset.label = "Slot";
-    tr.append(head);
   }
 
   function showSlots(slots) {
@@ -302,39 +295,64 @@
       for (const el of [tr.price, tr.stock, tr.save]) el.hidden = !p;
       tr.cap.hidden = !p;
       const broken = s.status !== "ok";
-      const status = tr.querySelector(".status");
-      status.textContent = broken ? `out of order${s.reason ? ": " + s.reason : ""}` :
-        !p ? "empty" : p.amountAvailable ? "ok" : "sold out";
-      status.className = "status " + (broken ? "status-bad" : p ? "status-ok" : "muted");
+      write(tr.status, broken ? `out of order${s.reason ? ": " + s.reason : ""}` :
+        !p ? "empty" : p.amountAvailable ? "ok" : "sold out");
+      tr.status.className = "status " + (broken ? "status-bad" : p ? "status-ok" : "muted");
       tr.classList.toggle("empty", !p && !broken);
       tr.classList.toggle("out-of-order", broken);
+      // a button that hides under the focus hands it to what replaced it
+      if (!broken && document.activeElement === tr.clear) tr.status.focus();
       tr.clear.hidden = !broken;
     }
   }
 
-  // what the operator typed, as the JSON the API expects (the API says what is wrong with it)
-  function cents(text) {
-    const value = Number(text);
-    return text.trim() !== "" && Number.isFinite(value) &&
-      Math.abs(value * 100 - Math.round(value * 100)) < 1e-6 ? Math.round(value * 100) : text;
+  // The fields of a row, checked in the words and units the operator typed them in; the
+  // API has the last word, and its answer goes next to the field it is about.
+  function slotChange(tr) {
+    const code = tr.dataset.slot, change = {}, wrong = [];
+    for (const input of [tr.price, tr.stock]) clearFieldError(input);
+    if (tr.price.value !== tr.price.dataset.server) {
+      const price = readMoney(tr.price);
+      if (price.problem) wrong.push([tr.price, `Price of ${code}: ${price.problem}.`]);
+      else change.cost = price.value;
+    }
+    if (tr.stock.value !== tr.stock.dataset.server) {
+      const stock = readCount(tr.stock, "a number of units");
+      const max = Number(tr.stock.max);
+      if (!stock.problem && (stock.value < 0 || stock.value > max)) {
+        stock.problem = `from 0 to ${max} (the slot holds ${max})`;
+      }
+      if (stock.problem) wrong.push([tr.stock, `Stock of ${code}: ${stock.problem}.`]);
+      else change.amountAvailable = stock.value;
+    }
+    return { change, wrong };
   }
 
-  function count(text) {
-    const value = Number(text);
-    return text.trim() !== "" && Number.isInteger(value) ? value : text;
+  function showWrong(wrong) {
+    for (const [input, text] of wrong) fieldError(input, text);
+    if (wrong.length) {
+      say("");
+      wrong[0][0].focus();
+    }
   }
 
   async function saveSlot(tr) {
-    const change = {};
-    if (tr.price.value !== tr.price.dataset.server) change.cost = cents(tr.price.value);
-    if (tr.stock.value !== tr.stock.dataset.server) change.amountAvailable = count(tr.stock.value);
-    if (!Object.keys(change).length) return say(`${tr.dataset.slot}: nothing changed`, true);
-    const product = await act((p) => `${tr.dataset.slot}: ${p.productName} at ${money(p.cost)}, ` +
-                                      `${p.amountAvailable} in stock`,
-                              () => api("PUT", `/product/${tr.dataset.productId}`, change));
-    if (product) {
-      tr.price.dataset.server = tr.price.value = money(product.cost);
-      tr.stock.dataset.server = tr.stock.value = String(product.amountAvailable);
+    const code = tr.dataset.slot, { change, wrong } = slotChange(tr);
+    if (wrong.length) return showWrong(wrong);
+    if (!Object.keys(change).length) return say(`${code}: nothing changed`, true);
+    say("");
+    try {
+      const p = await api("PUT", `/product/${tr.dataset.productId}`, change);
+      tr.price.dataset.server = tr.price.value = money(p.cost);
+      tr.stock.dataset.server = tr.stock.value = String(p.amountAvailable);
+      say(`${code}: ${p.productName} at ${money(p.cost)}, ${p.amountAvailable} in stock`, true);
+    } catch (e) {
+      const fields = e.fields || {};
+      const about = [[tr.price, "cost", `Price of ${code}: `, inMoney],
+                     [tr.stock, "amountAvailable", `Stock of ${code}: `, String]]
+        .filter(([, key]) => fields[key])
+        .map(([input, key, head, units]) => [input, `${head}${units(fields[key])}.`]);
+      if (about.length) showWrong(about); else say(e.message);
     }
   }
 
@@ -342,77 +360,17 @@
     return api("POST", "/machine/service", { enabled });
   }
 
-  async function clearSlotFault() {
+  async function clearSlotFault(tr) {
     // the operator's way: service mode, and leaving it clears the slots checked meanwhile
-    await act("Left service mode: faults and out-of-order slots cleared", async () => {
+    const done = await act(`${tr.dataset.slot} cleared: service mode entered and left, ` +
+                           "faults and out-of-order slots cleared", async () => {
       if (machine && machine.state !== "service") await setService(true);
       return setService(false);
     });
+    if (done) tr.status.focus();  // the button hides: the focus goes to the slot's status
   }
 
-  function coinRow(coin) {
-    const tr = element("tr");
-    tr.dataset.coin = coin;
-    const meter = element("meter");
-    meter.setAttribute("aria-label", `${money(coin)} hopper level`);
-    const input = numberInput(`coins in the ${money(coin)} hopper`, "1", "0");
-    const save = element("button", "", "Set");
-    save.type = "button";
-    save.setAttribute("aria-label", `set the ${money(coin)} hopper`);
-    save.addEventListener("click", () => setHopper(tr));
-    th(tr, money(coin));
-    tr.firstChild.dataset.label = "Coin";
-    tr.append(cell("Hopper", meter, element("span", "level")), cell("Set to", group(input, save)),
-              cell("Cashbox", element("span", "cashbox")));
-    Object.assign(tr, { meter, input });
-    return tr;
-  }
-
-  function showCoins(coins) {
-    const body = $("coins").tBodies[0];
-    for (const c of coins) {
-      let tr = body.querySelector(`tr[data-coin="${c.coin}"]`);
-      if (!tr) body.append(tr = coinRow(c.coin));
-      Object.assign(tr.meter, { min: 0, max: c.capacity, value: c.payout });
-      tr.querySelector(".level").textContent =
-        ` ${c.payout} / ${c.capacity}` + (c.fault ? ` · ${c.fault}` : "");
-      tr.input.max = c.capacity;
-      follow(tr.input, String(c.payout));
-      tr.querySelector(".cashbox").textContent = `${c.cashbox} (${money(c.cashbox * c.coin)})`;
-    }
-    const total = coins.reduce((sum, c) => sum + c.coin * c.cashbox, 0);
-    $("cashbox-total").textContent = money(total);
-  }
-
-  async function setHopper(tr) {
-    const coin = Number(tr.dataset.coin);
-    const answer = await act((r) => `${money(coin)} hopper: ${r.payout} coins`,
-                             () => api("PUT", `/machine/coins/${coin}`, { payout: count(tr.input.value) }));
-    if (answer) tr.input.dataset.server = tr.input.value = String(answer.payout);
-  }
-
-  // --- the event log and the audit ---------------------------------------------------------
-
-  function describe(data) {
-    return Object.entries(data || {}).map(([k, v]) =>
-      `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join("  ");
-  }
-
-  function showEvents(events) {
-    const list = $("events");
-    const fresh = list.childElementCount > 0;
-    for (const e of events) {
-      if (e.id <= lastEventId) continue;
-      lastEventId = e.id;
-      const li = element("li", fresh ? "new" : "");
-      li.dataset.kind = e.kind;
-      const when = element("time", "", new Date(e.ts * 1000).toTimeString().slice(0, 8));
-      when.dateTime = new Date(e.ts * 1000).toISOString();
-      li.append(when, element("span", "kind", e.kind), element("span", "data", describe(e.data)));
-      list.prepend(li);
-    }
-    while (list.childElementCount > MAX_LOG_ROWS) list.lastElementChild.remove();
-  }
+  const coins = coinTable({ api, act, say });
 
   async function downloadAudit() {
     const text = await act("EVA-DTS report downloaded", () => api("GET", "/machine/audit", undefined,

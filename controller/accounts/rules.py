@@ -63,6 +63,8 @@ class OpenedSession:
     refresh_jti: str
     expires_at: float
     other_active: int
+    ended_oldest: int = 0
+    """Sessions of the account this login ended (past ``MAX_SESSIONS_PER_ACCOUNT``)."""
 
 
 # --- validation --------------------------------------------------------------
@@ -211,6 +213,8 @@ def check_password(row: dict[str, Any] | None, password: str) -> bool:
 # --- sessions --------------------------------------------------------------------
 
 _ACTIVE = "revoked_at IS NULL AND expires_at > ?"
+MAX_SESSIONS_PER_ACCOUNT = 20
+"""Live sessions an account may hold: a login past that ends the oldest."""
 
 
 def _new_id() -> str:
@@ -225,17 +229,30 @@ def count_active_sessions(db: sqlite_utils.Database, user_id: int, now: float) -
 
 def open_session(db: sqlite_utils.Database, user_id: int, *, ttl_s: float,
                  now: float | None = None) -> OpenedSession:
-    """Open a refresh-token family; report how many other sessions were active."""
+    """Open a refresh-token family; report how many other sessions stay active.
+
+    The account keeps at most ``MAX_SESSIONS_PER_ACCOUNT``: its oldest end first."""
     now = time.time() if now is None else now
+    ended = _end_oldest_sessions(db, user_id, now, keep=MAX_SESSIONS_PER_ACCOUNT - 1)
     others = count_active_sessions(db, user_id, now)
     session = OpenedSession(session_id=_new_id(), refresh_jti=_new_id(),
-                            expires_at=now + ttl_s, other_active=others)
+                            expires_at=now + ttl_s, other_active=others, ended_oldest=ended)
     db.conn.execute(
         "INSERT INTO sessions (id, user_id, refresh_jti, created_at, expires_at) "
         "VALUES (?, ?, ?, ?, ?)",
         (session.session_id, user_id, session.refresh_jti, now, session.expires_at),
     )
     return session
+
+
+def _end_oldest_sessions(db: sqlite_utils.Database, user_id: int, now: float, *,
+                         keep: int) -> int:
+    """Revoke the account's active sessions but the ``keep`` newest; how many ended."""
+    return int(db.conn.execute(
+        f"UPDATE sessions SET revoked_at = ?, revoked_reason = 'too_many_sessions' "
+        f"WHERE id IN (SELECT id FROM sessions WHERE user_id = ? AND {_ACTIVE} "
+        f"ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?)",
+        (now, user_id, now, keep)).rowcount)
 
 
 def rotate_refresh(db: sqlite_utils.Database, session_id: str, user_id: int, jti: str, *,

@@ -96,7 +96,12 @@ class AccountService:
     # --- sessions -------------------------------------------------------------
 
     async def open_session(self, user_id: int, ttl_s: float) -> accounts.OpenedSession:
-        return await self._store.tx(lambda db: accounts.open_session(db, user_id, ttl_s=ttl_s))
+        """A new session; past the account's limit its oldest ended (an ``account`` event)."""
+        session = await self._store.tx(
+            lambda db: accounts.open_session(db, user_id, ttl_s=ttl_s))
+        if session.ended_oldest:
+            self._stream.publish("account", userId=user_id)
+        return session
 
     async def rotate_refresh(self, session_id: str, user_id: int, jti: str,
                              ttl_s: float) -> accounts.OpenedSession | None:

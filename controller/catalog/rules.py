@@ -18,7 +18,7 @@ from controller.errors import Forbidden, NoFreeSlot, SlotTaken, ValidationError
 from controller.money import is_int, validate_price
 from controller.store.db import next_id
 from controller.store.event_log import append_event
-from controller.store.products import get_product
+from controller.store.products import get_product, rearm_low
 
 PRODUCT_NAME_MAX_CHARS = 64
 MAX_COST_CENTS = 100_000
@@ -27,13 +27,25 @@ MAX_COST_CENTS = 100_000
 # --- validation ----------------------------------------------------------------
 
 
+NOT_PRINTABLE = frozenset({"Cc", "Cf"})
+"""Unicode categories a name may not hold: controls (escape sequences, newlines) and
+format characters (bidi overrides such as U+202E, zero-width U+200B, U+FEFF)."""
+
+
+def printable(text: str) -> bool:
+    """No control or format character in ``text``: it shows as what it says."""
+    return not any(unicodedata.category(ch) in NOT_PRINTABLE for ch in text)
+
+
 def validate_product_name(name: object) -> str:
     if (not isinstance(name, str) or not name.strip()
             or len(name) > PRODUCT_NAME_MAX_CHARS
-            or any(unicodedata.category(ch) == "Cc" for ch in name)):
+            or not printable(name)):
         raise ValidationError(
-            f"productName must be 1-{PRODUCT_NAME_MAX_CHARS} characters, not blank",
-            fields={"productName": f"1-{PRODUCT_NAME_MAX_CHARS} characters, not blank"})
+            f"productName must be 1-{PRODUCT_NAME_MAX_CHARS} printable characters, not blank "
+            "(no control or format characters)",
+            fields={"productName": f"1-{PRODUCT_NAME_MAX_CHARS} printable characters, "
+                                   "not blank"})
     return name
 
 
@@ -52,6 +64,14 @@ def _validate_amount(amount: object, capacity: int) -> int:
                               fields={"amountAvailable": f"0..{capacity}"})
     assert isinstance(amount, int)
     return amount
+
+
+def _validate_min_level(level: object, capacity: int) -> int:
+    if not is_int(level) or not 0 <= level <= capacity:  # type: ignore[operator]
+        raise ValidationError(f"minLevel must be an integer from 0 to {capacity} "
+                              "(the slot's capacity)", fields={"minLevel": f"0..{capacity}"})
+    assert isinstance(level, int)
+    return level
 
 
 def _slot_capacity(db: sqlite_utils.Database, code: object) -> tuple[str, int]:
@@ -103,7 +123,7 @@ def _owned(db: sqlite_utils.Database, user: dict[str, Any], product_id: int) -> 
 
 def create_product(db: sqlite_utils.Database, user: dict[str, Any],
                    data: dict[str, Any]) -> dict[str, Any]:
-    """Add a product for a seller: ``{productName, cost, amountAvailable, slot?}``."""
+    """Add a product for a seller: ``{productName, cost, amountAvailable, slot?, minLevel?}``."""
     _require_seller(user)
     name = validate_product_name(data.get("productName"))
     cost = validate_cost(data.get("cost"))
@@ -112,16 +132,18 @@ def create_product(db: sqlite_utils.Database, user: dict[str, Any],
     else:
         slot, capacity = _claim_slot(db, data["slot"], None)
     amount = _validate_amount(data.get("amountAvailable"), capacity)
+    min_level = _validate_min_level(data.get("minLevel", 0), capacity)
     product_id = next_id(db.conn, "products")
     db.table("products").insert({"id": product_id, "name": name, "cost": cost,
                                  "amount_available": amount, "seller_id": user["id"],
-                                 "slot": slot})
+                                 "slot": slot, "min_level": min_level})
     return get_product(db, product_id)
 
 
 def update_product(db: sqlite_utils.Database, user: dict[str, Any], product_id: int,
                    changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Change any of name, cost, amount, slot; return the product (before, after)."""
+    """Change any of name, cost, amount, slot, minimum level; return the product
+    (before, after).  Stock above the minimum arms the next ``stock_low`` event."""
     before = _owned(db, user, product_id)
     name = (validate_product_name(changes["productName"]) if "productName" in changes
             else before["productName"])
@@ -129,8 +151,11 @@ def update_product(db: sqlite_utils.Database, user: dict[str, Any], product_id: 
     slot, capacity = _claim_slot(db, changes.get("slot", before["slot"]), product_id)
     amount = _validate_amount(changes.get("amountAvailable", before["amountAvailable"]),
                               capacity)
+    min_level = _validate_min_level(changes.get("minLevel", before["minLevel"]), capacity)
     db.table("products").update(product_id, {"name": name, "cost": cost,
-                                             "amount_available": amount, "slot": slot})
+                                             "amount_available": amount, "slot": slot,
+                                             "min_level": min_level})
+    rearm_low(db, product_id)
     after = get_product(db, product_id)
     append_event(db, "product_changed", product=product_id, slot=after["slot"], by=user["id"],
                  changes={k: after[k] for k in changes if after[k] != before[k]})

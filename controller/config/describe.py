@@ -18,7 +18,8 @@ def describe(config: Config) -> list[str]:
         f"machine {m.machine_id} ({m.model}), {mode}, currency {m.currency} ({m.currency_code})",
         f"audit report (EVA-DTS) from {m.audit_sender}, asset {m.asset_number or m.machine_id}, "
         f"currency code {m.audit_currency_code:04d}",
-        f"max credit {m.max_credit_cents} cents, deposit claim {m.deposit_claim_s:g} s",
+        f"max credit {m.max_credit_cents} cents, deposit claim {m.deposit_claim_s:g} s "
+        f"(then {m.deposit_claim_cooldown_s:g} s before the account's next one if no coin came)",
         f"api on {config.api.host}:{config.api.port}"
         + (f" over TLS ({config.api.tls_cert_file})" if config.api.tls_cert_file else ""),
         f"slots {config.slots.codes[0]}..{config.slots.codes[-1]} "

@@ -53,6 +53,8 @@ def _machine(s: Section) -> MachineConfig:
         max_credit_cents=s.get_int("max_credit_cents", d.max_credit_cents, minval=5,
                                    maxval=100_000),
         deposit_claim_s=s.get_float("deposit_claim_s", d.deposit_claim_s, above=0, maxval=600),
+        deposit_claim_cooldown_s=s.get_float("deposit_claim_cooldown_s",
+                                             d.deposit_claim_cooldown_s, minval=0, maxval=3600),
         simulated=s.get_bool("simulated", d.simulated),
     )
 

@@ -24,6 +24,7 @@ class MachineConfig:
     asset_number: str = ""  # the operator's asset number (ID106); default machine_id
     max_credit_cents: int = 1000
     deposit_claim_s: float = 30.0
+    deposit_claim_cooldown_s: float = 30.0  # after a claim that ended without a coin
     simulated: bool = True
 
     @property
@@ -52,7 +53,7 @@ class ApiConfig:
     signup_roles: tuple[str, ...] = ("buyer", "seller")  # roles POST /user may create
     max_slots_per_seller: int = 8  # 0: no limit
     max_connections: int = 1024
-    max_connections_per_address: int = 256
+    max_connections_per_address: int = 64
     request_head_timeout_s: float = 5.0  # a connection must send a request head this fast
     body_timeout_s: float = 10.0  # ... and its body
     session_prune_interval_s: float = 3600.0

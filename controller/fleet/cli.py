@@ -40,6 +40,22 @@ def add_command(sub: Any) -> argparse.ArgumentParser:
     fleet.add_argument("--password-file", metavar="FILE",
                        help="a file holding the broker password (default: the config's)")
     fleet.add_argument("--ca-file", metavar="FILE", help="CA certificate for mqtts://")
+    fleet.add_argument("--picklist", action="store_true",
+                       help="what to bring to fill every slot and hopper, per machine and for "
+                            "the whole round (from each machine's retained inventory)")
+    fleet.add_argument("--json", action="store_true", help="with --picklist: print JSON")
+    fleet_sub = fleet.add_subparsers(dest="fleet_command", metavar="send")
+    send = fleet_sub.add_parser(
+        "send", help="send one command to a machine and print its reply",
+        description="Send one fleet command with a fresh id and print the machine's reply "
+                    "(JSON); exit 0 when it is ok. Nothing is sent to a machine that is "
+                    "offline or never reported.")
+    send.add_argument("machine", metavar="MACHINE", help="its machine_id, like RPV0001")
+    send.add_argument("send_command", metavar="COMMAND", help="ping, service, set_price, audit")
+    send.add_argument("args_json", metavar="ARGS_JSON", nargs="?",
+                      help='the command\'s args as a JSON object, like {"enabled": true}')
+    send.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                      help="seconds to wait for the reply (default 10)")
     return fleet
 
 
@@ -69,9 +85,18 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = broker_config(args)
     try:
+        if args.fleet_command == "send":
+            from controller.fleet.send import send_and_print
+
+            return asyncio.run(send_and_print(cfg, args.machine, args.send_command,
+                                              args.args_json, args.timeout))
+        if args.picklist:
+            from controller.fleet.picklist import print_picklist
+
+            return asyncio.run(print_picklist(cfg, as_json=args.json))
         return asyncio.run(watch(cfg, once=args.once))
     except KeyboardInterrupt:
         return 0
-    except aiomqtt.MqttError as exc:  # --once only: the live view keeps trying
+    except aiomqtt.MqttError as exc:  # not the live view: it keeps trying
         print(f"vending: broker {cfg.broker}: {exc}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -30,18 +31,98 @@ log = logging.getLogger(__name__)
 
 COMMAND_ID_MAX_CHARS = 100
 COMMANDS = ("ping", "service", "set_price", "audit")
+MAX_COMMAND_BYTES = 16 * 1024
+MAX_DEPTH = 8
+"""Nesting of arrays and objects a command may have (its args are flat)."""
+MAX_INTEGER_DIGITS = 18
+"""An integer fits SQLite's 64 bits; a longer one is refused before it is converted."""
+MAX_FLOAT_CHARS = 32
 
 
 def error_reply(command_id: Any, code: str, message: str) -> dict[str, Any]:
     return {"id": command_id, "ok": False, "error": {"code": code, "message": message}}
 
 
+def _depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in JSON ``text`` (outside strings)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValidationError(f"duplicate key {next(k for k in keys if keys.count(k) > 1)!r}")
+    return dict(pairs)
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise ValidationError(f"a number of more than {MAX_INTEGER_DIGITS} digits")
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    value = float(text) if len(text) <= MAX_FLOAT_CHARS else math.inf
+    if not math.isfinite(value):
+        raise ValidationError("a number out of range")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValidationError(f"{name} is not JSON")
+
+
+def _encodable(value: Any) -> None:
+    """Every string encodes to UTF-8 (a lone surrogate escape does not; SQLite refuses it)."""
+    if isinstance(value, str):
+        value.encode("utf-8")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _encodable(key)
+            _encodable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _encodable(item)
+
+
+def strict_json(payload: bytes) -> Any:
+    """A command's JSON, bounded: size, nesting and numbers, no duplicate keys, no NaN."""
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise ValidationError(f"the command is over {MAX_COMMAND_BYTES} bytes")
+    try:
+        text = payload.decode("utf-8")
+        if _depth(text) > MAX_DEPTH:
+            raise ValidationError(f"the command nests deeper than {MAX_DEPTH} levels")
+        body = json.loads(text, object_pairs_hook=_unique_keys, parse_int=_bounded_int,
+                          parse_float=_bounded_float, parse_constant=_no_constant)
+        _encodable(body)  # depth bounded above: this recursion is short
+        return body
+    except ValidationError as exc:
+        raise ValidationError(f"the command is refused: {exc.message}") from None
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, a lone surrogate
+        raise ValidationError("the command is not JSON") from None
+
+
 def parse_command(payload: bytes) -> tuple[str | int, str, dict[str, Any]]:
     """``(id, command, args)`` from a message; ValidationError (with ``id`` if known)."""
-    try:
-        body = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ValidationError("the command is not JSON") from None
+    body = strict_json(payload)
     if not isinstance(body, dict):
         raise ValidationError("the command must be a JSON object {id, command, args}")
     command_id = body.get("id")

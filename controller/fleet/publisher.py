@@ -40,7 +40,7 @@ import aiomqtt
 from controller.config import TelemetryConfig
 from controller.errors import ConfigError
 from controller.events import MachineEvent, Subscription
-from controller.fleet.commands import FleetCommands
+from controller.fleet.commands import FleetCommands, error_reply
 from controller.store import outbox as telemetry_store
 from controller.version import VERSION
 
@@ -109,6 +109,12 @@ class TelemetryPublisher:
 
     def topic(self, leaf: str) -> str:
         return topic(self._cfg, self._id, leaf)
+
+    @property
+    def client_id(self) -> str:
+        """The broker user name (a broker that binds ids to users gives it anyway), else
+        ``vending-ID``: the same on every connect, so the broker keeps the session."""
+        return self._cfg.username or f"vending-{self._id}"
 
     # --- life cycle --------------------------------------------------------------
 
@@ -230,7 +236,7 @@ class TelemetryPublisher:
     async def _connect_and_serve(self) -> None:
         self._had_session = False
         will = aiomqtt.Will(self.topic("status"), _offline(), qos=1, retain=True)
-        client = aiomqtt.Client(**self._options, identifier=f"vending-{self._id}",
+        client = aiomqtt.Client(**self._options, identifier=self.client_id,
                                 clean_session=False, will=will, keepalive=KEEPALIVE_S,
                                 max_inflight_messages=100, timeout=PUBLISH_TIMEOUT_S)
         client.pending_calls_threshold = EVENT_BATCH + 10  # a batch in flight is normal
@@ -296,7 +302,11 @@ class TelemetryPublisher:
                 continue
             payload = message.payload if isinstance(message.payload, bytes) else \
                 str(message.payload).encode()
-            reply = await self._commands.handle(payload)
+            try:
+                reply = await self._commands.handle(payload)
+            except Exception as exc:  # a bad command is answered; the link stays up
+                log.exception("telemetry: a fleet command could not be handled")
+                reply = error_reply(None, "internal_error", type(exc).__name__)
             await client.publish(self.topic("reply"), json.dumps(reply), qos=1)
 
 
@@ -318,7 +328,8 @@ def inventory_payload(state: dict[str, Any]) -> dict[str, Any]:
         slots.append({"slot": slot["slot"], "productName": product.get("productName"),
                       "cost": product.get("cost"),
                       "amountAvailable": product.get("amountAvailable", 0),
+                      "capacity": slot["capacity"], "minLevel": product.get("minLevel", 0),
                       "status": slot["status"]})
-    coins = [{"coin": c["coin"], "payout": c["payout"], "cashbox": c["cashbox"]}
-             for c in state["coins"]]
+    coins = [{"coin": c["coin"], "payout": c["payout"], "capacity": c["capacity"],
+              "cashbox": c["cashbox"]} for c in state["coins"]]
     return {"slots": slots, "coins": coins}

@@ -67,6 +67,10 @@ def _int(body: dict[str, Any], key: str, *, where: str, low: int = 0, high: int 
     return value
 
 
+def _optional_int(body: dict[str, Any], key: str, *, where: str) -> int | None:
+    return None if body.get(key) is None else _int(body, key, where=where)
+
+
 def _list(body: dict[str, Any], key: str, *, limit: int, where: str = "") -> list[Any]:
     value = body.get(key)
     if value is None:
@@ -109,6 +113,8 @@ class SlotSeen:
     product: str | None
     units: int
     ok: bool
+    capacity: int | None = None  # None from a machine of an older version
+    min_level: int | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,7 @@ class CoinSeen:
     coin: int
     payout: int
     cashbox: int
+    capacity: int | None = None
 
 
 @dataclass(frozen=True)
@@ -168,12 +175,15 @@ def parse_inventory(body: Any) -> Inventory:
             slot=str(_text(slot, "slot", where=where, limit=8)),
             product=_text(slot, "productName", where=where, optional=True),
             units=_int(slot, "amountAvailable", where=where, default=0),
-            ok=_text(slot, "status", where=where, limit=32) == "ok"))
+            ok=_text(slot, "status", where=where, limit=32) == "ok",
+            capacity=_optional_int(slot, "capacity", where=where),
+            min_level=_optional_int(slot, "minLevel", where=where)))
     coins = []
     for i, raw in enumerate(_list(body, "coins", limit=MAX_COINS)):
         coin = _dict(raw, f"coins[{i}]")
         where = f"coins[{i}]."
         coins.append(CoinSeen(coin=_int(coin, "coin", where=where, low=1, high=100_000),
                               payout=_int(coin, "payout", where=where, default=0),
-                              cashbox=_int(coin, "cashbox", where=where, default=0)))
+                              cashbox=_int(coin, "cashbox", where=where, default=0),
+                              capacity=_optional_int(coin, "capacity", where=where)))
     return Inventory(tuple(slots), tuple(coins))

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from controller.fleet.picture import FleetPicture, MachineRecord
-from controller.fleet.status import printable
+from controller.fleet.status import SlotSeen, printable
 from controller.money import format_cents
 
 LOW_STOCK_UNITS = 2
@@ -60,6 +60,12 @@ def _faults(m: MachineRecord) -> str:
                     for f in m.status.faults)
 
 
+def _low_at(s: SlotSeen) -> int:
+    """A slot is low at or under its minimum level (``LOW_STOCK_UNITS`` from a machine of
+    an older version, whose inventory has none)."""
+    return LOW_STOCK_UNITS if s.min_level is None else s.min_level
+
+
 def _slots(m: MachineRecord, *, empty: bool) -> str:
     if m.inventory is None:
         return "-"
@@ -70,7 +76,7 @@ def _slots(m: MachineRecord, *, empty: bool) -> str:
         name = printable(s.slot, 8)
         if empty and (s.units == 0 or not s.ok):
             found.append(name + ("" if s.ok else "!"))
-        elif not empty and 0 < s.units <= LOW_STOCK_UNITS and s.ok:
+        elif not empty and 0 < s.units <= _low_at(s) and s.ok:
             found.append(name)
     return ",".join(found) or "-"
 

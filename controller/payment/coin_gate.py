@@ -11,7 +11,8 @@ simulated machine's ``ClaimCustomer`` inserts it through the same acceptor).
 It never takes a walk-up customer's coin: one claim at a time, none while the
 panel holds credit (``machine_busy``); meanwhile the acceptor takes only its
 value, the LCD shows it and ``*`` cancels it (``deposit_cancelled``); a coin
-that reached the panel first ends the claim with ``machine_busy``.
+that reached the panel first ends the claim with ``machine_busy``.  A claim that
+ended without a coin pauses its account (``controller.payment.claims``).
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
 
 import sqlite_utils
 
@@ -31,6 +31,7 @@ from controller.errors import CreditLimit, DepositCancelled, DepositTimeout, Mac
 from controller.events import EventStream
 from controller.faults import FaultRegistry
 from controller.fsm import READY, MachineModel
+from controller.payment.claims import ClaimCooldown, ClaimCustomer, DepositClaim
 from controller.sale.mechanism import Mechanism
 from controller.store import Store
 from controller.store.credit import PANEL, find_credit, get_credit, user_holder
@@ -50,22 +51,6 @@ log = logging.getLogger(__name__)
 SYNC_WAIT_S = 3.0
 BRING_IN_FIRST_S = 0.2  # a device missing at start-up: first retry, doubled up to
 BRING_IN_MAX_S = 2.0  # this, so it is in within 5 s of answering and the bus stays free
-
-
-@dataclass
-class DepositClaim:
-    """An API buyer waiting for a coin of one value to be inserted."""
-
-    user_id: int
-    coin: int
-    done: asyncio.Future[int] = field(default_factory=lambda: asyncio.get_running_loop()
-                                      .create_future())
-
-
-class ClaimCustomer(Protocol):
-    """Who brings a claimed coin to the machine (the simulated buyer; None on hardware)."""
-
-    async def bring_coin(self, coin: int, credited: asyncio.Future[int]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -88,6 +73,7 @@ class CoinGate:
         self._acceptor: CoinAcceptor | None = None  # once it is in (started)
         self._acceptor_name = "acceptor"
         self._claims: list[DepositClaim] = []
+        self.cooldown = ClaimCooldown(config.machine.deposit_claim_cooldown_s)
         self._credited_waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
         self._synced = asyncio.Event()
@@ -369,6 +355,7 @@ class CoinGate:
         """``POST /deposit``: claim the next coin of this value inserted at the machine."""
         money.validate_coin(coin)
         self._mechanism.require_in_service()
+        self.cooldown.check(user_id)
         if self._claims:  # checked and taken with no await between: one claim at a time
             raise MachineBusy("another deposit is waiting for its coin at the machine")
         if self._model.panel_credit_cents > 0:
@@ -382,7 +369,10 @@ class CoinGate:
                 self._tasks.spawn(self.customer.bring_coin(coin, claim.done), "sim-deposit")
             return await asyncio.wait_for(asyncio.shield(claim.done),
                                           self._config.machine.deposit_claim_s)
-        except TimeoutError:
+        except (TimeoutError, DepositCancelled) as ended:  # no coin: the account pauses
+            self.cooldown.ended_without_coin(user_id)
+            if isinstance(ended, DepositCancelled):
+                raise
             raise DepositTimeout(f"no {coin} coin was inserted within "
                                  f"{self._config.machine.deposit_claim_s:g} s") from None
         finally:

@@ -16,6 +16,7 @@ reader, ``controller.sale.medium``): both go through ``_vend_one``.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,8 +50,10 @@ class SaleResult:
 
 class Sales:
     def __init__(self, store: Store, model: MachineModel, stream: EventStream,
-                 mechanism: Mechanism, payer: ChangePayer, changed: Callable[[], None]) -> None:
+                 mechanism: Mechanism, payer: ChangePayer, changed: Callable[[], None], *,
+                 clock: Callable[[], float] = time.time) -> None:
         self._store = store
+        self._clock = clock  # the wall clock a sale is dated by (the sales book's hours)
         self._model = model
         self._stream = stream
         self._mechanism = mechanism
@@ -197,8 +200,9 @@ class Sales:
             if not isinstance(exc, HardwareError):
                 error = exc
             result = VendResult(ticket.slot, VendOutcome.JAM_TURN, detail=repr(exc))
+        sold_at = self._clock()
         await self._store.tx(lambda db: journal.settle_vend(db, ticket, result.outcome.value,
-                                                            result.delivered))
+                                                            result.delivered, sold_at))
         self._publish_vend(ticket, result)
         if not result.delivered:
             log.warning("vend of %s failed: %s", ticket.slot, result.outcome.value)

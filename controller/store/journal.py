@@ -29,7 +29,8 @@ from controller.store.counters import (
 from controller.store.credit import add_credit, get_credit, is_external
 from controller.store.event_log import append_event, row_id
 from controller.store.inventory import pay_coins, payout_inventory
-from controller.store.products import product_row, set_slot_status
+from controller.store.products import product_row, rearm_low, report_if_low, set_slot_status
+from controller.store.sales_book import record_sale
 
 # --- vends ------------------------------------------------------------------
 
@@ -91,11 +92,12 @@ def reserve_vend(db: sqlite_utils.Database, holder: str, product_id: int) -> Ven
 
 
 def settle_vend(db: sqlite_utils.Database, ticket: VendTicket, outcome: str,
-                delivered: bool) -> None:
-    """A delivered vend becomes a sale; a failed one gives the unit and the credit
-    back and puts the slot out of order."""
+                delivered: bool, at: float | None = None) -> None:
+    """A delivered vend becomes a sale (dated ``at``, epoch seconds, or now: the sales
+    book, and a ``stock_low`` event when it took the slot to its minimum); a failed one
+    gives the unit and the credit back and puts the slot out of order."""
     status = "delivered" if delivered else "failed"
-    now = time.time()
+    now = time.time() if at is None else at
     db.table("vends").update(ticket.vend_id, {"status": status, "outcome": outcome,
                                               "settled_at": now})
     if delivered:
@@ -103,11 +105,15 @@ def settle_vend(db: sqlite_utils.Database, ticket: VendTicket, outcome: str,
         bump(db, "cashless_value" if cashless else "sales_value", ticket.price)
         bump(db, "cashless_count" if cashless else "sales_count", 1)
         count_slot_vend(db, ticket.slot, ticket.price, CASHLESS_1 if cashless else CASH, now)
+        record_sale(db, product_id=ticket.product_id, product_name=ticket.product_name,
+                    slot=ticket.slot, cents=ticket.price, holder=ticket.holder, at=now)
         append_event(db, "vend_delivered", vend=ticket.vend_id, slot=ticket.slot)
+        report_if_low(db, ticket.product_id)
         return
     add_credit(db, ticket.holder, ticket.price)
     db.conn.execute("UPDATE products SET amount_available = amount_available + 1 WHERE id = ?",
                     (ticket.product_id,))
+    rearm_low(db, ticket.product_id)
     bump(db, "failed_vends", 1)
     count_slot_failure(db, ticket.slot)
     set_slot_status(db, ticket.slot, "out_of_order", f"vend failed: {outcome}")

@@ -14,15 +14,15 @@ import sqlite_utils
 from controller.errors import NotFound
 from controller.store.event_log import append_event
 
-_SELECT = ("SELECT p.id, p.name, p.cost, p.amount_available, p.seller_id, p.slot, s.status "
-           "FROM products p JOIN slots s ON s.code = p.slot")
+_SELECT = ("SELECT p.id, p.name, p.cost, p.amount_available, p.seller_id, p.slot, "
+           "p.min_level, s.status FROM products p JOIN slots s ON s.code = p.slot")
 
 
 def product_json(row: Mapping[str, Any]) -> dict[str, Any]:
     """The public shape of a product (API, events, telemetry)."""
     return {"id": row["id"], "productName": row["name"], "cost": row["cost"],
             "amountAvailable": row["amount_available"], "sellerId": row["seller_id"],
-            "slot": row["slot"]}
+            "slot": row["slot"], "minLevel": row["min_level"]}
 
 
 def product_row(db: sqlite_utils.Database, product_id: int) -> dict[str, Any]:
@@ -61,7 +61,7 @@ def slots_json(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     slots = []
     for row in db.conn.execute(
             "SELECT s.code, s.capacity, s.status, s.status_reason, p.id, p.name, p.cost, "
-            "p.amount_available, p.seller_id, p.slot FROM slots s "
+            "p.amount_available, p.seller_id, p.slot, p.min_level FROM slots s "
             "LEFT JOIN products p ON p.slot = s.code ORDER BY s.position"):
         product = product_json(row) if row["id"] is not None else None
         slots.append({"slot": row["code"], "capacity": int(row["capacity"]),
@@ -75,3 +75,27 @@ def clear_slot_checks(db: sqlite_utils.Database) -> list[str]:
     slots = [str(r[0]) for r in db.conn.execute("SELECT code FROM slots WHERE status != 'ok'")]
     db.conn.execute("UPDATE slots SET status = 'ok', status_reason = NULL WHERE status != 'ok'")
     return slots
+
+
+# --- low stock ---------------------------------------------------------------------
+
+
+def report_if_low(db: sqlite_utils.Database, product_id: int) -> bool:
+    """After a sale: a ``stock_low`` event when it took the product to its minimum
+    level, once (until ``rearm_low`` sees it restocked above).  True if reported."""
+    row = db.conn.execute(
+        "UPDATE products SET low_reported = 1 WHERE id = ? AND low_reported = 0 "
+        "AND amount_available <= min_level "
+        "RETURNING slot, name, amount_available, min_level", (product_id,)).fetchall()
+    if not row:
+        return False
+    row = row[0]
+    append_event(db, "stock_low", product=product_id, slot=row[0], productName=row[1],
+                 amountAvailable=int(row[2]), minLevel=int(row[3]))
+    return True
+
+
+def rearm_low(db: sqlite_utils.Database, product_id: int) -> None:
+    """After stock came back: above its minimum, the next fall to it is reported again."""
+    db.conn.execute("UPDATE products SET low_reported = 0 WHERE id = ? AND low_reported = 1 "
+                    "AND amount_available > min_level", (product_id,))

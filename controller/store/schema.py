@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from controller.store import faults
+from controller.store import faults, sales_book
 
 Migration = list[str] | Callable[[sqlite_utils.Database], None]
 
@@ -206,6 +206,9 @@ MIGRATIONS: list[Migration] = [
         """INSERT INTO audit_reads (id, resets)
            SELECT 1, COUNT(*) FROM events WHERE kind = 'cashbox_collected'""",
     ],
+    # 8: a product's minimum level (the stock at which its slot counts as low) and
+    # whether that was already reported; sales summed per local hour (``sales_book``)
+    sales_book.add_min_level_and_sales_hours,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

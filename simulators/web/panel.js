@@ -41,49 +41,22 @@
     }
   }
 
-  function button(text, data, onClick) {
-    const b = element("button", "", text);
-    b.type = "button";
-    Object.assign(b.dataset, data);
-    b.addEventListener("click", onClick);
-    return b;
-  }
-
-  function buildSlots() {
-    const slots = $("slots");
-    slots.style.setProperty("--columns", String(LAYOUT.columns));
-    for (const row of LAYOUT.rows) {
-      for (let c = 1; c <= LAYOUT.columns; c++) {
-        const code = row + c;
-        const el = element("div", "slot empty");
-        el.setAttribute("role", "listitem");
-        el.dataset.slot = code;
-        for (const part of ["code", "name", "price", "stock"]) el.append(element("span", part));
-        el.querySelector(".code").textContent = code;
-        slots.append(el);
-      }
-    }
-  }
-
+  // The tiles, keys, coin buttons and hopper rows come drawn in the page (no shift while it
+  // loads): the script only listens to them and fills them in.
   function buildControls() {
-    for (const line of LAYOUT.keys) {
-      for (const key of line) {
-        const b = button(key, { key }, () => act("POST", "/sim/press", { keys: key }));
-        b.setAttribute("aria-label", key === "*" ? "* coin return" : key === "#" ? "# clear" : key);
-        $("keypad").append(b);
+    $("keypad").addEventListener("click", (e) => {
+      const key = e.target.closest("button[data-key]");
+      if (key) act("POST", "/sim/press", { keys: key.dataset.key });
+    });
+    $("coins").addEventListener("click", async (e) => {
+      const b = e.target.closest("button[data-coin]");
+      if (!b) return;
+      const coin = Number(b.dataset.coin);
+      const answer = await act("POST", "/sim/coin", { coin });
+      if (answer && answer.result && answer.result !== "accepted") {
+        say(`coin ${money(coin)}: ${answer.result}`);
       }
-    }
-    for (const coin of LAYOUT.coins) {
-      const b = button(String(coin), { coin }, async () => {
-        const answer = await act("POST", "/sim/coin", { coin });
-        if (answer && answer.result && answer.result !== "accepted") {
-          say(`coin ${coin}: ${answer.result}`);
-        }
-      });
-      b.title = `Insert ${money(coin)}`;
-      b.setAttribute("aria-label", `insert ${money(coin)}`);
-      $("coins").append(b);
-    }
+    });
     $("take").addEventListener("click", () => act("POST", "/sim/tray/take"));
   }
 
@@ -117,13 +90,25 @@
     ul.replaceChildren(...items.map((item) => element("li", "", render(item))));
   }
 
+  // Live regions speak only of changes: a value is written only when it differs.
+  function write(el, value) {
+    if (el.textContent !== value) el.textContent = value;
+  }
+
   function showLcd(lines) {
-    $("lcd1").textContent = (lines[0] || "").padEnd(16).slice(0, 16);
-    $("lcd2").textContent = (lines[1] || "").padEnd(16).slice(0, 16);
+    const [one, two] = [0, 1].map((i) => (lines[i] || "").padEnd(16).slice(0, 16));
+    if ($("lcd1").textContent === one && $("lcd2").textContent === two) return;
+    $("lcd1").textContent = one;
+    $("lcd2").textContent = two;
+    // the slot the display speaks of ("A1 PRICE 0.65", "VENDING A1") shows its whole name
+    const words = new Set(`${one} ${two}`.split(/\s+/));
+    for (const el of document.querySelectorAll(".slot")) {
+      el.classList.toggle("selected", words.has(el.dataset.slot));
+    }
   }
 
   function showState(state) {
-    $("state").textContent = state.replace(/_/g, " ");
+    write($("state"), state.replace(/_/g, " "));
     $("state").className = "badge " + state;
   }
 
@@ -131,7 +116,7 @@
     showLcd(sim.display);
     showState(sim.state);
     fillList("tray", sim.tray, (name) => name);
-    fillList("cup", sim.returned, (coin) => String(coin));
+    fillList("cup", sim.returned, (coin) => money(coin));
   }
 
   function showSlot(el, entry) {
@@ -140,31 +125,31 @@
     el.classList.toggle("empty", !p);
     el.classList.toggle("sold-out", !!p && p.amountAvailable === 0);
     el.classList.toggle("out-of-order", broken);
-    el.querySelector(".name").textContent = p ? p.productName : "";
-    el.querySelector(".price").textContent = p ? money(p.cost) : "";
-    el.querySelector(".stock").textContent = broken ? "out of order" :
+    write(el.querySelector(".name"), p ? p.productName : "");
+    write(el.querySelector(".price"), p ? money(p.cost) : "");
+    const status = broken ? "out of order" :
       !p ? "" : p.amountAvailable ? `${p.amountAvailable} left` : "sold out";
-    el.title = broken && entry.reason ? entry.reason : "";
+    write(el.querySelector(".stock"), status);
+    // hovering shows what the tile may cut: the whole name, why the slot is out of order
+    el.title = [p ? p.productName : "", broken && entry.reason ? entry.reason : ""]
+      .filter(Boolean).join(": ");
   }
 
   function showCoins(coins) {
-    const rows = coins.map((c) => {
-      const tr = element("tr");
-      tr.dataset.coin = c.coin;
-      const meter = element("meter");
-      Object.assign(meter, { min: 0, max: c.capacity, value: c.payout });
-      meter.setAttribute("aria-label", `${c.coin} hopper level`);
-      const hopper = element("td", "money");
-      hopper.append(meter, ` ${c.payout}`);
-      if (c.fault) hopper.append(element("span", "badge bad", c.fault));
-      tr.append(element("th", "money", money(c.coin)), hopper,
-                element("td", "money cashbox", String(c.cashbox)));
-      tr.querySelector("th").scope = "row";
-      return tr;
-    });
-    $("hoppers").tBodies[0].replaceChildren(...rows);
+    for (const c of coins) {
+      const tr = $("hoppers").querySelector(`tr[data-coin="${c.coin}"]`);
+      if (!tr) continue;
+      Object.assign(tr.querySelector("meter"), { max: c.capacity, value: c.payout });
+      const hopper = tr.querySelector(".payout");
+      write(hopper, ` ${c.payout}`);
+      let badge = tr.querySelector(".badge");
+      if (c.fault && !badge) hopper.after(badge = element("span", "badge bad"));
+      if (badge && !c.fault) badge.remove();
+      if (badge && c.fault) write(badge, c.fault);
+      write(tr.querySelector(".cashbox"), String(c.cashbox));
+    }
     const cashbox = coins.reduce((sum, c) => sum + c.coin * c.cashbox, 0);
-    $("cashbox-total").textContent = money(cashbox);
+    write($("cashbox-total"), money(cashbox));
   }
 
   function showMachine(m) {
@@ -172,9 +157,10 @@
     const bySlot = Object.fromEntries(m.slots.map((s) => [s.slot, s]));
     for (const el of document.querySelectorAll(".slot")) showSlot(el, bySlot[el.dataset.slot]);
     showCoins(m.coins);
-    $("credit").textContent = money(m.panelCredit);
-    const faults = m.faults.map((f) => element("li", "", `${f.device}: ${f.reason}`));
-    $("faults").replaceChildren(...(faults.length ? faults : [element("li", "none", "none")]));
+    write($("credit"), money(m.panelCredit));
+    const faults = m.faults.map((f) => `${f.device}: ${f.reason}`);
+    fillList("faults", faults.length ? faults : [""], (f) => f || "none");
+    $("faults").firstElementChild.classList.toggle("none", !faults.length);
   }
 
   function receive(message) {
@@ -191,13 +177,10 @@
   }
 
   function showLink(live) {
-    $("link").textContent = live ? "live" : "reconnecting…";
+    write($("link"), live ? "live" : "reconnecting…");
     $("link").className = live ? "link live" : "link reconnecting";
     $("main").classList.toggle("stale", !live);
-    if (!live) {
-      $("state").textContent = "offline";
-      $("state").className = "badge offline";
-    }
+    if (!live) showState("offline");
   }
 
   function connect() {
@@ -215,7 +198,6 @@
     });
   }
 
-  buildSlots();
   buildControls();
   buildFaultMenu();
   connect();

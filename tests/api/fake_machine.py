@@ -9,6 +9,7 @@ hook a test can pull to force an error (``busy``, ``out_of_service``,
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from controller.errors import (
 )
 from controller.events import EventStream
 from controller.money import coin_list, require_change
+from controller.ops.round_report import picklist, sales_report
 from controller.store import Store
 from controller.store.db import seed
 from controller.store.products import get_product
@@ -208,6 +210,12 @@ class FakeMachine:
 
     async def audit_text(self) -> str:
         return "DXS*RPV0000001*VA*V0/6*1\r\nDXE*1*1\r\n"
+
+    async def sales_report(self, days: int) -> dict[str, Any]:
+        return await self.store.run(lambda db: sales_report(db, time.time(), days))
+
+    async def picklist(self) -> dict[str, Any]:
+        return await self.store.run(picklist)
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "state": "out_of_service" if self.out_of_service else "idle"}

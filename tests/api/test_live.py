@@ -16,7 +16,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from api import routes_live
 from api.app import create_app
 from api.live import SOCKETS_KEY
 from api.routing import MACHINE_KEY
@@ -179,9 +178,7 @@ async def test_console_follows_the_machine_and_its_event_log(
 
 
 async def test_console_socket_ends_with_the_session(client: TestClient[Any, Any],
-                                                    app: web.Application,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(routes_live, "SESSION_CHECK_S", 0.1)
+                                                    app: web.Application) -> None:
     operator = await make_account(app, "operator")
     async with client.ws_connect("/live/console", headers=origin(client)) as ws:
         await ws.send_json({"token": operator.access})

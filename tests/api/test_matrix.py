@@ -61,6 +61,8 @@ CASES: list[tuple[str, str, Body, dict[str, int]]] = [
     ("POST", "/machine/service", {"enabled": False}, only({"operator": 200})),
     ("GET", "/machine/events", None, only({"operator": 200})),
     ("GET", "/machine/audit", None, only({"operator": 200})),
+    ("GET", "/machine/sales", None, only({"operator": 200})),
+    ("GET", "/machine/picklist", None, only({"operator": 200})),
     ("GET", "/health", None, everyone(200)),
     ("GET", "/openapi.json", None, everyone(200)),
     ("GET", "/metrics", None, only({"operator": 200})),

@@ -165,7 +165,7 @@ async def test_buy_waits_for_a_customer_at_the_panel(client: TestClient[Any, Any
     assert r.status == 200 and (await r.json())["change"] == [20, 10, 5]
 
 
-@pytest.mark.machine_config(deposit_claim_s=0.3)
+@pytest.mark.machine_config(deposit_claim_s=0.3, deposit_claim_cooldown_s=0)  # no pause
 async def test_deposit_refused_by_a_jammed_acceptor_times_out(
         client: TestClient[Any, Any], buyer: Account, operator: Account, machine: Any) -> None:
     if not isinstance(machine, Machine):

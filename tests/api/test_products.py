@@ -25,7 +25,8 @@ async def test_create_takes_the_first_free_slot(client: TestClient[Any, Any],
     assert r.status == 201
     product = await r.json()
     assert product == {"id": product["id"], "productName": "Cola", "cost": 120,
-                       "amountAvailable": 5, "sellerId": seller.id, "slot": "A1"}
+                       "amountAvailable": 5, "sellerId": seller.id, "slot": "A1",
+                       "minLevel": 0}
     second = await (await _create(client, seller, productName="Water")).json()
     assert second["slot"] == "A2"
 

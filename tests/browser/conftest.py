@@ -2,12 +2,17 @@
 
 Needs Chromium and its driver (Debian: ``apt-get install chromium chromium-driver``)
 and Selenium; without them every browser test is skipped and says so.  Each
-test saves screenshots in its temporary folder (``shot``).
+test saves screenshots in its temporary folder (``shot``).  The accessibility
+checks (``axe``) also need axe-core, a test-only tool that ``.ci/run`` installs
+with ``npm ci --prefix tests/browser``; without it they are skipped and say so.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,10 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 MISSING = ("Chromium and chromedriver are not installed "
            "(Debian: apt-get install chromium chromium-driver)")
+AXE_JS = Path(os.environ.get("AXE_CORE_JS") or
+              Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js")
+AXE_MISSING = (f"axe-core is not installed ({AXE_JS} is missing): run "
+               "`npm ci --prefix tests/browser` (as .ci/run does) for the accessibility checks")
 OPERATOR = ("oper", "operator-pass-1")
 WINDOW = (1280, 900)
 
@@ -134,5 +143,53 @@ def shot(browser: Any, folder: Path, name: str, *, full: bool = True) -> Path:
     return path
 
 
+def insert_coin(server: Server, coin: int, timeout_s: float = 20) -> dict[str, Any]:
+    """Drop a coin until the machine takes it (a machine just started may still refuse
+    coins while its acceptor settles: the coin comes back, as it would to a customer)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer: dict[str, Any] = server.call("POST", "/sim/coin", {"coin": coin})
+        if answer["result"] == "accepted" or time.monotonic() > deadline:
+            assert answer["result"] == "accepted", answer
+            return answer
+        time.sleep(0.1)
+
+
 def severe_errors(browser: Any) -> list[Any]:
     return [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+
+# axe-core's rules of WCAG 2.x A and AA and of best practice, plus one it keeps among its
+# experiments: a control's spoken name holds the words it shows (speech control).
+AXE_OPTIONS = {"resultTypes": ["violations"],
+               "rules": {"label-content-name-mismatch": {"enabled": True}}}
+BLOCKING = ("serious", "critical")
+
+
+@pytest.fixture
+def axe(browser: Any) -> Callable[[str], list[dict[str, Any]]]:
+    """``axe("what the page shows")``: fails on any serious or critical violation there.
+
+    axe-core is put into the page (again after each navigation) and run on the whole
+    document; the lesser violations are returned for a test to look at.
+    """
+    if not AXE_JS.is_file():
+        pytest.skip(AXE_MISSING)
+    source = AXE_JS.read_text(encoding="utf-8")
+
+    def check(state: str) -> list[dict[str, Any]]:
+        if not browser.execute_script("return typeof window.axe === 'object'"):
+            browser.execute_script(source)
+        outcome = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document, arguments[0]).then((r) => done(r.violations.map((v) => ({"
+            "  id: v.id, impact: v.impact, help: v.help,"
+            "  nodes: v.nodes.map((n) => n.target.join(' ') + ': ' + n.failureSummary)}))))"
+            ".catch((e) => done({error: String(e)}));", AXE_OPTIONS)
+        assert not isinstance(outcome, dict), f"axe-core failed on {state}: {outcome}"
+        blocking = [v for v in outcome if v["impact"] in BLOCKING]
+        assert not blocking, (f"accessibility violations on {state}:\n" +
+                              json.dumps(blocking, indent=1)[:6000])
+        return list(outcome)
+
+    return check

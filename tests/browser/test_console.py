@@ -76,7 +76,7 @@ def test_refill_collect_and_audit(server: Server, browser: Any, tmp_path: Path) 
     console, panel = panel_tab(browser, server)
 
     # refill the 100 hopper to the brim: the next 1.00 coin goes to the cashbox
-    type_into(browser, 'tr[data-coin="100"] input', "200")
+    type_into(browser, 'tr[data-coin="100"] input#count-100', "200")
     click(browser, 'tr[data-coin="100"] button')
     wait_for(browser, lambda: "hopper_adjusted" in event_kinds(browser))
     wait_for(browser, lambda: "200 / 200" in row(browser, 'tr[data-coin="100"]'))
@@ -125,13 +125,14 @@ def test_a_new_price_and_stock_after_a_refill(server: Server, browser: Any,
     _console, panel = panel_tab(browser, server)
     type_into(browser, 'tr[data-slot="A1"] input[aria-label="price of A1"]', "0.70")
     type_into(browser, 'tr[data-slot="A1"] input[aria-label="stock of A1"]', "10")
-    click(browser, 'tr[data-slot="A1"] button[aria-label="save A1"]')
+    click(browser, 'tr[data-slot="A1"] button[aria-label="Save A1"]')
     wait_for(browser, lambda: "product_changed" in event_kinds(browser))
     assert text(browser, "#message") == "A1: Cola at 0.70, 10 in stock"
-    # a price the API refuses: its own message, nothing changed
+    # a price the API refuses: its rule, in euros, next to the field; nothing changed
     type_into(browser, 'tr[data-slot="A1"] input[aria-label="price of A1"]', "0.72")
-    click(browser, 'tr[data-slot="A1"] button[aria-label="save A1"]')
-    wait_for(browser, lambda: "5" in text(browser, "#message"))
+    click(browser, 'tr[data-slot="A1"] button[aria-label="Save A1"]')
+    wait_for(browser, lambda: text(browser, "#price-A1-error") ==
+             "Price of A1: must be a multiple of 0.05.")
     assert "product_changed" in event_kinds(browser)
     assert server.call("GET", "/product")[0]["cost"] == 70
     shot(browser, tmp_path, "console-price.png")

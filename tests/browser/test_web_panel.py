@@ -67,9 +67,9 @@ def test_a_sale_with_clicks_only(server: Server, browser: Any, tmp_path: Path) -
     wait_for(browser, lambda: " 21" in hopper(browser, 100))  # the coin went to its hopper
     click(browser, '#keypad button[data-key="A"]')
     click(browser, '#keypad button[data-key="1"]')
-    # the page follows the vend live: product in the tray, 35 in change in the cup
+    # the page follows the vend live: product in the tray, 0.35 in change in the cup
     wait_for(browser, lambda: texts(browser, "#tray li") == ["Cola"])
-    wait_for(browser, lambda: sorted(texts(browser, "#cup li")) == ["10", "20", "5"])
+    wait_for(browser, lambda: sorted(texts(browser, "#cup li")) == ["0.05", "0.10", "0.20"])
     wait_for(browser, lambda: text(browser, "#state") == "idle")
     wait_for(browser, lambda: "2 left" in text(browser, '.slot[data-slot="A1"]'))
     wait_for(browser, lambda: " 19" in hopper(browser, 20) and " 19" in hopper(browser, 5))
@@ -84,7 +84,7 @@ def test_a_sale_with_clicks_only(server: Server, browser: Any, tmp_path: Path) -
     click(browser, '#coins button[data-coin="50"]')
     wait_for(browser, lambda: lcd(browser)[0] == "CREDIT 0.50")
     click(browser, '#keypad button[data-key="*"]')
-    wait_for(browser, lambda: texts(browser, "#cup li") == ["50"])
+    wait_for(browser, lambda: texts(browser, "#cup li") == ["0.50"])
     wait_for(browser, lambda: lcd(browser)[0] != "CREDIT 0.50")
 
     assert browser.execute_script("return window.notReloaded") is True
@@ -129,6 +129,7 @@ def test_the_page_finds_a_restarted_machine_by_itself(server: Server, browser: A
     open_panel(browser, server)
     server.call("POST", "/sim/coin", {"coin": 20})
     wait_for(browser, lambda: lcd(browser)[0] == "CREDIT 0.20")
+    server.asked_port = server.port  # the machine comes back at the address the page knows
     server.kill()
     wait_for(browser, lambda: text(browser, "#link") == "reconnecting…")
     assert text(browser, "#state") == "offline"

@@ -58,6 +58,7 @@ def test_each_machine_only_reaches_its_own_topics(tmp_path: Path) -> None:
         assert server.call("GET", "/health")["state"] == "idle"
         assert intruder.payloads("cmd") == []
         assert {"online": False} not in fleet.payloads("RPV0001/status")
+        fleet.close()  # one client per user, as the shipped config (client id = user) needs
         (tmp_path / "fleet.pass").write_text(USERS["fleet"])
         out = subprocess.run([sys.executable, "-m", "controller.cli", "fleet", "--once",
                               "--broker", broker.url, "--username", "fleet",

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,15 +89,23 @@ def test_fleet_once_shows_stock_cash_and_sales(tmp_path: Path, broker: Broker) -
     server = TelemetryServer(db, telemetry_config(broker.url, "RPV0007"))
     server.start()
     try:
-        stock_a1(server, cost=50, units=2)
+        seller = stock_a1(server, cost=50, units=2)
         sell_a1(server)
         wait_for(lambda: (retained(broker.port, "vending/RPV0007/status").get("salesToday")
                           or {}).get("count") == 1, 10, "the sale in the status")
-        inventory = retained(broker.port, "vending/RPV0007/inventory")
-        a1 = next(s for s in inventory["slots"] if s["slot"] == "A1")
+        cola = server.call("GET", "/product")[0]
+        server.call("PUT", f"/product/{cola['id']}", {"minLevel": 1}, seller)  # A1 is low
+
+        def a1_now() -> dict[str, Any]:
+            inventory = retained(broker.port, "vending/RPV0007/inventory")
+            return dict(next(s for s in inventory["slots"] if s["slot"] == "A1"))
+
+        a1 = wait_for(lambda: (lambda s: s if s["minLevel"] == 1 else None)(a1_now()), 10,
+                      "the minimum level in the inventory")
         assert a1 == {"slot": "A1", "productName": "Cola", "cost": 50, "amountAvailable": 1,
-                      "status": "ok"}
-        assert {"coin": 50, "payout": 21, "cashbox": 0} in inventory["coins"]
+                      "capacity": 10, "minLevel": 1, "status": "ok"}
+        inventory = retained(broker.port, "vending/RPV0007/inventory")
+        assert {"coin": 50, "payout": 21, "capacity": 200, "cashbox": 0} in inventory["coins"]
         out = fleet_once("--broker", broker.url)
         assert out.returncode == 0, out.stderr
         header, row = out.stdout.splitlines()[:2]

@@ -149,17 +149,27 @@ async def check_conservation(machine: Machine, tally: Tally) -> None:
             "SELECT slot, COUNT(*) FROM vends WHERE status = 'unknown' GROUP BY slot")}
         delivered = {r[0]: int(r[1]) for r in db.conn.execute(
             "SELECT slot, COUNT(*) FROM vends WHERE status = 'delivered' GROUP BY slot")}
+        booked = tuple(db.conn.execute(  # the sales book (GET /machine/sales) and the journal
+            "SELECT (SELECT COALESCE(SUM(count), 0) FROM sales_days), "
+            "(SELECT COALESCE(SUM(cents), 0) FROM sales_days), "
+            "(SELECT COALESCE(SUM(count), 0) FROM sales_hours), "
+            "(SELECT COUNT(*) FROM vends WHERE status = 'delivered'), "
+            "(SELECT COALESCE(SUM(price), 0) FROM vends WHERE status = 'delivered')"
+        ).fetchone())
         pending = db.conn.execute("SELECT (SELECT COUNT(*) FROM vends WHERE status = "
                                   "'pending') + (SELECT COUNT(*) FROM payouts WHERE status = "
                                   "'pending')").fetchone()[0]
         return {"coins": coins, "counters": counters, "stock": stock, "unknown": unknown,
                 "delivered": delivered, "pending": pending, "ledger": read_ledger(db),
+                "booked": booked,
                 "credit": credit_store.get_credit(db, credit_store.PANEL)}
 
     data = await machine.store.run(read)
     ledger = data["ledger"]
     assert ledger.balanced, [(i.name, i.left, i.right) for i in ledger.identities()]
     assert data["pending"] == 0
+    days, cents, hours, vends, price = data["booked"]
+    assert days == hours == vends and cents == price, data["booked"]  # every sale booked once
     for coin, (payout, cashbox) in data["coins"].items():
         assert world.hoppers.get(coin, 0) == payout, (coin, world.hoppers, data["coins"])
         assert world.cashbox.get(coin, 0) == cashbox, (coin, world.cashbox, data["coins"])

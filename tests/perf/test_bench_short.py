@@ -86,3 +86,13 @@ def test_live_pages_benchmark() -> None:
     r = run_short("bench_live.py")["live_page_update_latency"]
     for case in ("lcd_change", "stock_change", "coin_credit", "coin_lcd"):
         assert r[case]["n"] > 0 and 0 <= r[case]["p50_ms"] <= r[case]["max_ms"]
+
+
+@pytest.mark.timeout(120)
+def test_sales_benchmark() -> None:
+    r = run_short("bench_sales.py")
+    assert r["benchmark"] == "sales" and r["sales"] > 365 * 10
+    for case in ("sales_days_7", "sales_days_30", "sales_days_90", "picklist"):
+        f = r[case]
+        assert 0 < f["min_ms"] <= f["median_ms"] <= f["p95_ms"] <= f["max_ms"]
+        assert f["cpu_median_ms"] >= 0

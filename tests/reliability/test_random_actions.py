@@ -33,7 +33,7 @@ STEPS = int(os.environ.get("VENDING_RANDOM_STEPS", "0"))
 FIRST_SEED = int(os.environ.get("VENDING_RANDOM_FIRST_SEED", "100"))
 CHECK_EVERY = 6
 # a deposit claim the simulated buyer cannot meet (a jammed acceptor) times out soon
-CONFIG = "[machine]\ndeposit_claim_s = 2.0\n"
+CONFIG = "[machine]\ndeposit_claim_s = 2.0\ndeposit_claim_cooldown_s = 1.0\n"
 
 
 def seeds() -> list[int]:

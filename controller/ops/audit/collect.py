@@ -33,9 +33,8 @@ from controller.ops.audit.model import (
 from controller.store.device_info import identities
 from controller.store.event_codes import DELIVERY_FAILURE, DOOR_OPEN, fault_event_code
 
-# PA109: the minimum level a product asks for; the one place to change when
-# products carry one (the column expression of the selections query below).
-MIN_LEVEL_SQL = "0"
+# PA109: the minimum level the slot's product asks for (``products.min_level``).
+MIN_LEVEL_SQL = "p.min_level"
 
 
 def selection_number(slot: str, rows: str) -> str:
