@@ -48,6 +48,7 @@ class CctalkTimings:
     status_poll_interval_s: float | None = None  # the hoppers'
     dispense_timeout_s: float | None = None
     late_coin_window_s: float | None = None
+    reset_settle_s: float | None = None  # the hoppers' wait after a reset (header 1)
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,8 @@ def _hopper(config: Config, h: HopperConfig, link: CctalkLink | None,
                                 h.model].counter_moves_on_refusal,
                             **_given(status_poll_interval_s=t.status_poll_interval_s,
                                      dispense_timeout_s=t.dispense_timeout_s,
-                                     late_coin_window_s=t.late_coin_window_s))
+                                     late_coin_window_s=t.late_coin_window_s,
+                                     reset_settle_s=t.reset_settle_s))
     g = ports.gpio
     return PulseHopper(
         h.coin_cents, motor_pin=_pin(config, h.motor_pin, f"hopper {h.coin_cents}c motor"),

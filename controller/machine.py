@@ -43,6 +43,7 @@ from controller.ops.audit_devices import device_audit
 from controller.ops.maintenance import Maintenance
 from controller.ops.round_report import RoundReport
 from controller.panel.flow import FrontPanel
+from controller.payment import device_identity
 from controller.payment.bill_gate import BillGate
 from controller.payment.card_desk import CardDesk
 from controller.payment.coin_gate import CoinGate
@@ -151,6 +152,7 @@ class Machine:
         if d.bills is not None:
             self._closers.append(d.bills.close)
             await self.bill_gate.start(d.bills)
+        await device_identity.record(self.store, d.acceptor, d.hoppers)
         self.model.panel_credit_cents = await self.sales.credit_of(PANEL)
         await self.coin_gate.refresh_exact_change()
         await self.model.fire("fault" if self.faults.stops_machine() else "booted")
@@ -308,8 +310,11 @@ class Machine:
         return await self.sales.reset(user_id)
 
     async def state_json(self) -> dict[str, Any]:
-        state = await self.maintenance.state_json()
-        state = {**state, **mdb_state(self.devices, self.bill_gate)}
+        d = self.devices
+        state = device_identity.with_identities(await self.maintenance.state_json(),
+                                                d.acceptor if d else None,
+                                                d.hoppers if d else {})
+        state = {**state, **mdb_state(d, self.bill_gate)}
         if self.card_desk is not None:
             state["reader"] = await self.card_desk.state_json()
         return state

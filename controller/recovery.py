@@ -12,10 +12,13 @@ After a crash or a power cut, before the machine takes a coin:
   still paying is stopped first (emergency stop, then a final status read for
   a late coin).  Whatever was not paid goes back to the holder's credit.
   Nothing is paid twice.
-- When the figures exactly repeat the last payout's (a Flow hopper moves its
-  counter on a refusal too), taken and refused cannot be told apart: the
-  payout cannot be accounted for.  It is never booked as paid and never paid
-  again; its value stays owed change, and the hopper is latched for an
+- A hopper that keeps a lifetime dispense count (ccTalk 168: the Flow) had it
+  journaled before its dispense: the count now less the count then is
+  exactly what it paid, whatever its event counter did (a reset included).
+- Without that count, when the figures exactly repeat the last payout's (a
+  Flow-like hopper moves its counter on a refusal too), taken and refused
+  cannot be told apart: the payout cannot be accounted for.  It is never
+  booked as paid and never paid again; its value stays owed change, and the hopper is latched for an
   operator to count (``Reconciled.faults``).
 - A changer's tube (``Hopper.counter_is_coin_count``) journals its coin count
   before each DISPENSE: what a cut payout paid is the drop in that count.
@@ -41,6 +44,7 @@ from drivers.base import Hopper, HopperStatus, dispense_accepted
 from drivers.errors import HardwareError
 
 log = logging.getLogger(__name__)
+DISPENSE_COUNT_MODULO = 1 << 24  # ccTalk 168: 3 bytes
 
 
 @dataclass
@@ -90,6 +94,27 @@ async def _read_statuses(hoppers: dict[int, Hopper], coins: dict[int, int],
     return statuses
 
 
+async def _counted(hopper: Hopper, payout: dict[str, Any], coin: int, count: int,
+                   found: Reconciled) -> int | None:
+    """The coins this dispense paid, from the hopper's lifetime dispense count
+    against the one journaled before it; None when either is unknown."""
+    before = journal.dispense_count_before(payout, coin)
+    if before is None:
+        return None
+    try:
+        now = await hopper.dispense_count()
+    except HardwareError as exc:
+        log.warning("hopper %dc: dispense count unread (%s); its counter decides", coin, exc)
+        return None
+    if now is None:
+        return None
+    paid = (now - before) % DISPENSE_COUNT_MODULO
+    if paid > count:
+        found.problems.append(f"payout {payout['id']}: hopper {coin}c counted {paid} coin(s) "
+                              f"out for a dispense of {count}: check the hopper")
+    return min(paid, count)
+
+
 async def _reconcile_payout(store: Store, hoppers: dict[int, Hopper],
                             payout: dict[str, Any], found: Reconciled) -> None:
     """Record every coin the hoppers paid for this payout, then settle it."""
@@ -109,6 +134,11 @@ async def _reconcile_payout(store: Store, hoppers: dict[int, Hopper],
             await store.tx(lambda db, c=coin, t=total: journal.record_coins_paid(  # type: ignore[misc]
                 db, pid, c, t))
             continue
+        counted = await _counted(hoppers[coin], payout, coin, count, found)
+        if counted is not None:
+            await store.tx(lambda db, c=coin, t=counted: journal.record_coins_paid(  # type: ignore[misc]
+                db, pid, c, t))
+            continue
         if status.counter == before:
             continue
         if not counter_advanced_by_one(before, status.counter):
@@ -117,8 +147,8 @@ async def _reconcile_payout(store: Store, hoppers: dict[int, Hopper],
                                   "the coins recorded")
             continue
         figures = journal.hopper_status_before(payout, coin)
-        accepted = True if figures is None else dispense_accepted(
-            HopperStatus(before, 0, figures[0], figures[1]), status, count)
+        accepted = True if figures is None or not hoppers[coin].counter_moves_on_refusal \
+            else dispense_accepted(HopperStatus(before, 0, figures[0], figures[1]), status, count)
         if accepted is None:
             unaccounted = (coin, count)
             continue

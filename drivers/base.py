@@ -23,6 +23,32 @@ if TYPE_CHECKING:
     from drivers.mdb.bills import MdbBillValidator
     from drivers.mdb.cashless import MdbCashlessReader
 
+
+# --- identity ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIdentity:
+    """Who a device says it is, read at start-up (ccTalk 246, 245, 244, 242, 241,
+    4, 192); a field is None when the device does not answer that request."""
+
+    manufacturer: str | None = None
+    category: str | None = None
+    product_code: str | None = None
+    serial_number: str | None = None  # as the device's bytes read, most significant first
+    software_revision: str | None = None
+    comms_revision: str | None = None
+    build_code: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)  # e.g. a hopper's coin id (171)
+
+    def as_json(self) -> dict[str, object]:
+        return {"manufacturer": self.manufacturer, "category": self.category,
+                "productCode": self.product_code, "serialNumber": self.serial_number,
+                "softwareRevision": self.software_revision,
+                "commsRevision": self.comms_revision, "buildCode": self.build_code,
+                **self.extra}
+
+
 # --- coin acceptor ----------------------------------------------------------
 
 
@@ -93,6 +119,7 @@ class CoinAcceptor(ABC):
     name: str
     heartbeat: Heartbeat | None = None  # set by drivers that run a poll or delivery loop
     fills_tubes_in_service = False  # an MDB changer: coins in service mode refill its tubes
+    identity: DeviceIdentity | None = None  # what the device said at start-up (None: nothing)
 
     @abstractmethod
     def set_handler(self, handler: CoinHandler) -> None: ...
@@ -184,19 +211,39 @@ CoinPaidHook = Callable[[int], Awaitable[None]]
 
 
 class Hopper(ABC):
-    """A change hopper holding coins of one value."""
+    """A change hopper holding coins of one value.
+
+    ``counter_moves_on_refusal``: whether its event counter also moves on a
+    dispense it refuses (then a moved counter alone does not prove a payout).
+    """
 
     name: str
     coin_cents: int
     counter_is_coin_count = False
     """True for a changer's tube: ``status().counter`` is the coins it holds, so the
     coins a cut payout paid are the drop in that count (``controller.recovery``)."""
+    identity: DeviceIdentity | None = None  # what the device said at start-up (None: nothing)
+    counter_moves_on_refusal: bool = True
 
     @abstractmethod
     async def start(self) -> None: ...
 
     @abstractmethod
     async def status(self) -> HopperStatus: ...
+
+    async def poll(self) -> None:
+        """Check the hopper is there (cheap; at rest).  Raises HardwareError if not."""
+        await self.status()
+
+    async def prepare_payout(self) -> None:
+        """Whatever the hopper needs before a payout is journaled (a reset that
+        clears a power-up or sensor flag).  Raises HardwareError when it cannot pay."""
+        return None
+
+    async def dispense_count(self) -> int | None:
+        """Coins paid over the hopper's life (ccTalk 168), or None when the model
+        has no such count.  Raises HardwareError when it does not answer."""
+        return None
 
     @abstractmethod
     async def dispense(self, count: int, *, on_paid: CoinPaidHook | None = None) -> PayoutResult:

@@ -310,5 +310,5 @@ SIM_MDB_TIMINGS = MdbTimings(reset_retry_s=0.5, non_response_s=0.5, coin_s=0.5,
                              start_grace_s=0.1, poll_interval_s=0.02)
 SIM_CCTALK_TIMINGS = CctalkTimings(reply_timeout_s=0.05, retries=2, lost_poll_interval_s=0.5,
                                    status_poll_interval_s=0.01, dispense_timeout_s=3.0,
-                                   late_coin_window_s=0.05)
+                                   late_coin_window_s=0.05, reset_settle_s=0.01)
 

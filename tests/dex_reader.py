@@ -72,9 +72,10 @@ class Report:
     products: dict[str, Product]
     tubes: dict[int, Segment]  # CA17 by coin value (CA1702)
     events: dict[str, Segment]  # EA2 by event code (EA201)
+    hoppers: list[Segment] = field(default_factory=list)  # HA1: one per hopper
 
 
-REPEATED = {"CA17", "EA2", "PA1", "PA2", "PA4", "PA5", "PA7"}
+REPEATED = {"CA17", "EA2", "HA1", "PA1", "PA2", "PA4", "PA5", "PA7"}
 
 
 def read_dex(text: str) -> Report:
@@ -106,6 +107,9 @@ def read_dex(text: str) -> Report:
             current.blocks.setdefault(seg.tag, []).append(seg)
         elif seg.tag == "CA17":
             report.tubes[seg.int("CA1702")] = seg
+        elif seg.tag == "HA1":  # one per hopper, each with its own serial
+            assert seg["HA101"] not in [h["HA101"] for h in report.hoppers], "one HA1 a hopper"
+            report.hoppers.append(seg)
         elif seg.tag == "EA2":
             assert seg["EA201"] not in report.events, "one EA2 per event code"
             report.events[seg["EA201"]] = seg

@@ -7,6 +7,7 @@ import {
 } from "./console-dom.js";
 import { showEvents } from "./console-log.js";
 import { coinTable } from "./console-coins.js";
+import { showDevices } from "./console-devices.js";
 
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -239,6 +240,7 @@ import { coinTable } from "./console-coins.js";
     showSlots(m.slots);
     coins.show(m.coins);
     tell("machine", m);
+    showDevices($("devices"), m);
   }
 
   // A card reader, when the machine has one: its state, card sales, refunds owed to cards.

@@ -192,10 +192,11 @@ def _hopper_model(s: Section, index: int) -> dict[str, str]:
     given = s.get_optional_str("security")
     if given is not None and given not in SECURITY_MODES:
         raise ConfigError(f"{s.source}: [hoppers[{index}]] security: {given!r} is not "
-                          "supported (only serial, or zero for SCH2 no-encryption firmware; "
-                          "encrypted SCH2/SCH3 dispense needs the vendor's cipher)")
-    model = s.get_str("model", "sch2" if given == "zero" else "flow",
-                      choices=tuple(HOPPER_MODELS))
+                          "supported (only serial, zero for SCH2 no-encryption firmware, or "
+                          "none for a plain hopper; encrypted SCH2/SCH3 dispense needs the "
+                          "vendor's cipher)")
+    implied = {"zero": "sch2", "none": "plain"}.get(given or "", "flow")
+    model = s.get_str("model", implied, choices=tuple(HOPPER_MODELS))
     security = given or HOPPER_MODELS[model].security
     if security != HOPPER_MODELS[model].security:
         raise ConfigError(f"{s.source}: [hoppers[{index}]] security: a {model} hopper speaks "

@@ -93,7 +93,7 @@ class HopperConfig:
     address: int = 3
     capacity: int = 200
     security: str = "serial"
-    model: str = "flow"  # drivers.cctalk.hopper.HOPPER_MODELS: flow, sch2, sch1
+    model: str = "flow"  # drivers.cctalk.hopper_models.HOPPER_MODELS: flow, sch2, sch1, plain
     motor_pin: int | None = None
     sensor_pin: int | None = None
     coin_timeout_s: float = 5.0

@@ -9,6 +9,13 @@ its figures read), the payouts left open for it at boot are reconciled then
 (never guessed before), and its fault clears with an event.  A latched fault
 (a payout that cannot be accounted for, an empty or jammed hopper, a hopper
 that keeps failing) is left for an operator.
+
+At rest (no vend or payout running) every hopper that is in and well is
+asked whether it is there (``Hopper.poll``: a ccTalk simple poll) every
+``PRESENCE_S``, so a hopper that went silent is a fault on the pages and
+``/health`` within a few seconds, before a customer needs change from it;
+it heals as above when it answers again.  (The coin acceptor needs no such
+poll: its credit poll runs every 100 ms and reports it lost.)
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from controller.faults import FaultRegistry
+from controller.payment.device_identity import record as record_identities
 from controller.recovery import Reconciled, reconcile_payouts
 from controller.sale.mechanism import Mechanism
 from controller.store import Store
@@ -29,6 +37,7 @@ log = logging.getLogger(__name__)
 TICK_S = 0.1
 FIRST_TRY_S = 0.2
 MAX_TRY_S = 2.0
+PRESENCE_S = 2.0  # a silent hopper is seen within this plus the link's retries
 
 
 def hopper_device(coin: int) -> str:
@@ -44,6 +53,7 @@ class HopperWatch:
         self.absent: set[int] = set()  # not started yet: they did not answer at start-up
         self._delay_s: dict[int, float] = {}
         self._next_try: dict[int, float] = {}
+        self._next_presence: dict[int, float] = {}
         self.on_credit: Callable[[], Awaitable[None]] | None = None  # credit given back
 
     async def start_all(self, hoppers: dict[int, Hopper]) -> None:
@@ -74,6 +84,27 @@ class HopperWatch:
             for coin in list(self.hoppers):
                 if self._wants_try(coin):
                     await self._try(coin)
+                elif self._wants_presence(coin):
+                    await self._check_presence(coin)
+
+    def _wants_presence(self, coin: int) -> bool:
+        """In, with no fault, at rest, and not asked for ``PRESENCE_S``."""
+        if coin in self.absent or self._faults.get(hopper_device(coin)) is not None:
+            return False
+        if self._mechanism.busy:
+            return False
+        return time.monotonic() >= self._next_presence.get(coin, 0.0)
+
+    async def _check_presence(self, coin: int) -> None:
+        self._next_presence[coin] = time.monotonic() + PRESENCE_S
+        try:
+            await self.hoppers[coin].poll()
+        except HardwareError as exc:
+            if self._mechanism.busy:
+                return  # a payout started meanwhile: it reports what it finds
+            await self._faults.report(f"hopper {coin}c not answering at rest ({exc}): check "
+                                      "its cable and power", device=hopper_device(coin),
+                                      latched=False)
 
     def _wants_try(self, coin: int) -> bool:
         fault = self._faults.get(hopper_device(coin))
@@ -106,6 +137,7 @@ class HopperWatch:
         async with self._mechanism.quiet():
             self.absent.discard(coin)
             found = await reconcile_payouts(self._store, self.present())
+        await record_identities(self._store, None, {coin: self.hoppers[coin]})
         if self.on_credit is not None:
             await self.on_credit()
         for problem in found.problems:

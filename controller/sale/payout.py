@@ -1,10 +1,12 @@
 """Paying a holder's credit through the hoppers: change, coin return, reset.
 
 The payout is journaled (its plan fixed from the coins held) before the first
-hopper is told; each coin a hopper reports paid is recorded at once; when a
-hopper pays short, what is still owed is planned again from the other
-hoppers.  What could not be paid goes back to the holder's credit, and each
-hopper that failed is reported through the one fault path.
+hopper is told, and each hopper's figures before its dispense with it (event
+counter, last payout's figures, lifetime dispense count where it keeps one);
+each coin a hopper reports paid is recorded at once; when a hopper pays
+short, what is still owed is planned again from the other hoppers.  What
+could not be paid goes back to the holder's credit, and each hopper that
+failed is reported through the one fault path.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from controller.store import Store, journal
 from controller.store import faults as fault_rows
 from controller.store.credit import find_credit
 from drivers.base import Hopper
-from drivers.errors import HardwareError
+from drivers.errors import HardwareError, HopperFault
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +98,19 @@ class ChangePayer:
         counted are wrong) or an uncertain one is latched for an operator."""
         hopper = self.hoppers[coin]
         try:
+            await hopper.prepare_payout()
+        except HopperFault as exc:  # answers, but cannot pay now (its coin exit is blocked)
+            return f"hopper {coin}c cannot pay ({exc})", True, False
+        except HardwareError:
+            pass  # not answering: the status below says so
+        try:
             status = await hopper.status()
+            lifetime = await hopper.dispense_count()
         except HardwareError as exc:
             self._stream.publish("device", device=f"hopper:{coin}", ok=False, error=str(exc))
             return f"hopper {coin}c not answering ({exc}): check it", True, False
         await self._store.tx(lambda db: journal.record_hopper_counter(
-            db, payout_id, coin, status.counter, status.paid, status.unpaid))
+            db, payout_id, coin, status.counter, status.paid, status.unpaid, lifetime))
 
         recorded = 0
 

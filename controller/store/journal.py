@@ -183,14 +183,17 @@ def _payout_json(db: sqlite_utils.Database, payout_id: int, column: str) -> dict
 
 
 def record_hopper_counter(db: sqlite_utils.Database, payout_id: int, coin: int,
-                          counter: int, paid: int = 0, unpaid: int = 0) -> None:
-    """Before a dispense: the hopper's event counter and its last payout's
-    ``paid``/``unpaid`` figures, to reconcile after a crash."""
+                          counter: int, paid: int = 0, unpaid: int = 0,
+                          dispense_count: int | None = None) -> None:
+    """Before a dispense: the hopper's event counter, its last payout's
+    ``paid``/``unpaid`` figures and its lifetime dispense count (None: the
+    hopper keeps none), to reconcile after a crash."""
     row = db.table("payouts").get(payout_id)
     counters = json.loads(row["counters"])
     counters[str(coin)] = counter
     before = json.loads(row["before_status"])
-    before[str(coin)] = [paid, unpaid]
+    before[str(coin)] = [paid, unpaid] if dispense_count is None else [paid, unpaid,
+                                                                        dispense_count]
     db.table("payouts").update(payout_id, {"counters": json.dumps(counters),
                                            "before_status": json.dumps(before)})
 
@@ -199,6 +202,13 @@ def hopper_status_before(payout: Mapping[str, Any], coin: int) -> tuple[int, int
     """The ``(paid, unpaid)`` recorded before this payout's dispense of ``coin``."""
     figures = json.loads(payout.get("before_status") or "{}").get(str(coin))
     return (int(figures[0]), int(figures[1])) if figures else None
+
+
+def dispense_count_before(payout: Mapping[str, Any], coin: int) -> int | None:
+    """The hopper's lifetime dispense count recorded before this payout's dispense
+    of ``coin`` (None: not recorded, the hopper keeps none)."""
+    figures = json.loads(payout.get("before_status") or "{}").get(str(coin))
+    return int(figures[2]) if figures and len(figures) > 2 else None
 
 
 def record_coins_paid(db: sqlite_utils.Database, payout_id: int, coin: int,

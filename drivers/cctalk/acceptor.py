@@ -1,6 +1,7 @@
 """The ccTalk coin acceptor (validator) driver.
 
-``CctalkCoinAcceptor`` identifies the device, learns which coin sits at which
+``CctalkCoinAcceptor`` identifies the device as hosts do (``identity.py``:
+manufacturer, category, product code, serial, revisions), learns which coin sits at which
 position from its coin ids, keeps the inhibit registers (231 per coin, 228
 master) in the state the controller asked for, and polls the buffered credit
 (229).  Each poll's new events go to the handler as one ``CoinBatch`` with the
@@ -40,6 +41,7 @@ from drivers.cctalk.coins import (
     resolve_coin_values,
 )
 from drivers.cctalk.frame import Header
+from drivers.cctalk.identity import read_identity
 from drivers.cctalk.link import CctalkLink
 from drivers.errors import (
     DeviceBusy,
@@ -107,7 +109,10 @@ class CctalkCoinAcceptor(CoinAcceptor):
         owner of the device already paid out or credited.
         """
         await self.link.request(self.address, Header.SIMPLE_POLL, reply_len=0)
-        await self._check_category()
+        self.identity = await read_identity(self.link, self.address)
+        if self.identity.category != CATEGORY:
+            raise ProtocolError(f"device {self.address} is a {self.identity.category!r}, "
+                                f"not a {CATEGORY}")
         await self._read_coin_ids()
         data = await self._read_buffer()
         counter = data[0]
@@ -171,12 +176,6 @@ class CctalkCoinAcceptor(CoinAcceptor):
             await self.link.request(self.address, header, refuse_all, retries=1, reply_len=0)
 
     # --- start-up ------------------------------------------------------------
-
-    async def _check_category(self) -> None:
-        raw = await self.link.request(self.address, Header.EQUIPMENT_CATEGORY)
-        category = raw.decode("ascii", errors="replace").strip("\x00 ")
-        if category != CATEGORY:
-            raise ProtocolError(f"device {self.address} is a {category!r}, not a {CATEGORY}")
 
     async def _read_coin_ids(self) -> None:
         for position in POSITIONS:

@@ -1,33 +1,32 @@
 """The ccTalk payout hopper driver.
 
 ``CctalkHopper`` pays coins of one value: enable (164 A5), dispense (167, sent
-once, never blindly repeated), then poll the status (166) every 100 ms until
-nothing remains, reporting coins as they are counted.  A short pay is
-explained with test hopper (163), whose first byte is read whatever its
-length (1 byte SCH1, 2 SCH2, 3 SCH3).
+once, never blindly repeated, its security bytes as ``hopper_models.py``
+says), then poll the status (166) every 100 ms until nothing remains,
+reporting coins as they are counted.  A short pay is explained with test
+hopper (163), whose first byte is read whatever its length.
 
-What a dispense reply means (the SCH2 and Flow manuals agree): a NAK or BUSY
-is a refusal and nothing was paid, whatever the event counter does (Flow
-hoppers move it on a refusal, SCH2 hoppers do not).  An accepted dispense is
-answered with the event counter or, on SCH1-style firmware, a plain ACK.
-Only a missing or corrupt reply is ambiguous; the status read before the
-dispense then decides, and when even that cannot tell a taken dispense from
-a refused one the payout is reported as uncertain rather than guessed.
+A NAK or BUSY to a dispense is a refusal and nothing was paid, whatever the
+event counter does; an accepted one is answered with the event counter or a
+plain ACK.  Only a missing or corrupt reply is ambiguous: the status read
+before decides, and a hopper that keeps a lifetime dispense count (168, read
+before each dispense) settles exactly what left, also after a hopper lost or
+reset mid-payout.  Without that count, a case the status cannot tell is
+reported as uncertain rather than guessed.
 
-Security of 167: ``serial`` sends the hopper's serial number (Flow);
-``zero`` is the SCH2 "no encryption" firmware, which takes 8 zero bytes only
-right after a "request cipher key" (160), sent before every dispense.
+At start-up the driver identifies the hopper as hosts do (``identity.py``
+and its coin, 171), learns whether it answers 168, and resets it (header 1)
+when its test flags say power-up or an opto fault; ``prepare_payout`` does
+the same before each payout.
 
 Not modelled: the encrypted dispense variants (vendor cipher; refused at
 config time), payout by value (multi-coin hoppers), motor reverse commands.
 """
-
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 from typing import Literal
 
 from drivers.base import CoinPaidHook, Hopper, HopperStatus, PayoutResult, dispense_accepted
@@ -38,9 +37,13 @@ from drivers.cctalk.hopper_flags import (
     FLAG_OPTO_BLOCKED_PAYOUT,
     FLAG_PAYOUT_DISABLED,
     FLAG_PAYOUT_TIMEOUT,
+    OPTO_FLAGS,
+    RESET_FLAGS,
     describe_test_flags,
     fault_from_test_flags,
 )
+from drivers.cctalk.hopper_models import HOPPER_MODELS, SECURITY_MODES, HopperModel, Security
+from drivers.cctalk.identity import read_identity
 from drivers.cctalk.link import CctalkLink
 from drivers.errors import (
     DeviceBusy,
@@ -53,35 +56,20 @@ from drivers.errors import (
 
 __all__ = [
     "ENABLE_KEY", "FLAG_MAX_CURRENT", "FLAG_MOTOR_REVERSED", "FLAG_OPTO_BLOCKED_PAYOUT",
-    "FLAG_PAYOUT_DISABLED", "FLAG_PAYOUT_TIMEOUT", "HOPPER_MODELS", "CctalkHopper",
-    "HopperModel", "Security",
-    "fault_from_test_flags",
+    "FLAG_PAYOUT_DISABLED", "FLAG_PAYOUT_TIMEOUT", "HOPPER_MODELS", "SECURITY_MODES",
+    "CctalkHopper", "HopperModel", "Security", "fault_from_test_flags",
 ]
 
 log = logging.getLogger(__name__)
 
-Security = Literal["serial", "zero"]
-SECURITY_MODES: tuple[Security, ...] = ("serial", "zero")
 MAX_PER_COMMAND = 255
 ENABLE_KEY = 0xA5
 CIPHER_KEY_LEN = 8
 DISPENSE_REPLY_LENS = frozenset({0, 1})  # plain ACK (SCH1-style) or the event counter
 MIN_STATUS_POLL_S = 0.1  # docs/hardware.md: poll the status every 100 ms or slower
-
-
-@dataclass(frozen=True, slots=True)
-class HopperModel:
-    """What the driver must know of a hopper model (firmware variant)."""
-
-    security: Security
-    counter_moves_on_refusal: bool
-
-
-HOPPER_MODELS: dict[str, HopperModel] = {
-    "flow": HopperModel("serial", counter_moves_on_refusal=True),  # Suzo-Happ Flow
-    "sch2": HopperModel("zero", counter_moves_on_refusal=False),  # SCH2 "no encryption"
-    "sch1": HopperModel("serial", counter_moves_on_refusal=False),  # plain-ACK firmware
-}
+COUNT_LEN = 3  # 168: 3 bytes, least significant first
+COUNT_MODULO = 1 << 24
+RESET_SETTLE_S = 0.25  # a Flow ACKs a reset up to 90 ms late, then ~130 ms silent
 
 
 class _NothingPaid(Exception):
@@ -104,10 +92,12 @@ class CctalkHopper(Hopper):
                  security: Security = "serial", status_poll_interval_s: float = MIN_STATUS_POLL_S,
                  dispense_timeout_s: float = 5.0, late_coin_window_s: float = 0.5,
                  redispense_attempts: int = 2, counter_moves_on_refusal: bool = True,
-                 name: str | None = None) -> None:
+                 reset_settle_s: float = RESET_SETTLE_S, name: str | None = None) -> None:
         if security not in SECURITY_MODES:
-            raise ValueError(f"security must be serial or zero (encrypted dispense is not "
-                             f"supported), not {security!r}")
+            raise ValueError(f"security must be serial, zero or none (encrypted dispense is "
+                             f"not supported), not {security!r}")
+        if reset_settle_s < 0:
+            raise ValueError("reset_settle_s must be >= 0")
         if status_poll_interval_s <= 0 or dispense_timeout_s <= 0 or late_coin_window_s < 0:
             raise ValueError("poll interval and dispense timeout > 0, late window >= 0")
         if not 2 <= address <= 255 or coin_cents < 0 or redispense_attempts < 0:
@@ -122,17 +112,65 @@ class CctalkHopper(Hopper):
         self.late_coin_window_s = late_coin_window_s
         self.redispense_attempts = redispense_attempts
         self.counter_moves_on_refusal = counter_moves_on_refusal
+        self.reset_settle_s = reset_settle_s
         self.name = name or f"hopper:{coin_cents}"
         self.serial_number = b""
+        self.has_dispense_count = False  # learnt at start: the hopper answers 168
+        self._count_before: int | None = None  # 168 before the dispense under way
 
     # --- Hopper ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Check the hopper answers and read its serial number."""
+        """Identify the hopper, learn whether it counts coins (168), reset it
+        when a flag asks for it."""
         await self.link.request(self.address, Header.SIMPLE_POLL, reply_len=0)
-        self.serial_number = await self.link.request(self.address, Header.SERIAL_NUMBER,
-                                                     reply_len=3)
-        log.info("%s: serial %s", self.name, self.serial_number.hex())
+        self.identity = await read_identity(self.link, self.address,
+                                            {"coinId": Header.HOPPER_COIN})
+        serial = self.identity.serial_number
+        self.serial_number = b"" if serial is None else int(serial).to_bytes(3, "little")
+        if self.security == "serial" and not self.serial_number:
+            raise ProtocolError(f"{self.name} gives no serial number, which its dispense needs")
+        self.has_dispense_count = True
+        self.has_dispense_count = await self.dispense_count() is not None
+        await self.prepare_payout()
+        log.info("%s: %s, serial %s, dispense count %s", self.name,
+                 self.identity.product_code, serial,
+                 "kept" if self.has_dispense_count else "not kept")
+
+    async def poll(self) -> None:
+        """Simple poll (254): is the hopper there?"""
+        await self.link.request(self.address, Header.SIMPLE_POLL, reply_len=0)
+
+    async def dispense_count(self) -> int | None:
+        """Coins paid over the hopper's life (168); None when it keeps no count."""
+        if not self.has_dispense_count:
+            return None
+        try:
+            raw = await self.link.request(self.address, Header.DISPENSE_COUNT,
+                                          reply_len=COUNT_LEN)
+        except DeviceNak:
+            return None
+        return int.from_bytes(raw, "little")
+
+    async def prepare_payout(self) -> None:
+        """Reset the hopper when its flags want it (power-up, an opto flag);
+        HopperFault when an opto flag outlives the reset (the exit is blocked)."""
+        flags = await self.test_flags()
+        first = flags[0] if flags else 0
+        if not first & RESET_FLAGS or (await self.status()).remaining:
+            return  # never reset a hopper still paying: its figures tell what it paid
+        log.info("%s: test flags %s (%s): resetting", self.name, flags.hex(),
+                 "; ".join(describe_test_flags(flags)))
+        await self.reset()
+        flags = await self.test_flags()
+        if flags and flags[0] & OPTO_FLAGS:
+            raise HopperFault(f"{self.name}: {'; '.join(describe_test_flags(flags))} after "
+                              "a reset: clear the coin exit")
+
+    async def reset(self) -> None:
+        """Reset (header 1), then let the hopper come back."""
+        await self.link.request(self.address, Header.RESET_DEVICE, reply_len=0)
+        await asyncio.sleep(self.reset_settle_s)
 
     async def status(self) -> HopperStatus:
         data = await self.link.request(self.address, Header.HOPPER_STATUS, reply_len=4)
@@ -184,19 +222,47 @@ class CctalkHopper(Hopper):
             before = await self.status()
             if before.remaining:
                 raise HopperFault(f"{self.name} is still paying an earlier dispense")
+            self._count_before = await self.dispense_count()
             await self.link.request(self.address, Header.ENABLE_HOPPER, bytes((ENABLE_KEY,)),
                                     reply_len=0)
         except HardwareError as exc:
             raise _NothingPaid(exc) from exc
         sent = await self._send_dispense(count, before)
         if isinstance(sent, PayoutResult):
-            return sent
-        return await self._follow(count, sent, base, on_paid)
+            return await self._counted(sent)
+        return await self._counted(await self._follow(count, sent, base, on_paid))
+
+    async def _counted(self, result: PayoutResult) -> PayoutResult:
+        """An uncertain result made exact by the lifetime count, when there is one
+        and the hopper answers (it has stopped: nothing remains)."""
+        if result.certain or self._count_before is None:
+            return result
+        try:
+            status = await self.status()
+            if status.remaining:
+                status = await self.emergency_stop()
+            now = await self.dispense_count()
+        except HardwareError as exc:
+            log.error("%s: coins paid not countable now: %s", self.name, exc)
+            return result
+        if now is None:
+            return result
+        paid = min((now - self._count_before) % COUNT_MODULO, result.requested)
+        log.warning("%s: %s; the dispense count says %d coin(s) paid", self.name,
+                    result.fault, paid)
+        fault = None if paid >= result.requested else (
+            result.fault if result.fault != "dispense_unknown" else "short_pay")
+        return PayoutResult(result.requested, paid, fault)
 
     async def _security_bytes(self) -> bytes:
-        """The bytes before the count; ``zero`` first asks for a cipher key (160)."""
+        """The bytes before the count; ``zero`` first pumps the RNG (161) and asks
+        for a cipher key (160), as SCH2 hosts do; ``none`` sends no bytes."""
         if self.security == "serial":
             return self.serial_number
+        if self.security == "none":
+            return b""
+        await self.link.request(self.address, Header.PUMP_RNG, bytes(CIPHER_KEY_LEN),
+                                reply_len=0)
         await self.link.request(self.address, Header.REQUEST_CIPHER_KEY,
                                 reply_len=CIPHER_KEY_LEN)
         return bytes(CIPHER_KEY_LEN)

@@ -3,7 +3,10 @@
 SCH1-style firmware answers one byte, SCH2 two and SCH3 three; the meanings
 below are those of the first byte, the same on all of them.  Bit 2 ("motor
 reversed") says the hopper cleared a jam by itself: it stays latched until a
-reset, so it is not a jam now and never names a fault on its own.
+reset, so it is not a jam now and never names a fault on its own.  Bit 6
+("power-up") stays set from power-up until a reset command (header 1), and the
+opto flags (bits 3 to 5) stay set until a reset: a hopper refuses to pay
+while one is, so the host resets it first.
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ FLAG_MEANINGS: dict[int, str] = {
 
 JAM_FLAGS = FLAG_MAX_CURRENT | FLAG_OPTO_BLOCKED_PAYOUT
 SENSOR_FLAGS = FLAG_OPTO_BLOCKED_IDLE | FLAG_OPTO_SHORT_IDLE
+# the opto fraud flags: latched until a reset (header 1), no payout before it
+OPTO_FLAGS = FLAG_OPTO_BLOCKED_IDLE | FLAG_OPTO_SHORT_IDLE | FLAG_OPTO_BLOCKED_PAYOUT
+# what a reset clears and a host resets for: power-up, and the opto flags
+RESET_FLAGS = FLAG_POWER_UP | OPTO_FLAGS
 
 
 def describe_test_flags(flags: bytes) -> list[str]:

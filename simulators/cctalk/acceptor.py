@@ -1,6 +1,7 @@
 """A simulated ccTalk coin acceptor, byte-exact on the bus.
 
-It answers identification, coin id, inhibit (231, read back with 230),
+It answers identification (simple poll, category, and the identity requests
+its model implements: 246, 244, 242, 241, 4, 192), coin id, inhibit (231, read back with 230),
 master inhibit (228, read back with 227), buffered credit (229) and reset
 (1).  A coin dropped in with ``insert`` is validated against the registers:
 an enabled coin is routed into its hopper
@@ -55,6 +56,7 @@ class SimCctalkAcceptor(SimCctalkDevice):
         self.serial_number = serial_number
         super().__init__(world, address=address, name=name, reply_delay_s=reply_delay_s,
                          slow_delay_s=slow_delay_s)
+        self.identity_replies = dict(self.model.identity)
 
     def power_up_registers(self) -> dict[str, Any]:
         return {"counter": 0, "events": [[0, 0]] * EVENT_PAIRS,

@@ -16,7 +16,10 @@ that matter to the driver (the names and summaries are
 - ``keeps_inhibits_at_reset``: 231 and 228 survive a reset (kept in
   non-volatile memory) instead of going back to "everything inhibited";
 - ``clears_buffer_at_reset``: the five event pairs of 229 are zeroed at a reset
-  (the counter is 0 after a reset on every model).
+  (the counter is 0 after a reset on every model);
+- ``identity``: the answers to 246 (manufacturer), 244 (product code), 241
+  (software revision), 4 (comms revision, 3 bytes) and 192 (build code); a
+  header missing from it is NAKed (the ``basic`` validator has no 4 and 192).
 
 Not modelled: the power-up silence, teach mode, bill validators, coin id
 value codes with a multiplier letter (the config maps those).
@@ -24,9 +27,10 @@ value codes with a multiplier letter (the config maps those).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from drivers.cctalk.acceptor_models import DEFAULT_ACCEPTOR_MODEL
+from simulators.cctalk.device import identity_replies
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,21 +43,28 @@ class SimAcceptorModel:
     sorter_paths: tuple[int, int]  # (to its hopper, to the cashbox)
     keeps_inhibits_at_reset: bool
     clears_buffer_at_reset: bool
+    identity: dict[int, bytes] = field(default_factory=dict)
+
 
 
 ACCEPTOR_MODELS: dict[str, SimAcceptorModel] = {
     "generic": SimAcceptorModel("generic", 16, nak_beyond_positions=False,
                                 unused_coin_id=b"......", master_inhibit=True,
                                 sorter_paths=(1, 1), keeps_inhibits_at_reset=False,
-                                clears_buffer_at_reset=True),
+                                clears_buffer_at_reset=True,
+                                identity=identity_replies("Generic", "CCT-16", "CCT-V2.3",
+                                                          (1, 4, 2), "EU-STD")),
     "basic": SimAcceptorModel("basic", 12, nak_beyond_positions=True,
                               unused_coin_id=b"      ", master_inhibit=False,
                               sorter_paths=(0, 0), keeps_inhibits_at_reset=False,
-                              clears_buffer_at_reset=True),
+                              clears_buffer_at_reset=True,
+                              identity=identity_replies("Generic", "CCT-12", "CCT-V1.0")),
     "retentive": SimAcceptorModel("retentive", 16, nak_beyond_positions=False,
                                   unused_coin_id=b"......", master_inhibit=True,
                                   sorter_paths=(1, 2), keeps_inhibits_at_reset=True,
-                                  clears_buffer_at_reset=False),
+                                  clears_buffer_at_reset=False,
+                                  identity=identity_replies("Generic", "CCT-16R", "CCT-V3.1",
+                                                     (1, 4, 3), "EU-NV")),
 }
 
 

@@ -6,6 +6,9 @@ process finds them as a real device would keep them), logs every frame and
 physical event with a monotonic timestamp, and misbehaves on request through
 ``inject(fault)`` until ``clear()``.
 
+Every device answers simple poll (254) and equipment category (245), and
+the identity requests its model implements (``identity_replies``).
+
 Generic faults: ``silent`` (no replies), ``bad_checksum`` (replies with a
 corrupt last byte), ``slow`` (replies after ``slow_delay_s``), ``nak``,
 ``busy``, ``garbage`` (replies with the bytes in ``garbage`` or random bytes),
@@ -33,6 +36,20 @@ log = logging.getLogger(__name__)
 Reply = tuple[int, bytes]
 LogEntry = tuple[float, str, str]
 LOG_ENTRIES = 5000  # per device or bus; older entries drop off
+
+
+def identity_replies(manufacturer: str, product: str, software: str,
+                     comms: tuple[int, int, int] | None = None,
+                     build: str | None = None) -> dict[int, bytes]:
+    """A model's answers to 246, 244, 241 and, when it has them, 4 and 192."""
+    found: dict[int, bytes] = {Header.MANUFACTURER: manufacturer.encode("ascii"),
+                               Header.PRODUCT_CODE: product.encode("ascii"),
+                               Header.SOFTWARE_REVISION: software.encode("ascii")}
+    if comms is not None:
+        found[Header.COMMS_REVISION] = bytes(comms)
+    if build is not None:
+        found[Header.BUILD_CODE] = build.encode("ascii")
+    return found
 
 
 class BoundedLog(list[LogEntry]):
@@ -67,6 +84,7 @@ class SimCctalkDevice:
         self.lose_replies: dict[int, int] = {}  # header -> replies lost on the wire
         self.corrupt_replies: dict[int, int] = {}  # header -> replies with a bad checksum
         self.log = BoundedLog()
+        self.identity_replies: dict[int, bytes] = {}  # 246, 244, 241, 4, 192: the model's
         self._rng = random.Random(address)
         self.registers: dict[str, Any] = world.device(f"cctalk:{name}")
         if not self.registers:
@@ -83,8 +101,10 @@ class SimCctalkDevice:
         """The reply to one request; None for an unknown header (answered NAK)."""
         if header == Header.SIMPLE_POLL:
             return Header.ACK, b""
-        if header == Header.EQUIPMENT_CATEGORY:
+        if header == Header.EQUIPMENT_CATEGORY and not data:
             return Header.ACK, self.category.encode("ascii")
+        if header in self.identity_replies and not data:
+            return Header.ACK, self.identity_replies[header]
         return None
 
     def on_refused(self, header: int, data: bytes) -> None:

@@ -1,9 +1,14 @@
 """A simulated ccTalk payout hopper, byte-exact on the bus.
 
 It answers serial number (242), test hopper (163), enable (164), dispense
-(167), status (166), emergency stop (172) and, for models that need it,
-request cipher key (160).  Its ``model`` (``simulators.cctalk.hopper_models``:
-``flow``, ``sch2``, ``sch1``) selects the security bytes, whether a refused
+(167), status (166), emergency stop (172), reset (1), the identity and
+information requests its model implements (``hopper_info.py``: 246, 244,
+241, 4, 192, 168, 171, 217, 236, 247) and, for models that need it, pump RNG
+(161) and request cipher key (160).  Test flags: "power-up" (bit 6) is set
+from power-up until a reset command (header 1); the opto flags (bits 3 to 5)
+stay set until a reset, and the hopper refuses every dispense while one is.
+Its ``model`` (``simulators.cctalk.hopper_models``: ``flow``, ``sch2``,
+``sch1``, ``plain``) selects the security bytes, whether a refused
 dispense (NAK: not enabled, wrong security bytes, no cipher key, still
 paying) moves the event counter, the dispense reply (event counter or plain
 ACK) and the length of the test hopper reply.  Coins leave ``world.hoppers[coin]`` one by one every
@@ -19,8 +24,9 @@ coin of a dispense is not paid, no flag), ``late_coin`` (one coin still exits
 after an emergency stop), ``refuse`` (every dispense is NAKed, the counter
 moving as the model does on a refusal), ``self_clear_jam`` (the motor
 reverses once to clear a jam and pays on; the "motor reversed" flag stays
-latched until a reset).  Not modelled: encrypted dispense, the real hopper's
-multi-second timeouts.
+latched until a reset), ``opto`` (the exit opto path is blocked at idle: bit
+3, set again by every reset while the fault stands).  Not modelled:
+encrypted dispense, the real hopper's multi-second timeouts.
 """
 
 from __future__ import annotations
@@ -34,14 +40,20 @@ from drivers.cctalk.hopper import ENABLE_KEY
 from drivers.cctalk.hopper_flags import (
     FLAG_MAX_CURRENT,
     FLAG_MOTOR_REVERSED,
+    FLAG_OPTO_BLOCKED_IDLE,
     FLAG_PAYOUT_DISABLED,
     FLAG_PAYOUT_TIMEOUT,
+    FLAG_POWER_UP,
+    OPTO_FLAGS,
 )
 from simulators.cctalk.device import Reply, SimCctalkDevice
+from simulators.cctalk.hopper_info import info_reply
 from simulators.cctalk.hopper_models import DEFAULT_HOPPER_MODEL, Security, hopper_model
 from simulators.world import SimWorld
 
-LATCHED_FLAGS = FLAG_MOTOR_REVERSED  # kept until a reset, not cleared by a dispense
+# kept until a reset, not cleared by a dispense
+LATCHED_FLAGS = FLAG_MOTOR_REVERSED | FLAG_POWER_UP | OPTO_FLAGS
+CIPHER_KEY_LEN = 8
 
 
 def default_serial(address: int) -> bytes:
@@ -54,7 +66,7 @@ class SimCctalkHopper(SimCctalkDevice):
 
     category: ClassVar[str] = "Payout"
     FAULTS: ClassVar[frozenset[str]] = SimCctalkDevice.FAULTS | {
-        "empty", "jam", "short_pay", "late_coin", "refuse", "self_clear_jam"}
+        "empty", "jam", "short_pay", "late_coin", "refuse", "self_clear_jam", "opto"}
 
     def __init__(self, world: SimWorld, *, address: int, coin_cents: int,
                  model: str = DEFAULT_HOPPER_MODEL, security: Security | None = None,
@@ -62,7 +74,8 @@ class SimCctalkHopper(SimCctalkDevice):
                  coin_interval_s: float = 0.015, stall_timeout_s: float = 0.05,
                  unpaid_clear_s: float = 2.0, late_coin_s: float = 0.01, jam_after: int = 1,
                  name: str | None = None, reply_delay_s: float = 0.002,
-                 slow_delay_s: float = 0.5) -> None:
+                 slow_delay_s: float = 0.5, low_level: int = 10,
+                 high_level: int = 190) -> None:
         self.coin_cents = coin_cents
         self.model = hopper_model(model)
         self.security: Security = security or self.model.security
@@ -72,14 +85,23 @@ class SimCctalkHopper(SimCctalkDevice):
         self.unpaid_clear_s = unpaid_clear_s
         self.late_coin_s = late_coin_s
         self.jam_after = jam_after
+        self.low_level = low_level  # coins at or below: the low level plate is uncovered
+        self.high_level = high_level  # coins at or above: the hopper reads full
         self._task: asyncio.Task[None] | None = None
         self._clear_unpaid: asyncio.TimerHandle | None = None
         super().__init__(world, address=address, name=name or f"hopper:{coin_cents}",
                          reply_delay_s=reply_delay_s, slow_delay_s=slow_delay_s)
+        self.identity_replies = dict(self.model.identity)
 
     def power_up_registers(self) -> dict[str, Any]:
         return {"counter": 0, "remaining": 0, "paid": 0, "unpaid": 0,
-                "enabled": False, "flags": 0, "cipher_key": False}
+                "enabled": False, "flags": FLAG_POWER_UP, "cipher_key": False,
+                "dispense_count": 0}
+
+    @property
+    def dispense_count(self) -> int:
+        """Coins paid over the hopper's life (kept through resets)."""
+        return int(self.registers.get("dispense_count", 0))
 
     # --- registers ----------------------------------------------------------------
 
@@ -111,10 +133,26 @@ class SimCctalkHopper(SimCctalkDevice):
             self._task = None
 
     def power_reset(self) -> None:
+        """Power-up values, but the lifetime count (non-volatile); the power-up
+        flag set, and the opto flag while the path is still blocked."""
         if self._task is not None:
             self._task.cancel()
             self._task = None
+        count = self.dispense_count
         super().power_reset()
+        self._update(dispense_count=count, flags=FLAG_POWER_UP | self._standing_opto())
+
+    def _reset_command(self) -> None:
+        """Header 1: a reset that the host asked for clears the power-up flag."""
+        self.power_reset()
+        self._update(flags=self._standing_opto())
+
+    def _standing_opto(self) -> int:
+        return FLAG_OPTO_BLOCKED_IDLE if "opto" in self.faults else 0
+
+    def on_fault(self, fault: str) -> None:
+        if fault == "opto":
+            self._update(flags=self.reg("flags") | FLAG_OPTO_BLOCKED_IDLE)
 
     # --- the bus side -------------------------------------------------------------
 
@@ -125,9 +163,14 @@ class SimCctalkHopper(SimCctalkDevice):
             return Header.ACK, self.status_bytes()
         if header == Header.TEST_HOPPER and not data:
             return Header.ACK, self._test_flags()
+        if header == Header.PUMP_RNG and len(data) == CIPHER_KEY_LEN and \
+                self.model.cipher_key_required:
+            return Header.ACK, b""
         if header == Header.REQUEST_CIPHER_KEY and not data and self.model.cipher_key_required:
             self._update(cipher_key=True)
-            return Header.ACK, bytes(self._rng.randrange(256) for _ in range(8))
+            return Header.ACK, bytes(self._rng.randrange(256) for _ in range(CIPHER_KEY_LEN))
+        if header in self.model.answers and not data:
+            return Header.ACK, self._info(header)
         if header == Header.ENABLE_HOPPER and len(data) == 1:
             self._update(enabled=data[0] == ENABLE_KEY)
             return Header.ACK, b""
@@ -136,9 +179,18 @@ class SimCctalkHopper(SimCctalkDevice):
         if header == Header.EMERGENCY_STOP and not data:
             return Header.ACK, bytes((self._emergency_stop(),))
         if header == Header.RESET_DEVICE and not data:
-            self.power_reset()
+            self._reset_command()
             return Header.ACK, b""
         return super().answer(header, data)
+
+    def _info(self, header: int) -> bytes:
+        reply = info_reply(header, coin_cents=self.coin_cents,
+                           dispense_count=self.dispense_count,
+                           coins=self.world.hoppers.get(self.coin_cents, 0),
+                           low_level=self.low_level, high_level=self.high_level,
+                           variables=self.model.variables)
+        assert reply is not None  # every header of ``answers`` has a reply
+        return reply
 
     def on_refused(self, header: int, data: bytes) -> None:
         if header == Header.DISPENSE_COINS and self.model.counter_on_refusal:
@@ -156,8 +208,13 @@ class SimCctalkHopper(SimCctalkDevice):
         return counter
 
     def _security_ok(self, key: bytes) -> bool:
-        expected = self.serial_number if self.security == "serial" else bytes(8)
-        return key == expected
+        """Serial-number security wants the serial; SCH2 "no encryption" any 8
+        bytes (after a cipher key request); a plain hopper none at all."""
+        if self.security == "serial":
+            return key == self.serial_number
+        if self.security == "zero":
+            return len(key) == CIPHER_KEY_LEN
+        return key == b""
 
     def _refusal(self, data: bytes) -> str | None:
         """Why this dispense is refused, or None when it is taken."""
@@ -170,6 +227,8 @@ class SimCctalkHopper(SimCctalkDevice):
             return "security bytes"
         if self.model.cipher_key_required and not had_key:
             return "no cipher key requested"
+        if self.reg("flags") & OPTO_FLAGS:
+            return "opto flags set: a reset is needed first"
         if not self.registers["enabled"] or self.reg("remaining") > 0:
             return "disabled or busy"
         return None
@@ -203,9 +262,14 @@ class SimCctalkHopper(SimCctalkDevice):
         return not_paid
 
     def _late_coin(self) -> None:
-        if self.world.take_coin_from_hopper(self.coin_cents):
-            self._update(paid=self.reg("paid") + 1, unpaid=max(0, self.reg("unpaid") - 1))
-            self.record("event", "late coin after emergency stop")
+        with self.world.lock:
+            count = self.dispense_count
+            self.registers.update(dispense_count=count + 1)
+            if not self.world.take_coin_from_hopper(self.coin_cents):  # saves both
+                self.registers.update(dispense_count=count)
+                return
+        self._update(paid=self.reg("paid") + 1, unpaid=max(0, self.reg("unpaid") - 1))
+        self.record("event", "late coin after emergency stop")
 
     # --- the motor ----------------------------------------------------------------
 
@@ -234,10 +298,12 @@ class SimCctalkHopper(SimCctalkDevice):
         """One coin from the world's hopper to the cup and the registers, one save."""
         with self.world.lock:
             before = self.reg("remaining"), self.reg("paid")
-            self.registers.update(remaining=before[0] - 1, paid=before[1] + 1)
+            count = self.dispense_count
+            self.registers.update(remaining=before[0] - 1, paid=before[1] + 1,
+                                  dispense_count=count + 1)
             if self.world.take_coin_from_hopper(self.coin_cents):  # saves both
                 return True
-            self.registers.update(remaining=before[0], paid=before[1])
+            self.registers.update(remaining=before[0], paid=before[1], dispense_count=count)
             return False
 
     async def _stall(self, flag: int) -> None:

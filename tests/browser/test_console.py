@@ -67,6 +67,10 @@ def panel_tab(browser: Any, server: Server) -> tuple[str, str]:
 def test_refill_collect_and_audit(server: Server, browser: Any, tmp_path: Path) -> None:
     logged_in(browser, server)
     assert text(browser, "#who") == OPERATOR[0]
+    # who each payment device said it is at start-up
+    devices = text(browser, "#devices")
+    assert "coin acceptor: Generic CCT-16, serial 197121, software CCT-V2.3" in devices
+    assert "0.50 hopper: Suzo-Happ Payout, serial" in devices and "coin EU050A" in devices
     assert browser.find_element("css selector", 'tr[data-slot="A1"] input').get_attribute(
         "value") == "0.65"
     console, panel = panel_tab(browser, server)
@@ -99,6 +103,7 @@ def test_refill_collect_and_audit(server: Server, browser: Any, tmp_path: Path) 
     wait_for(browser, lambda: any(p.suffix == ".txt" for p in browser.downloads.iterdir()))
     report = next(p for p in browser.downloads.iterdir() if p.suffix == ".txt").read_text()
     assert report.startswith("DXS") and "CA" in report
+    assert "\nCA1*197121*CCT-16*CCT-V2.3\n" in report and report.count("\nHA1*") == 5
     raw = next(p for p in browser.downloads.iterdir() if p.suffix == ".txt").read_bytes()
     ea3 = read_dex(raw.decode("ascii")).singles["EA3"]  # CRLF kept
     assert (ea3["EA309"], ea3["EA310"]) == ("1", "1")  # this download, after one collection

@@ -22,6 +22,8 @@ def load(tmp_path: Path, hopper: str) -> config.HopperConfig:
     ("model = 'sch1'\n", "sch1", "serial"),
     ("security = 'zero'\n", "sch2", "zero"),  # the SCH2 no-encryption firmware
     ("model = 'flow'\nsecurity = 'serial'\n", "flow", "serial"),
+    ("model = 'plain'\n", "plain", "none"),  # a dispense of just the count
+    ("security = 'none'\n", "plain", "none"),
 ])
 def test_model_and_security(tmp_path: Path, hopper: str, model: str, security: str) -> None:
     h = load(tmp_path, hopper)
@@ -34,6 +36,8 @@ def test_model_and_security(tmp_path: Path, hopper: str, model: str, security: s
     ("model = 'sch3'\n", "must be one of"),
     ("model = 'sch2'\nsecurity = 'serial'\n", "a sch2 hopper speaks 'zero'"),
     ("model = 'flow'\nsecurity = 'zero'\n", "a flow hopper speaks 'serial'"),
+    ("model = 'flow'\nsecurity = 'none'\n", "a flow hopper speaks 'serial'"),
+    ("model = 'plain'\nsecurity = 'zero'\n", "a plain hopper speaks 'none'"),
 ])
 def test_modes_we_cannot_speak_are_refused(tmp_path: Path, hopper: str, what: str) -> None:
     with pytest.raises(ConfigError, match=what):

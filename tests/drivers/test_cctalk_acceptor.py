@@ -15,6 +15,7 @@ import pytest_asyncio
 
 from drivers.base import CoinEventKind
 from drivers.cctalk.acceptor import CctalkCoinAcceptor
+from drivers.cctalk.frame import encode
 from drivers.cctalk.link import CctalkLink
 from simulators.cctalk import SimCctalkAcceptor, SimCctalkBus, build_cctalk_bus
 from simulators.cctalk.acceptor_models import ACCEPTOR_MODELS
@@ -71,7 +72,12 @@ async def test_identification_and_safe_start(acceptor: CctalkCoinAcceptor,
     assert not acceptor.accepting
     assert not any(sim.accepts(coin) for coin in COINS)
     rx = sim.entries("rx")
-    assert rx[:3] == ["02 00 01 fe ff", "02 00 01 f5 08", "02 01 01 b8 01 43"]
+    # simple poll, then identity as hosts ask it: 246, 245, 244, 242, 241, 4, 192
+    identity = [encode(2, 1, h).hex(" ") for h in (246, 245, 244, 242, 241, 4, 192)]
+    assert rx[:9] == ["02 00 01 fe ff", *identity, "02 01 01 b8 01 43"]
+    assert identity[1] == "02 00 01 f5 08"  # the equipment category request of docs/hardware.md
+    assert acceptor.identity is not None and acceptor.identity.category == "Coin Acceptor"
+    assert acceptor.identity.serial_number == str(int.from_bytes(sim.serial_number, "little"))
     assert "02 01 01 e4 00 18" in rx  # master inhibit: accept nothing
     if sim.model.master_inhibit:
         assert sim.inhibit_mask == 0x1F and not sim.master_enabled

@@ -147,6 +147,9 @@ async def test_hopper_identifies_itself(target: Target) -> None:
     hopper = target.hopper()
     await hopper.start()
     assert len(hopper.serial_number) == 3
+    identity = hopper.identity  # read with the hosts' requests (246, 245, 244, 242 ...)
+    assert identity is not None and identity.category == "Payout"
+    assert identity.manufacturer and identity.serial_number
     status = await hopper.status()
     assert isinstance(status, HopperStatus) and status.remaining == 0
     flags = await hopper.test_flags()
@@ -159,6 +162,7 @@ async def test_hopper_pays_exactly_what_it_was_asked(target: Target) -> None:
     hopper = target.hopper()
     await hopper.start()
     before = await hopper.status()
+    lifetime = await hopper.dispense_count()  # None: the model keeps no count (168)
     seen: list[int] = []
 
     async def on_paid(total: int) -> None:
@@ -170,6 +174,8 @@ async def test_hopper_pays_exactly_what_it_was_asked(target: Target) -> None:
     assert (after.remaining, after.paid, after.unpaid) == (0, target.payout_coins, 0)
     assert after.counter == counter_after(before.counter)
     assert seen and seen[-1] == target.payout_coins and seen == sorted(seen)
+    if lifetime is not None:  # the lifetime count moved by exactly the coins paid
+        assert await hopper.dispense_count() == lifetime + target.payout_coins
     await hopper.close()
 
 

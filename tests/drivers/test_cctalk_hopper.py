@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from drivers.cctalk.link import CctalkLink
 from drivers.errors import DeviceNak, HardwareError
 from simulators.cctalk import SimCctalkBus, SimCctalkHopper, build_cctalk_bus
 from simulators.world import SimWorld
+
+FILL_50 = 20  # coins in the simulated 50c hopper at first start
 
 pytestmark = pytest.mark.asyncio
 
@@ -231,6 +234,7 @@ async def test_stuck_hopper_is_stopped_by_the_driver(hopper50: CctalkHopper,
 
 
 async def test_hopper_device_reset_mid_payout(hopper50: CctalkHopper, sim50: SimCctalkHopper,
+                                              cctalk_world: SimWorld,
                                               cctalk_until: CctalkUntil) -> None:
     sim50.coin_interval_s = 0.01
     paid = Paid()
@@ -238,7 +242,26 @@ async def test_hopper_device_reset_mid_payout(hopper50: CctalkHopper, sim50: Sim
     await cctalk_until(lambda: paid.seen)
     sim50.inject("reset")
     result = await task
+    # the reset stopped it; the dispense count (168, kept through a reset) says
+    # exactly how many coins left
+    assert (result.fault, result.certain) == ("device_reset", True)
+    assert 0 < result.paid == FILL_50 - cctalk_world.hoppers[50] < 10
+
+
+async def test_hopper_reset_mid_payout_is_uncertain_without_a_dispense_count(
+        hopper50: CctalkHopper, sim50: SimCctalkHopper, cctalk_world: SimWorld,
+        cctalk_until: CctalkUntil) -> None:
+    sim50.model = replace(sim50.model, answers=frozenset())  # a Flow that NAKs 168
+    await hopper50.start()
+    assert not hopper50.has_dispense_count
+    sim50.coin_interval_s = 0.01
+    paid = Paid()
+    task = asyncio.create_task(hopper50.dispense(10, on_paid=paid))
+    await cctalk_until(lambda: paid.seen)
+    sim50.inject("reset")
+    result = await task
     assert (result.fault, result.certain) == ("device_reset", False)
+    assert result.paid <= FILL_50 - cctalk_world.hoppers[50]
 
 
 async def test_dispense_zero_and_negative(hopper50: CctalkHopper) -> None:
@@ -259,11 +282,26 @@ async def test_refused_dispense_with_a_lost_reply_pays_nothing(
     assert "dispense refused: security bytes" in sim50.entries("event")
 
 
-async def test_lost_reply_to_a_repeat_of_the_last_payout_is_uncertain_on_a_flow(
+async def test_lost_reply_to_a_repeat_of_the_last_payout_is_counted_on_a_flow(
         hopper50: CctalkHopper, sim50: SimCctalkHopper, cctalk_world: SimWorld) -> None:
     # A Flow hopper counts refusals too: when the figures repeat the last payout's,
-    # taken and refused look the same.  The driver says so instead of guessing,
-    # and never sends the dispense again.
+    # taken and refused look the same; its dispense count (168) read before the
+    # dispense tells how many coins left, and the dispense is never sent again.
+    assert hopper50.has_dispense_count
+    assert (await hopper50.dispense(3)).paid == 3
+    sim50.lose_replies[0xA7] = 1
+    result = await hopper50.dispense(3)
+    assert (result.paid, result.fault, result.certain) == (3, None, True)
+    assert cctalk_world.hoppers[50] == 14
+    assert len(dispense_frames(sim50)) == 2
+
+
+async def test_lost_reply_to_a_repeat_of_the_last_payout_is_uncertain_without_a_count(
+        hopper50: CctalkHopper, sim50: SimCctalkHopper, cctalk_world: SimWorld) -> None:
+    # A Flow-like hopper that answers no 168: the driver says it cannot tell
+    # instead of guessing, and never sends the dispense again.
+    sim50.model = replace(sim50.model, answers=frozenset())
+    await hopper50.start()
     assert (await hopper50.dispense(3)).paid == 3
     sim50.lose_replies[0xA7] = 1
     result = await hopper50.dispense(3)

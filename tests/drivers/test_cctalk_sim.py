@@ -31,7 +31,10 @@ ACCEPTOR_EXCHANGES = [
 HOPPER_EXCHANGES = [
     ("03 00 01 FE FE", "01 00 03 00 FC"),
     ("03 00 01 F2 0A", "01 03 03 00 DF D7 0A 39"),
-    ("03 00 01 A3 59", "01 03 03 00 80 00 00 79"),  # not enabled: payout disabled (Flow: 3)
+    # fresh from power-up: power-up detected and payout disabled (Flow: 3 bytes) ...
+    ("03 00 01 A3 59", "01 03 03 00 C0 00 00 39"),
+    ("03 00 01 01 FB", "01 00 03 00 FC"),  # ... until a reset (header 1)
+    ("03 00 01 A3 59", "01 03 03 00 80 00 00 79"),  # not enabled: payout disabled
     ("03 01 01 A4 A5 B2", "01 00 03 00 FC"),
     ("03 04 01 A7 DF D7 0A 03 8E", "01 01 03 00 01 FA"),
 ]
@@ -81,6 +84,7 @@ async def test_models_answer_in_their_own_form(cctalk_world: SimWorld, cctalk_ra
     bus = build_cctalk_bus(cctalk_world, hopper_model=model, coin_interval_s=0.002)
     await bus.start()
     try:
+        await exchange(cctalk_raw, bus, "03 00 01 01 FB", "01 00 03 00 FC")  # reset
         await exchange(cctalk_raw, bus, "03 00 01 A3 59", test_reply)
         await exchange(cctalk_raw, bus, "03 01 01 A4 A5 B2", "01 00 03 00 FC")
         if model == "sch2":
@@ -93,7 +97,8 @@ async def test_models_answer_in_their_own_form(cctalk_world: SimWorld, cctalk_ra
         await bus.close()
 
 
-async def test_sch2_zero_security_vector(cctalk_world: SimWorld, cctalk_raw: CctalkRaw) -> None:
+async def test_sch2_zero_security_vector(cctalk_world: SimWorld, cctalk_raw: CctalkRaw,
+                                         cctalk_until: CctalkUntil) -> None:
     bus = build_cctalk_bus(cctalk_world, hopper_model="sch2", coin_interval_s=0.002)
     await bus.start()
     zero_dispense = "03 09 01 A7 00 00 00 00 00 00 00 00 01 4B"
@@ -109,6 +114,16 @@ async def test_sch2_zero_security_vector(cctalk_world: SimWorld, cctalk_raw: Cct
         await exchange(cctalk_raw, bus, zero_dispense, "01 00 03 05 F7")
         await exchange(cctalk_raw, bus, "03 04 01 A7 DF D7 0A 03 8E", "01 00 03 05 F7")
         assert bus.hoppers[5].reg("counter") == 1
+        # what other hosts send: pump RNG (161) with 8 bytes, the key (160), then
+        # any 8 bytes (no encryption: neither the key nor zeros needed)
+        pump = encode(3, 1, Header.PUMP_RNG, bytes(range(1, 9)))
+        await exchange(cctalk_raw, bus, pump.hex(" "), "01 00 03 00 FC")
+        assert len(await cctalk_raw(bus.port, bytes.fromhex("03 00 01 A0 5C"), 13)) == 13
+        await cctalk_until(lambda: not bus.hoppers[5].reg("remaining"))
+        anything = encode(3, 1, Header.DISPENSE_COINS,
+                          bytes.fromhex("5A A5 13 37 00 FF 42 24 01"))
+        await exchange(cctalk_raw, bus, anything.hex(" "), "01 01 03 00 02 F9")
+        assert bus.hoppers[5].reg("counter") == 2
     finally:
         await bus.close()
 

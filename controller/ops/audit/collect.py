@@ -13,6 +13,7 @@ counts the entries into service mode and is active during one.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import sqlite_utils
 
@@ -21,6 +22,7 @@ from controller.ops.audit.model import (
     ZERO,
     AuditData,
     CoinTube,
+    DeviceId,
     DeviceSales,
     EventAudit,
     Identity,
@@ -29,6 +31,7 @@ from controller.ops.audit.model import (
     SelectionAudit,
 )
 from controller.store.card_journal import reader_identity
+from controller.store.device_info import identities
 from controller.store.event_codes import DELIVERY_FAILURE, DOOR_OPEN, fault_event_code
 
 # PA109: the minimum level the slot's product asks for (``products.min_level``).
@@ -62,6 +65,7 @@ def collect(db: sqlite_utils.Database, identity: Identity, read: ReadAudit, *,
         cash_in=pair("cash_in"), cash_to_cashbox=pair("cash_to_cashbox"),
         cash_to_hoppers=pair("cash_to_hoppers"), change_paid=pair("change_paid"),
         refills=pair("refills"), acceptor_model=acceptor_model,
+        **_device_ids(db),
         selections=_selections(db, rows, set(slot_codes)), tubes=_tubes(db),
         events=_events(db, pair("failed_vends"), in_service), counters=c,
         card_reader=reader_identity(db),
@@ -95,6 +99,17 @@ def _selections(db: sqlite_utils.Database, rows: str,
             value=Pair(int(r[9] or 0), int(r[11] or 0)),
             by_device=[d for d, _ in mine], last_sale_at=max(times, default=None)))
     return out
+
+
+def _device_ids(db: sqlite_utils.Database) -> dict[str, Any]:
+    """CA1's acceptor and HA1's hoppers, as they identified themselves (kept in the
+    store by the running machine); nothing for a device that never did."""
+    known = identities(db)
+    acceptor = known.get("acceptor")
+    hoppers = sorted((n for n in known if n.startswith("hopper:")),
+                     key=lambda n: int(n.split(":")[1]))
+    return {"acceptor": None if acceptor is None else DeviceId.from_identity(acceptor),
+            "hoppers": [DeviceId.from_identity(known[n]) for n in hoppers]}
 
 
 def _tubes(db: sqlite_utils.Database) -> list[CoinTube]:

@@ -87,12 +87,17 @@ def va3(a: AuditData) -> Iterable[str]:
 
 
 def ca1(a: AuditData) -> Iterable[str]:
-    """The coin mechanism: serial, model, software revision (an MDB changer's own)."""
+    """The coin mechanism: serial, model, software revision (an MDB changer's own, or
+    the acceptor's as it identified itself)."""
     changer = a.devices.get("changer")
     if changer is not None:
         yield segment("CA1", *(text(f) for f in changer))
         return
-    yield segment("CA1", 0, text(a.acceptor_model), 1)
+    if a.acceptor is None:
+        yield segment("CA1", 0, text(a.acceptor_model), 1)
+        return
+    d = a.acceptor
+    yield segment("CA1", text(d.serial), text(d.model), text(d.revision))
 
 
 def ca2(a: AuditData) -> Iterable[str]:
@@ -126,6 +131,12 @@ def ca17(a: AuditData) -> Iterable[str]:
     (never: an operator counts by hand), full."""
     for t in a.tubes:
         yield segment("CA17", t.type_number, t.coin, t.count, 0, 0, int(t.full))
+
+
+def ha1(a: AuditData) -> Iterable[str]:
+    """Each hopper: serial, model, software revision (as it identified itself)."""
+    for d in a.hoppers:
+        yield segment("HA1", text(d.serial), text(d.model), text(d.revision))
 
 
 # --- products --------------------------------------------------------------------
@@ -199,7 +210,7 @@ def ba1(a: AuditData) -> Iterable[str]:
         yield segment("BA1", *(text(f) for f in bills))
 
 
-DEVICES: list[Builder] = [ba1, *CARD_READER]  # BA1, DA1/DA2/DA4 (HA1): what devices report
+DEVICES: list[Builder] = [ba1, *CARD_READER, ha1]  # BA1, DA1/DA2/DA4, HA1: what devices report
 EVENTS: list[Builder] = [ea2, ea3]
 PRODUCTS: list[Builder] = [products]
 REPORT: list[list[Builder]] = [IDENTIFICATION, SALES, CASH_BLOCK, DEVICES, PRODUCTS, EVENTS]

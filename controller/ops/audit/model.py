@@ -83,6 +83,24 @@ class ReadAudit:
 
 
 @dataclass(frozen=True)
+class DeviceId:
+    """A payment device as ``CA1``/``HA1`` name it: serial, model, software revision,
+    from what the device said it is at start-up (``drivers.base.DeviceIdentity``)."""
+    serial: str
+    model: str
+    revision: str
+
+    @classmethod
+    def from_identity(cls, identity: Mapping[str, object]) -> DeviceId:
+        """From a stored identity; the model is the product code, else the maker."""
+        def field_(key: str) -> str:
+            value = identity.get(key)
+            return "" if value is None else str(value)
+        return cls(field_("serialNumber"), field_("productCode") or field_("manufacturer"),
+                   field_("softwareRevision"))
+
+
+@dataclass(frozen=True)
 class AuditData:
     identity: Identity
     read: ReadAudit
@@ -96,6 +114,8 @@ class AuditData:
     change_paid: Pair
     refills: Pair
     acceptor_model: str = "CCTALK-ACC"
+    acceptor: DeviceId | None = None  # CA1, when the acceptor identified itself
+    hoppers: Sequence[DeviceId] = ()  # one HA1 each, in coin order
     selections: Sequence[SelectionAudit] = field(default_factory=list)
     tubes: Sequence[CoinTube] = field(default_factory=list)
     events: Sequence[EventAudit] = field(default_factory=list)
