@@ -15,8 +15,10 @@ Families (DESIGN.md, Observability): ``vending_coins_accepted_total{coin}``,
 ``vending_fault{device}``, ``vending_device_errors_total{device}``,
 card sales (``vending_card_vends_total{told}``, ``vending_card_sales_cents_total``,
 ``vending_card_refunds_owed_cents_total``, ``vending_card_present``),
-``vending_slot_units{slot}`` and ``vending_slot_min_level{slot}`` (the stock of each
-slot that holds a product, and the level at which it counts as low),
+the payment devices' (``api.metrics_devices``: the bill stacker, bills by result,
+``vending_device_info``), ``vending_slot_units{slot}`` and
+``vending_slot_min_level{slot}`` (the stock of each slot that holds a product, and
+the level at which it counts as low),
 ``vending_http_request_duration_seconds{method,route,status}`` and the
 process, platform and garbage-collector collectors of prometheus-client, all
 in a registry of this app's own.
@@ -44,6 +46,7 @@ from prometheus_client import (
 from prometheus_client.exposition import generate_latest
 
 from api.facade import MachineFacade
+from api.metrics_devices import CARD_TOLD, DeviceMetrics
 from controller.events import MachineEvent
 from controller.fsm import State
 
@@ -92,6 +95,7 @@ class MachineMetrics:
                                     registry=registry)
         self.card_present = Gauge("vending_card_present", "1 while a card session is open",
                                   registry=registry)
+        self.devices = DeviceMetrics(registry)
         self.slot_units = Gauge("vending_slot_units", "Units in each slot that holds a product",
                                 ["slot"], registry=registry)
         self.slot_min_level = Gauge("vending_slot_min_level",
@@ -157,6 +161,8 @@ class MachineMetrics:
             self.device_errors.labels(str(data["device"])).inc()
         elif kind == "card":
             self._card(data)
+        elif kind == "bill":
+            self.devices.bill(data)
         elif kind == "inventory":
             await self._reread_coins(machine)
         elif kind == "stock":
@@ -165,6 +171,8 @@ class MachineMetrics:
             await self.reread(machine)
         if kind in MONEY_KINDS:
             await self._reread_credit(machine)
+        if kind == "device" or (kind in ("bill", "inventory") and self.devices.has_bills):
+            self.devices.reread(await machine.state_json())  # stacker, identities
 
     async def reread(self, machine: MachineFacade) -> None:
         """Gauges from the machine itself: at start and after a resync."""
@@ -174,6 +182,7 @@ class MachineMetrics:
         await self._reread_coins(machine)
         await self._reread_slots(machine)
         await self._reread_credit(machine)
+        self.devices.reread(state)
         self._start_counters(state)
 
     def _start_counters(self, state: dict[str, Any]) -> None:
@@ -185,6 +194,9 @@ class MachineMetrics:
         for slot in state.get("slots", []):
             for result in VEND_RESULTS:
                 self.vends.labels(str(slot["slot"]), result)
+        if state.get("reader"):
+            for told in CARD_TOLD:
+                self.card_vends.labels(told)
 
     def _card(self, data: dict[str, Any]) -> None:
         if "present" in data:

@@ -36,6 +36,8 @@ Kinds and their data (all values JSON-ready):
                (``funds`` null when unknown), or ``{cardVend, told, charged,
                refundOwed}`` a card vend was settled with the reader (``told``
                ``success``, ``failure`` or ``lost``; ``charged`` what the card paid).
+``bill``       ``{bill, result}``: the bill validator ended a bill's escrow; ``result``
+               is ``stacked`` (credited), ``returned`` or ``rejected``.
 ``world``      ``{}``: the simulated world (tray, coin cup, spirals) changed.
 ``journal``    ``{lastId}``: rows up to ``lastId`` were committed to the event log.
 ``resync``     ``{dropped}``: only to a subscriber that fell behind.
@@ -55,7 +57,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 KINDS = frozenset({"state", "faults", "credit", "coin", "vend", "payout", "inventory",
-                   "stock", "account", "display", "device", "card", "world", "journal",
+                   "stock", "account", "display", "device", "card", "bill", "world", "journal",
                    "resync"})
 DEFAULT_QUEUE_LEN = 1000
 

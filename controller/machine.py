@@ -314,7 +314,7 @@ class Machine:
         state = device_identity.with_identities(await self.maintenance.state_json(),
                                                 d.acceptor if d else None,
                                                 d.hoppers if d else {})
-        state = {**state, **mdb_state(d, self.bill_gate)}
+        state = {**state, **await mdb_state(d, self.bill_gate)}
         if self.card_desk is not None:
             state["reader"] = await self.card_desk.state_json()
         return state

@@ -26,7 +26,7 @@ from controller.fsm import READY, MachineModel
 from controller.store import Store
 from controller.store.credit import PANEL, get_credit
 from controller.store.event_log import append_event
-from controller.store.inventory import credit_bill, payout_inventory
+from controller.store.inventory import credit_bill, payout_inventory, stacker_value
 from controller.tasks import Supervisor
 from drivers.mdb.bills import BillEvent, BillEventKind, MdbBillValidator
 
@@ -122,12 +122,14 @@ class BillGate:
             cents = await self._store.tx(lambda db: credit_bill(db, event.value_cents, PANEL))
             self._done_seq = event.seq  # credited: never again, whatever follows
             self._stream.publish("credit", holder=PANEL, cents=cents)
+            self._stream.publish("bill", bill=event.value_cents, result="stacked")
             self._stream.publish("inventory")
             if self.on_credit is not None:
                 await self.on_credit()
         elif kind in (BillEventKind.RETURNED, BillEventKind.REJECTED):
             await self._store.tx(lambda db: append_event(
                 db, f"bill_{kind.value}", bill=event.value_cents, meaning=event.meaning))
+            self._stream.publish("bill", bill=event.value_cents, result=kind.value)
         elif kind in (BillEventKind.FAULT, BillEventKind.LOST):
             what = event.meaning if kind is BillEventKind.FAULT else (
                 f"bill validator not answering ({event.meaning}): check its cable and power")
@@ -138,11 +140,16 @@ class BillGate:
             await self._faults.heal(DEVICE, f"bill validator works again ({event.meaning})")
             self.dirty()
 
-    def status_json(self) -> dict[str, object] | None:
-        """The validator for ``GET /machine`` (None without one)."""
+    async def status_json(self) -> dict[str, object] | None:
+        """The validator for ``GET /machine`` (None without one): its state, the bills
+        it takes, the stacker (the device's count; the value booked since the last
+        collection) and whether the cash box is out."""
         v = self.validator
         if v is None:
             return None
+        value = await self._store.run(stacker_value)
         return {"state": v.state.value, "enabled": v.enabled, "fault": v.fault,
                 "escrow": v.escrow_cents, "stackerFull": v.stacker_full,
-                "stackerCount": v.stacker_count, "identity": v.identity.as_dict()}
+                "stackerCount": v.stacker_count, "stackerValue": value,
+                "cashBoxOut": v.fault is not None and "cash box out" in v.fault,
+                "accepts": sorted(v.accept_cents), "identity": v.identity.as_dict()}

@@ -9,7 +9,7 @@ from drivers.base import Devices
 from drivers.mdb.changer_parts import ChangerAcceptor
 
 
-def mdb_state(devices: Devices | None, bills: BillGate) -> dict[str, Any]:
+async def mdb_state(devices: Devices | None, bills: BillGate) -> dict[str, Any]:
     """``changer`` and ``bills`` sections, present only when those devices are."""
     out: dict[str, Any] = {}
     if devices is not None and isinstance(devices.acceptor, ChangerAcceptor):
@@ -20,10 +20,11 @@ def mdb_state(devices: Devices | None, bills: BillGate) -> dict[str, Any]:
             "level": setup.level if setup else None,
             "identity": changer.identity.as_dict(),
             "tubes": [{"coin": coin, "count": changer.tube_count(coin),
+                       "full": changer.tube_full(coin),
                        "outOfOrder": changer.tube_out_of_order(coin)}
                       for coin in changer.coin_values() if changer.tube_type(coin) is not None],
         }
-    status = bills.status_json()
+    status = await bills.status_json()
     if status is not None:
         out["bills"] = status
     return out

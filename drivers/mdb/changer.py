@@ -277,6 +277,11 @@ class MdbCoinChanger(MdbDevice):
         t = self.tube_type(cents)
         return t is not None and self.tubes is not None and self.tubes.bad_tube(t)
 
+    def tube_full(self, cents: int) -> bool:
+        """The changer's full sensor of this tube at the last TUBE STATUS."""
+        t = self.tube_type(cents)
+        return t is not None and self.tubes is not None and bool(self.tubes.full_mask >> t & 1)
+
     def tube_type(self, cents: int) -> int | None:
         setup = self.setup_info
         if setup is None:

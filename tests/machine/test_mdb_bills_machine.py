@@ -62,7 +62,8 @@ async def test_a_bill_is_stacked_within_the_credit_rule_and_returned_past_it(
         assert taken["returnedBills"] == [1000] and machine.sim.state()["returnedBills"] == []
         info = await machine.state_json()
         assert info["ledgerBalanced"] and info["bills"]["identity"]["model"] == "SIM-BILLS"
-        assert info["changer"]["tubes"][0] == {"coin": 5, "count": 20, "outOfOrder": False}
+        assert info["changer"]["tubes"][0] == {"coin": 5, "count": 20, "full": False,
+                                             "outOfOrder": False}
     finally:
         await machine.close()
 
