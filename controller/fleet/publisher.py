@@ -91,6 +91,7 @@ class TelemetryPublisher:
         self._commands = FleetCommands(machine) if cfg.commands else None
         self._journal_grew = asyncio.Event()
         self._inventory_dirty = asyncio.Event()
+        self._device_inventory = False  # the last inventory had tubes or a stacker
         self._status_queue: deque[dict[str, Any]] = deque(maxlen=100)
         self._status_ready = asyncio.Event()
         self._mark_lock = asyncio.Lock()
@@ -165,6 +166,8 @@ class TelemetryPublisher:
         elif kind == "faults":
             self._faults = _faults(data["faults"])
             self._queue_status()
+            if self._device_inventory:  # a full stacker or a tube fault shows there too
+                self._inventory_dirty.set()
         elif kind == "vend":
             if data.get("result") == "paid":
                 self._count_sale(int(data.get("cents", 0)))
@@ -292,6 +295,7 @@ class TelemetryPublisher:
             await self._inventory_dirty.wait()
             self._inventory_dirty.clear()
             inventory = inventory_payload(await self._machine.state_json())
+            self._device_inventory = "tubes" in inventory or "stacker" in inventory
             await client.publish(self.topic("inventory"), json.dumps(inventory), qos=1,
                                  retain=True)
 
@@ -321,7 +325,9 @@ def _offline(ts: float | None = None) -> str:
 
 
 def inventory_payload(state: dict[str, Any]) -> dict[str, Any]:
-    """The ``inventory`` message from ``Machine.state_json()``."""
+    """The ``inventory`` message from ``Machine.state_json()``; with MDB devices also
+    ``tubes`` (``[{coin, count, full, outOfOrder}]``) and ``stacker`` (``{bills,
+    value, full, cashBoxOut}``)."""
     slots = []
     for slot in state["slots"]:
         product = slot.get("product") or {}
@@ -332,4 +338,13 @@ def inventory_payload(state: dict[str, Any]) -> dict[str, Any]:
                       "status": slot["status"]})
     coins = [{"coin": c["coin"], "payout": c["payout"], "capacity": c["capacity"],
               "cashbox": c["cashbox"]} for c in state["coins"]]
-    return {"slots": slots, "coins": coins}
+    payload: dict[str, Any] = {"slots": slots, "coins": coins}
+    changer = state.get("changer")
+    if changer:
+        payload["tubes"] = [{"coin": t["coin"], "count": t["count"], "full": t["full"],
+                             "outOfOrder": t["outOfOrder"]} for t in changer["tubes"]]
+    bills = state.get("bills")
+    if bills:
+        payload["stacker"] = {"bills": bills["stackerCount"], "value": bills["stackerValue"],
+                              "full": bills["stackerFull"], "cashBoxOut": bills["cashBoxOut"]}
+    return payload
