@@ -60,6 +60,7 @@ STATIC_FILES = (
     StaticFile("console-coins.js", "api", "text/javascript"),
     StaticFile("console-log.js", "api", "text/javascript"),
     StaticFile("console-devices.js", "api", "text/javascript"),
+    StaticFile("console-mdb.js", "api", "text/javascript"),
     StaticFile("panel.css", "simulators", "text/css", sim_only=True),
     StaticFile("panel.js", "simulators", "text/javascript", sim_only=True),
 )

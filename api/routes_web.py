@@ -3,9 +3,10 @@
 The page (``simulators/web/panel.html`` with ``panel.js`` and ``panel.css``)
 draws the machine's slots with their products, the 16x2 LCD, the keypad, coin
 buttons, the delivery tray and the coin cup, the hoppers and the cashbox, and
-a fault switchboard for developers.  It follows the machine over the
-``/live/panel`` WebSocket (``api/live.py``) and acts only through the public
-endpoints (``/sim/*``).  The machine's layout goes into the page as a JSON
+a fault switchboard for developers; with MDB devices also a bill slot (a button
+per bill taken) with its returned bills, and a card to present at the reader.  It
+follows the machine over the ``/live/panel`` WebSocket (``api/live.py``) and acts
+only through the public endpoints (``/sim/*``).  The machine's layout goes into the page as a JSON
 data block, which the Content-Security-Policy lets through since it is not
 script, and its fixed parts (slot tiles, keys, coin buttons, hopper rows) are
 drawn into the HTML, so the page has its final shape at the first paint and
@@ -31,11 +32,12 @@ KEY_NAMES = {"*": "* coin return", "#": "# clear"}
 
 
 def page_html(rows: str, columns: int, coins: list[int],
-              faults: dict[str, list[str]]) -> str:
+              faults: dict[str, list[str]], bills: list[int] | None = None) -> str:
     """The page with the machine's slot layout, coins, keys and fault menu filled in.
 
     ``faults``: device ("acceptor", "hopper:50", and "slot" for every slot) ->
-    the faults the simulated device takes besides "clear".
+    the faults the simulated device takes besides "clear".  ``bills``: the bills
+    the validator takes (its slot is shown only with them).
     """
     template = package_text("simulators", PAGE)
     layout = json.dumps({"rows": list(rows), "columns": columns, "coins": coins,
@@ -45,8 +47,12 @@ def page_html(rows: str, columns: int, coins: list[int],
     page = page.replace('class="glass"', f'class="glass columns-{columns}"', 1)
     for mark, part in (("<!--SLOTS-->", slot_tiles(rows, columns)), ("<!--KEYS-->", key_buttons()),
                        ("<!--COINS-->", coin_buttons(coins)),
-                       ("<!--HOPPERS-->", hopper_rows(coins))):
+                       ("<!--HOPPERS-->", hopper_rows(coins)),
+                       ("<!--BILLS-->", bill_buttons(bills or []))):
         page = page.replace(mark, part, 1)
+    if bills:
+        page = page.replace('<div id="bill-slot" class="bill-slot" hidden>',
+                            '<div id="bill-slot" class="bill-slot">', 1)
     return page
 
 
@@ -74,6 +80,11 @@ def coin_buttons(coins: list[int]) -> str:
                    f'coin">{format_cents(c)}</button>' for c in coins)
 
 
+def bill_buttons(bills: list[int]) -> str:
+    return "".join(f'<button type="button" data-bill="{b}" title="Insert a {format_cents(b)} '
+                   f'bill">{format_cents(b)}</button>' for b in bills)
+
+
 def hopper_rows(coins: list[int]) -> str:
     return "".join(f'<tr data-coin="{c}"><th scope="row" class="money">{format_cents(c)}</th>'
                    f'<td class="money"><meter min="0" max="1" value="0" '
@@ -83,9 +94,11 @@ def hopper_rows(coins: list[int]) -> str:
 
 
 async def panel(call: Call) -> web.StreamResponse:
-    slots = call.machine.config.slots
+    config = call.machine.config
+    slots = config.slots
+    bills = sorted(config.bills.accept_cents) if config.bills is not None else None
     html = page_html(slots.rows, slots.columns, list(COINS_CENTS),
-                     sim_control(call).fault_menu())
+                     sim_control(call).fault_menu(), bills)
     return page_response(html, "text/html")
 
 

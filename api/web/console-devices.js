@@ -2,6 +2,7 @@
 // ccTalk identity in GET /machine), one line each.
 "use strict";
 import { element, money } from "./console-dom.js";
+import { mdbDeviceItems } from "./console-mdb.js";
 
 function identityText(id) {
   if (!id) return "not identified (no answer yet, or a pulse device)";
@@ -13,9 +14,10 @@ function identityText(id) {
   return parts.join(", ");
 }
 
+// With an MDB changer the tubes pay change: its line stands for the acceptor and hoppers.
 export function showDevices(list, m) {
-  const rows = [["coin acceptor", m.acceptor && m.acceptor.identity]];
-  for (const h of m.hoppers || []) rows.push([`${money(h.coin)} hopper`, h.identity]);
+  const rows = m.changer ? [] : [["coin acceptor", m.acceptor && m.acceptor.identity]];
+  if (!m.changer) for (const h of m.hoppers || []) rows.push([`${money(h.coin)} hopper`, h.identity]);
   list.replaceChildren(...rows.map(([what, id]) =>
-    element("li", "", `${what}: ${identityText(id)}`)));
+    element("li", "", `${what}: ${identityText(id)}`)), ...mdbDeviceItems(m));
 }

@@ -8,6 +8,7 @@ import {
 import { showEvents } from "./console-log.js";
 import { coinTable } from "./console-coins.js";
 import { showDevices } from "./console-devices.js";
+import { showMdb } from "./console-mdb.js";
 
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -241,6 +242,7 @@ import { showDevices } from "./console-devices.js";
     coins.show(m.coins);
     tell("machine", m);
     showDevices($("devices"), m);
+    showMdb($, m);
   }
 
   // A card reader, when the machine has one: its state, card sales, refunds owed to cards.

@@ -58,7 +58,26 @@
       }
     });
     $("take").addEventListener("click", () => act("POST", "/sim/tray/take"));
-    $("card").addEventListener("click", () => act("POST", "/sim/card", { funds: 500 }));
+    $("bills").addEventListener("click", async (e) => {
+      const b = e.target.closest("button[data-bill]");
+      if (!b) return;
+      const bill = Number(b.dataset.bill);
+      const answer = await act("POST", "/sim/bill", { bill });
+      if (answer && answer.result) say(`bill ${money(bill)}: ${answer.result}`, answer.result === "stacked");
+    });
+    $("card-form").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const input = $("card-funds"), text = input.value.trim();
+      if (!/^\d+(\.\d{1,2})?$/.test(text)) {
+        input.setAttribute("aria-invalid", "true");
+        say("Card funds: type an amount like 5.00");
+        input.focus();
+        return;
+      }
+      input.removeAttribute("aria-invalid");
+      const funds = Math.round(Number(text) * 100);
+      if (await act("POST", "/sim/card", { funds })) say(`card with ${money(funds)} presented`, true);
+    });
   }
 
   function buildFaultMenu() {
@@ -118,7 +137,10 @@
     showState(sim.state);
     fillList("tray", sim.tray, (name) => name);
     fillList("cup", sim.returned, (coin) => money(coin));
-    $("card").hidden = !sim.card;  // a machine with a card reader
+    $("card-form").hidden = !sim.card;  // a machine with a card reader
+    const returned = sim.returnedBills;  // a machine with a bill validator
+    $("bill-return-bin").hidden = !returned;
+    if (returned) fillList("bill-return", returned, (bill) => `${money(bill)} bill`);
   }
 
   function showSlot(el, entry) {
