@@ -159,7 +159,7 @@ def test_the_phone_tab_order_is_the_order_on_screen(server: Server, browser: Any
     browser.set_window_size(390, 844)
     logged_in(browser, server)
     cards = browser.execute_script(
-        "return [...document.querySelectorAll('#desk > section')]"
+        "return [...document.querySelectorAll('#desk > section')].filter(s => !s.hidden)"
         ".map(s => [s.querySelector('h2').id, s.getBoundingClientRect().top]);")
     tops = [top for _id, top in cards]
     assert tops == sorted(tops), f"the cards are not shown in the page's order: {cards}"
