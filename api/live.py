@@ -46,7 +46,8 @@ from controller.events import MachineEvent, Subscription
 
 log = logging.getLogger(__name__)
 
-MACHINE_KINDS = frozenset({"state", "faults", "credit", "stock", "inventory", "device"})
+MACHINE_KINDS = frozenset({"state", "faults", "credit", "stock", "inventory", "device",
+                           "card"})
 """Kinds after which the page re-reads the machine (``GET /machine``)."""
 EVENT_LOG_KINDS = MACHINE_KINDS | {"journal", "vend", "payout", "coin"}
 """Kinds after which the console looks for new rows of the event log."""

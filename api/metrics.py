@@ -13,6 +13,8 @@ Families (DESIGN.md, Observability): ``vending_coins_accepted_total{coin}``,
 ``vending_hopper_coins{coin}``, ``vending_cashbox_coins{coin}``,
 ``vending_credit_outstanding_cents``, ``vending_state{state}``,
 ``vending_fault{device}``, ``vending_device_errors_total{device}``,
+card sales (``vending_card_vends_total{told}``, ``vending_card_sales_cents_total``,
+``vending_card_refunds_owed_cents_total``, ``vending_card_present``),
 ``vending_slot_units{slot}`` and ``vending_slot_min_level{slot}`` (the stock of each
 slot that holds a product, and the level at which it counts as low),
 ``vending_http_request_duration_seconds{method,route,status}`` and the
@@ -80,6 +82,16 @@ class MachineMetrics:
         self.device_errors = Counter("vending_device_errors",
                                      "Times a device failed to answer", ["device"],
                                      registry=registry)
+        self.card_vends = Counter("vending_card_vends", "Card vends settled with the reader, "
+                                  "by what it was told (success, failure, lost)", ["told"],
+                                  registry=registry)
+        self.card_sales = Counter("vending_card_sales_cents", "Value the cards paid",
+                                  registry=registry)
+        self.card_refunds = Counter("vending_card_refunds_owed_cents",
+                                    "Value a reader charged for nothing: owed back to cards",
+                                    registry=registry)
+        self.card_present = Gauge("vending_card_present", "1 while a card session is open",
+                                  registry=registry)
         self.slot_units = Gauge("vending_slot_units", "Units in each slot that holds a product",
                                 ["slot"], registry=registry)
         self.slot_min_level = Gauge("vending_slot_min_level",
@@ -143,6 +155,8 @@ class MachineMetrics:
             self._set_faults([str(f["device"]) for f in data.get("faults", [])])
         elif kind == "device" and not data.get("ok", True):
             self.device_errors.labels(str(data["device"])).inc()
+        elif kind == "card":
+            self._card(data)
         elif kind == "inventory":
             await self._reread_coins(machine)
         elif kind == "stock":
@@ -171,6 +185,14 @@ class MachineMetrics:
         for slot in state.get("slots", []):
             for result in VEND_RESULTS:
                 self.vends.labels(str(slot["slot"]), result)
+
+    def _card(self, data: dict[str, Any]) -> None:
+        if "present" in data:
+            self.card_present.set(1 if data["present"] else 0)
+            return
+        self.card_vends.labels(str(data["told"])).inc()
+        self.card_sales.inc(int(data.get("charged", 0)))
+        self.card_refunds.inc(int(data.get("refundOwed", 0)))
 
     def _set_state(self, current: str) -> None:
         for state in State:

@@ -122,6 +122,12 @@ class GuardedRequestHandler(web.RequestHandler):
         self._head_tail = b""
         self.guard.busy(self, self.address)
 
+    def request_started(self) -> None:
+        """A request's handling starts, a pipelined one too (its head came in the same
+        read as the answered one's): the connection is busy until it is answered."""
+        if self.admitted and self._awaiting_head:
+            self._head_arrived()
+
     async def finish_response(self, request: BaseRequest, resp: web.StreamResponse,
                               start_time: float | None) -> tuple[web.StreamResponse, bool]:
         """The answer is written: a kept-alive connection is idle until its next head
@@ -252,6 +258,16 @@ async def listen(runner: web.AppRunner, config: ApiConfig, *,
     # no access log (one line per request); a body left unread after the answer
     # (refused or trickling) is drained for 2 s at most before the connection closes
     options: dict[str, Any] = {"access_log": None, "lingering_time": LINGER_S}
+
+    make_request = server.request_factory
+
+    def request_factory(message: Any, payload: Any, handler: web.RequestHandler, writer: Any,
+                        task: Any) -> BaseRequest:
+        if isinstance(handler, GuardedRequestHandler):
+            handler.request_started()
+        return make_request(message, payload, handler, writer, task)
+
+    server.request_factory = request_factory  # read by each handler made below
 
     def protocol() -> GuardedRequestHandler:
         return GuardedRequestHandler(server, guard, config.request_head_timeout_s, **options)

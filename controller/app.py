@@ -37,7 +37,8 @@ def build_machine(config: Config, db_path: Path, *,
     """
     if not config.machine.simulated:
         return Machine(config, db_path, RealHardware(), clock=clock)
-    from simulators.machine import SimControl, SimulatedMachine
+    from simulators.control import SimControl
+    from simulators.machine import SimulatedMachine
 
     hardware = SimulatedMachine(config, db_path)
     machine = Machine(config, db_path, hardware, clock=clock)

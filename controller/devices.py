@@ -28,6 +28,13 @@ from drivers.gpio.lcd import Hd44780Display
 from drivers.gpio.pulse_acceptor import PulseCoinAcceptor
 from drivers.gpio.pulse_hopper import PulseHopper
 from drivers.gpio.spiral import GpioSpiralMatrix
+from drivers.mdb.bills import MdbBillValidator
+from drivers.mdb.cashless import MdbCashlessReader
+from drivers.mdb.changer import MdbCoinChanger
+from drivers.mdb.changer_parts import ChangerAcceptor, ChangerTube
+from drivers.mdb.link import MdbLink
+from drivers.mdb.qibixx import QibixxLink
+from drivers.mdb.raw9 import Raw9Link
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,18 @@ class GpioTimings:
 
 
 @dataclass(frozen=True)
+class MdbTimings:
+    """The MDB drivers' timings; None keeps the config's value or the driver's default."""
+
+    poll_interval_s: float | None = None  # a simulated reader is polled faster
+
+    reset_retry_s: float | None = None
+    non_response_s: float | None = None
+    coin_s: float | None = None  # longest a changer takes per coin paid
+    start_grace_s: float | None = None
+
+
+@dataclass(frozen=True)
 class DevicePorts:
     """Where the devices are.  The defaults are a real Pi's."""
 
@@ -73,6 +92,8 @@ class DevicePorts:
     cctalk_link: Callable[..., CctalkLink] = CctalkLink  # how the ccTalk link is made
     cctalk: CctalkTimings = field(default_factory=CctalkTimings)
     gpio: GpioTimings = field(default_factory=GpioTimings)
+    mdb_port: str | None = None  # None: the config's [mdb] port
+    mdb: MdbTimings = field(default_factory=MdbTimings)
 
 
 def _given(**options: Any) -> dict[str, Any]:
@@ -90,11 +111,64 @@ async def build_devices(config: Config, ports: DevicePorts) -> Devices:
     """Every driver the config names, constructed (nothing started but the ccTalk port,
     which when it cannot be opened yet is tried again by every request)."""
     closers: list[Callable[[], Awaitable[None]]] = []
-    link = await _cctalk_link(config, ports, closers)
-    hoppers = {h.coin_cents: _hopper(config, h, link, ports) for h in config.hoppers}
-    return Devices(acceptor=_acceptor(config, config.acceptor, link, ports), hoppers=hoppers,
+    mdb = await _mdb_link(config, ports, closers)
+    if config.acceptor.kind == "mdb":
+        assert mdb is not None
+        acceptor, hoppers = _mdb_changer(config, ports, mdb)
+    else:
+        link = await _cctalk_link(config, ports, closers)
+        hoppers = {h.coin_cents: _hopper(config, h, link, ports) for h in config.hoppers}
+        acceptor = _acceptor(config, config.acceptor, link, ports)
+    bills = None
+    if config.bills is not None and mdb is not None:
+        t = ports.mdb
+        bills = MdbBillValidator(mdb, accept_cents=config.bills.accept_cents,
+                                 poll_interval_s=config.mdb.poll_interval_s,
+                                 **_given(reset_retry_s=t.reset_retry_s,
+                                          non_response_s=t.non_response_s))
+    return Devices(acceptor=acceptor, hoppers=hoppers,
                    spirals=_spirals(config, ports), keypad=_keypad(config, ports),
-                   display=_display(config, ports), extra_closers=closers)
+                   display=_display(config, ports), extra_closers=closers, bills=bills,
+                   card_reader=_card_reader(config, ports, mdb))
+
+
+async def _mdb_link(config: Config, ports: DevicePorts,
+                    closers: list[Callable[[], Awaitable[None]]]) -> MdbLink | None:
+    """The one MDB bus every MDB device shares (None when the config has none)."""
+    if config.acceptor.kind != "mdb" and config.bills is None and not config.cashless.enabled:
+        return None
+    m = config.mdb
+    port = ports.mdb_port or m.port
+    link: MdbLink = QibixxLink(port) if m.interface == "qibixx" else Raw9Link(port)
+    await link.start()  # a missing board is a device fault, retried, never fatal
+    closers.append(link.close)
+    return link
+
+
+def _card_reader(config: Config, ports: DevicePorts,
+                 link: MdbLink | None) -> MdbCashlessReader | None:
+    """The cashless reader at 10, when ``[cashless] kind = "mdb"`` (not started)."""
+    c, t = config.cashless, ports.mdb
+    if not c.enabled or link is None:
+        return None
+    return MdbCashlessReader(
+        link, always_idle=c.always_idle, vend_timeout_s=c.vend_timeout_s,
+        max_price_cents=c.max_price_cents, vmc_serial=config.machine.machine_id,
+        poll_interval_s=t.poll_interval_s or config.mdb.poll_interval_s,
+        **_given(reset_retry_s=t.reset_retry_s, non_response_s=t.non_response_s))
+
+
+def _mdb_changer(config: Config, ports: DevicePorts,
+                 link: MdbLink) -> tuple[CoinAcceptor, dict[int, Hopper]]:
+    """The MDB changer as the acceptor, and its tubes as the hoppers."""
+    m, t = config.mdb, ports.mdb
+    changer = MdbCoinChanger(link, poll_interval_s=m.poll_interval_s,
+                             **_given(reset_retry_s=t.reset_retry_s,
+                                      non_response_s=t.non_response_s, coin_s=t.coin_s,
+                                      start_grace_s=t.start_grace_s))
+    tubes: dict[int, Hopper] = {h.coin_cents: ChangerTube(changer, h.coin_cents)
+                                for h in config.hoppers}
+    return ChangerAcceptor(changer, coins_cents=list(tubes)), tubes
 
 
 async def _cctalk_link(config: Config, ports: DevicePorts,

@@ -101,6 +101,12 @@ class CannotMakeChange(Conflict):
     code = "cannot_make_change"
 
 
+class CountedByChanger(Conflict):
+    """An MDB changer counts its tubes itself: an operator fills them by inserting coins."""
+
+    code = "counted_by_changer"
+
+
 class MachineBusy(Conflict):
     """The machine is busy with another action."""
 

@@ -32,6 +32,10 @@ Kinds and their data (all values JSON-ready):
 ``display``    ``{lines: [line1, line2]}``: the LCD shows new text.
 ``device``     ``{device, ok, error}``: a device failed to answer (``ok`` false,
                with the error) or answers again (``ok`` true).
+``card``       ``{present, funds}`` a card session began or ended at the reader
+               (``funds`` null when unknown), or ``{cardVend, told, charged,
+               refundOwed}`` a card vend was settled with the reader (``told``
+               ``success``, ``failure`` or ``lost``; ``charged`` what the card paid).
 ``world``      ``{}``: the simulated world (tray, coin cup, spirals) changed.
 ``journal``    ``{lastId}``: rows up to ``lastId`` were committed to the event log.
 ``resync``     ``{dropped}``: only to a subscriber that fell behind.
@@ -51,7 +55,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 KINDS = frozenset({"state", "faults", "credit", "coin", "vend", "payout", "inventory",
-                   "stock", "account", "display", "device", "world", "journal", "resync"})
+                   "stock", "account", "display", "device", "card", "world", "journal",
+                   "resync"})
 DEFAULT_QUEUE_LEN = 1000
 
 

@@ -39,12 +39,16 @@ from controller.events import EventStream
 from controller.faults import FaultRegistry
 from controller.fsm import MachineModel, State
 from controller.hardware import Hardware, SimControl
+from controller.ops.audit_devices import device_audit
 from controller.ops.maintenance import Maintenance
 from controller.ops.round_report import RoundReport
 from controller.panel.flow import FrontPanel
 from controller.payment import device_identity
+from controller.payment.bill_gate import BillGate
+from controller.payment.card_desk import CardDesk
 from controller.payment.coin_gate import CoinGate
 from controller.payment.hopper_watch import HopperWatch, hopper_device
+from controller.payment.mdb_status import mdb_state
 from controller.recovery import recover
 from controller.sale.mechanism import Mechanism
 from controller.sale.payout import ChangePayer
@@ -57,6 +61,7 @@ from controller.tasks import Supervisor
 from drivers.base import Devices
 from drivers.errors import HardwareError
 from drivers.heartbeat import Heartbeat
+from drivers.mdb.cashless import MdbCashlessReader
 
 log = logging.getLogger(__name__)
 CLOSE_STEP_S = 3.0
@@ -82,6 +87,8 @@ class Machine:
         self.hopper_watch = HopperWatch(self.store, self.faults, self.mechanism)
         self.coin_gate = CoinGate(config, self.store, self.model, self.stream, self.faults,
                                   self.tasks, self.mechanism)
+        self.bill_gate = BillGate(config, self.store, self.model, self.stream, self.faults,
+                                  self.tasks)
         self._payer = ChangePayer(self.store, self.model, self.stream, self.faults,
                                   self._changed)
         self.sales = Sales(self.store, self.model, self.stream, self.mechanism, self._payer,
@@ -96,10 +103,12 @@ class Machine:
         self.maintenance = Maintenance(config, self.store, self.model, self.stream,
                                        self.mechanism, self.faults, self.coin_gate, self.sales,
                                        hardware)
+        self.maintenance.device_audit = lambda: device_audit(self.devices)
         self.round_report = RoundReport(self.store, clock)
         self._wire()
         self._closers: list[Callable[[], Awaitable[Any]]] = []
         self.devices: Devices | None = None
+        self.card_desk: CardDesk | None = None  # a card reader, when the config has one
 
     def _wire(self) -> None:
         gate = self.coin_gate
@@ -111,6 +120,8 @@ class Machine:
         self.faults.add_safety_handler("acceptor inhibited", gate.inhibit, device="acceptor")
         self.sales.on_slot_fault = self._slot_failed
         self.hopper_watch.on_credit = self.sales.refresh_panel_credit
+        self.bill_gate.on_credit = self.sales.refresh_panel_credit
+        self.bill_gate.claim_open = lambda: gate.claim_cents is not None
 
     async def _slot_failed(self, slot: str, outcome: str) -> None:
         """A failed vend: that slot is out of order until an operator checks it
@@ -135,9 +146,13 @@ class Machine:
         await self.front_panel.start(d.display, d.keypad, self._closers)
         found = await recover(self.store, self.hopper_watch.present())
         await self.hopper_watch.report_found(found)
+        await self._start_card_reader(d.card_reader)  # told its open vends first
         self._closers.append(d.acceptor.close)
         await self.coin_gate.start(d.acceptor)
         await device_identity.record(self.store, d.acceptor, d.hoppers)
+        if d.bills is not None:
+            self._closers.append(d.bills.close)
+            await self.bill_gate.start(d.bills)
         self.model.panel_credit_cents = await self.sales.credit_of(PANEL)
         await self.coin_gate.refresh_exact_change()
         await self.model.fire("fault" if self.faults.stops_machine() else "booted")
@@ -146,6 +161,18 @@ class Machine:
             await asyncio.wait_for(self.coin_gate.synced(), CLOSE_STEP_S)
         for problem in found.problems:
             log.warning("recovery: %s", problem)
+
+    async def _start_card_reader(self, reader: MdbCashlessReader | None) -> None:
+        """The card reader's life cycle: it settles its open card vends before it is
+        reset or enabled (``controller.payment.card_desk``)."""
+        if reader is None:
+            return
+        desk = self.card_desk = CardDesk(self.store, self.stream, self.faults,
+                                         self.sales.card_vends, reader)
+        desk.changed = self._changed
+        self.front_panel.card = desk
+        await desk.start()
+        self._closers.append(desk.close)
 
     async def _seed(self) -> str | None:
         cfg = self.config
@@ -191,6 +218,8 @@ class Machine:
         vend or payout end and settle its journal (bounded; what does not end in
         time is stopped by ``close`` and settled by boot recovery)."""
         self.coin_gate.refuse_from_now()
+        with contextlib.suppress(Exception):  # a bill in escrow goes back to the customer
+            await asyncio.wait_for(self.bill_gate.stop(), 1.0)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.mechanism.quiet().acquire(), timeout_s)
             # held until the process ends: no new vend or payout starts
@@ -214,6 +243,7 @@ class Machine:
     def _changed(self) -> None:
         """State, credit or stock moved: the acceptor and the LCD follow."""
         self.coin_gate.dirty()
+        self.bill_gate.dirty()
         self.front_panel.refresh()
 
     def _journal_grew(self, last_id: int) -> None:
@@ -251,6 +281,10 @@ class Machine:
     async def panel_credit(self) -> int:
         return await self.sales.credit_of(PANEL)
 
+    def card_present(self) -> bool:
+        """A card session is open at the reader (as the machine knows it)."""
+        return self.card_desk is not None and self.card_desk.session is not None
+
     async def acceptor_synced(self) -> None:
         """Wait until the acceptor's inhibits match the machine's wishes."""
         await self.coin_gate.synced()
@@ -277,8 +311,12 @@ class Machine:
 
     async def state_json(self) -> dict[str, Any]:
         d = self.devices
-        return device_identity.with_identities(await self.maintenance.state_json(),
-                                               d.acceptor if d else None, d.hoppers if d else {})
+        state = await self.maintenance.state_json()
+        state = {**state, **mdb_state(self.devices, self.bill_gate)}
+        if self.card_desk is not None:
+            state["reader"] = await self.card_desk.state_json()
+        return device_identity.with_identities(state, d.acceptor if d else None,
+                                               d.hoppers if d else {})
 
     async def set_hopper(self, coin: int, payout: int) -> dict[str, Any]:
         return await self.maintenance.set_hopper(coin, payout)
@@ -304,7 +342,10 @@ class Machine:
 
     def heartbeats(self) -> list[Heartbeat]:
         """The device loops' heartbeats (the watchdog checks they are alive)."""
-        return self.devices.heartbeats() if self.devices is not None else []
+        beats = self.devices.heartbeats() if self.devices is not None else []
+        if self.card_desk is not None:
+            beats.append(self.card_desk.reader.heartbeat)
+        return beats
 
     async def audit_text(self) -> str:
         return await self.maintenance.audit_text()

@@ -20,6 +20,8 @@ After a crash or a power cut, before the machine takes a coin:
   cannot be told apart: the payout cannot be accounted for.  It is never
   booked as paid and never paid again; its value stays owed change, and the hopper is latched for an
   operator to count (``Reconciled.faults``).
+- A changer's tube (``Hopper.counter_is_coin_count``) journals its coin count
+  before each DISPENSE: what a cut payout paid is the drop in that count.
 - A payout that concerns a hopper not answering (not in yet, or silent now)
   stays open, never guessed: it is reconciled when that hopper is brought in
   (``reconcile_payouts`` again, with the hopper answering).
@@ -127,6 +129,11 @@ async def _reconcile_payout(store: Store, hoppers: dict[int, Hopper],
     unaccounted: tuple[int, int] | None = None
     for coin, count in coins.items():
         status, before = statuses[coin], counters[coin]
+        if hoppers[coin].counter_is_coin_count:  # a changer's tube: what left it was paid
+            total = max(0, min(before - status.counter, count))
+            await store.tx(lambda db, c=coin, t=total: journal.record_coins_paid(  # type: ignore[misc]
+                db, pid, c, t))
+            continue
         counted = await _counted(hoppers[coin], payout, coin, count, found)
         if counted is not None:
             await store.tx(lambda db, c=coin, t=counted: journal.record_coins_paid(  # type: ignore[misc]

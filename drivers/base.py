@@ -15,8 +15,13 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from drivers.heartbeat import Heartbeat
+
+if TYPE_CHECKING:
+    from drivers.mdb.bills import MdbBillValidator
+    from drivers.mdb.cashless import MdbCashlessReader
 
 # --- identity ---------------------------------------------------------------
 
@@ -64,6 +69,9 @@ class CoinEventKind(enum.StrEnum):
     EVENTS_LOST = "events_lost"  # more than 5 events since the last poll: some were lost
     DEVICE_LOST = "device_lost"  # the device stopped answering
     DEVICE_BACK = "device_back"  # the device answers again after DEVICE_LOST
+    # an MDB changer's own tubes (drivers/mdb/changer.py)
+    MANUAL_PAYOUT = "manual_payout"  # ``count`` coins of value_cents paid out by hand
+    TUBE_COUNT = "tube_count"  # the changer's tube of value_cents holds ``count`` coins
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +84,8 @@ class CoinEvent:
     position: int = 0  # coin position (ccTalk A byte) where there is one
     meaning: str = ""  # what the device code means, for the log
     alert: bool = False  # an operator must know of it (fraud, a swallowed coin, a fault)
+    route: str = ""  # where the device put a credited coin ("tube", "cashbox"); "" unknown
+    count: int = 0  # coins concerned (MANUAL_PAYOUT, TUBE_COUNT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +118,7 @@ class CoinAcceptor(ABC):
     name: str
     heartbeat: Heartbeat | None = None  # set by drivers that run a poll or delivery loop
     identity: DeviceIdentity | None = None  # what the device said at start-up (None: nothing)
+    fills_tubes_in_service = False  # an MDB changer: coins in service mode refill its tubes
 
     @abstractmethod
     def set_handler(self, handler: CoinHandler) -> None: ...
@@ -209,6 +220,9 @@ class Hopper(ABC):
     coin_cents: int
     identity: DeviceIdentity | None = None  # what the device said at start-up (None: nothing)
     counter_moves_on_refusal: bool = True
+    counter_is_coin_count = False
+    """True for a changer's tube: ``status().counter`` is the coins it holds, so the
+    coins a cut payout paid are the drop in that count (``controller.recovery``)."""
 
     @abstractmethod
     async def start(self) -> None: ...
@@ -337,6 +351,8 @@ class Devices:
     keypad: Keypad
     display: Display
     extra_closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    card_reader: MdbCashlessReader | None = None  # a cashless reader on the MDB bus
+    bills: MdbBillValidator | None = None  # an MDB bill validator, when configured
 
     def heartbeats(self) -> list[Heartbeat]:
         """The signs of life of every device loop, for the process supervisor."""

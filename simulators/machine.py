@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from controller.config import Config
-from controller.devices import CctalkTimings, DevicePorts, GpioTimings
-from controller.errors import ValidationError
+from controller.devices import CctalkTimings, DevicePorts, GpioTimings, MdbTimings
 from drivers.cctalk.link import CctalkLink
 from simulators.cctalk.acceptor import SimCctalkAcceptor
 from simulators.cctalk.bus import SimCctalkBus
@@ -47,7 +46,8 @@ from simulators.gpio.pulse_machine import (
     PulseTimings,
     build_pulse_simulators,
 )
-from simulators.gpio.spiral import SPIRAL_FAULTS
+from simulators.mdb.reader import SimCashlessReader
+from simulators.mdb.rig import SimMdbRig
 from simulators.world import SimWorld
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,8 @@ class MachineView(Protocol):
     async def settled(self) -> None: ...
 
     async def panel_credit(self) -> int: ...
+
+    def card_present(self) -> bool: ...
 
 
 class _CctalkCoinSlot:
@@ -100,12 +102,18 @@ class SimulatedMachine:
         self.pulse: PulseSimulators | None = None
         self.coin_slot: CoinSlot | None = None
         self.link: HangableLink | None = None  # the watchdog test hook (simulators/cctalk/hang.py)
+        self.mdb: SimMdbRig | None = None  # the MDB board and devices, when configured
         self.coin_lock = asyncio.Lock()  # one coin slot: one coin at a time
         self.on_world_change: Callable[[], None] | None = None  # wired by the composition root
         self.machine: MachineView | None = None
         self.claim_walk_s = 0.0
         """How long the simulated buyer of a deposit claim takes to reach the coin slot
         (0: at once; tests raise it to see a claim wait, as it does on hardware)."""
+
+    @property
+    def reader(self) -> SimCashlessReader | None:
+        """The simulated card reader, when the config has one."""
+        return self.mdb.reader if self.mdb is not None else None
 
     @property
     def customer(self) -> SimulatedMachine:
@@ -116,13 +124,29 @@ class SimulatedMachine:
         self.world = world
         factory = sim_pin_factory()  # one factory: spirals, keypad, LCD and pulse devices
         port = await self._start_cctalk(world)
+        mdb_port = await self._start_mdb(world)
         self._start_gpio(world, factory)
         assert self.gpio is not None and self.pulse is not None
         await self.gpio.start()
         await self.pulse.start()
+        mdb_port = await self._start_mdb(world)
         self._restore_faults(world)
         return DevicePorts(pin_factory=factory, cctalk_port=port, cctalk_link=self._make_link,
-                           cctalk=SIM_CCTALK_TIMINGS, gpio=self._gpio_timings())
+                           cctalk=SIM_CCTALK_TIMINGS, gpio=self._gpio_timings(),
+                           mdb_port=mdb_port, mdb=SIM_MDB_TIMINGS)
+
+    async def _start_mdb(self, world: SimWorld) -> str | None:
+        cfg = self.config
+        if cfg.acceptor.kind != "mdb" and cfg.bills is None and not cfg.cashless.enabled:
+            return None
+        self.mdb = SimMdbRig(world, coins=[h.coin_cents for h in cfg.hoppers],
+                             changer=cfg.acceptor.kind == "mdb", bills=cfg.bills is not None,
+                             tube_capacity=cfg.mdb.tube_capacity, coin_s=0.03 / cfg.sim.speed,
+                             reader=cfg.cashless.enabled)
+        await self.mdb.start()
+        if self.mdb.coin_slot is not None:
+            self.coin_slot = self.mdb.coin_slot
+        return self.mdb.port
 
     def _make_link(self, port: str, **options: Any) -> CctalkLink:
         """The machine's ccTalk link: the real one, able to hang on request."""
@@ -226,6 +250,8 @@ class SimulatedMachine:
             target = self.pulse.device_named(name)
             if target is not None:
                 return target
+        if self.mdb is not None and name in self.mdb.names():
+            return self.mdb.device_named(name)
         if self.bus is not None:
             return self.bus.device_named(name)
         raise KeyError(f"no device {name!r}")
@@ -233,6 +259,8 @@ class SimulatedMachine:
     async def close(self) -> None:
         if self.bus is not None:
             await self.bus.close()
+        if self.mdb is not None:
+            await self.mdb.close()
         if self.pulse is not None:
             await self.pulse.close()
         if self.gpio is not None:
@@ -278,102 +306,9 @@ class SimulatedMachine:
             await asyncio.wait({credited}, timeout=CUSTOMER_WAIT_S)
 
 
+SIM_MDB_TIMINGS = MdbTimings(reset_retry_s=0.5, non_response_s=0.5, coin_s=0.5,
+                             start_grace_s=0.1, poll_interval_s=0.02)
 SIM_CCTALK_TIMINGS = CctalkTimings(reply_timeout_s=0.05, retries=2, lost_poll_interval_s=0.5,
                                    status_poll_interval_s=0.01, dispense_timeout_s=3.0,
                                    late_coin_window_s=0.05, reset_settle_s=0.01)
 
-
-class SimControl:
-    """The ``/sim/*`` endpoints: hands on the simulated machine."""
-
-    def __init__(self, simulated_machine: SimulatedMachine, machine: MachineView) -> None:
-        self.simulated_machine = simulated_machine  # the simulated devices and world
-        self._machine = machine
-
-    async def insert_coin(self, coin: int) -> dict[str, Any]:
-        if not isinstance(coin, int) or isinstance(coin, bool) or coin <= 0:
-            raise ValidationError("coin must be a positive integer", fields={"coin": "invalid"})
-        slot = self.simulated_machine.coin_slot
-        assert slot is not None
-        # One coin slot: coins go in one after the other, each counted before the
-        # next (a real acceptor validates a coin in a few hundred ms and buffers
-        # only five events between polls).
-        async with self.simulated_machine.coin_lock:
-            with contextlib.suppress(TimeoutError):
-                # The customer waits for the machine to take coins again (after a
-                # sale, or the inhibits the last coin's credit called for).
-                await asyncio.wait_for(self._machine.acceptor_synced(), 2.0)
-            credited = self._machine.next_coin_credited()
-            result = await slot.insert(coin)
-            if result == "accepted":
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(credited, 2.0)
-        credit = await self._machine.panel_credit()
-        return {"coin": coin, "result": result, "credit": credit, **self.state()}
-
-    async def press(self, keys: str) -> dict[str, Any]:
-        if not isinstance(keys, str) or not keys or any(k not in KEYS for k in keys):
-            raise ValidationError("keys are 0-9, A-D, * and #", fields={"keys": "invalid"})
-        assert self.simulated_machine.gpio is not None
-        await self.simulated_machine.gpio.keypad.press(keys)
-        await self._machine.settled()
-        return self.state()
-
-    def state(self) -> dict[str, Any]:
-        world, gpio = self.simulated_machine.world, self.simulated_machine.gpio
-        assert world is not None and gpio is not None
-        return {"display": [line.rstrip() for line in gpio.lcd.lines], "tray": list(world.tray),
-                "returned": list(world.cup), "state": self._machine.fsm_state}
-
-    async def take_tray(self) -> dict[str, Any]:
-        assert self.simulated_machine.world is not None
-        tray, cup = self.simulated_machine.world.take_tray()
-        return {"tray": tray, "returned": cup}
-
-    def fault_menu(self) -> dict[str, list[str]]:
-        """The faults each simulated device takes ("clear" aside), for the web panel."""
-        hw = self.simulated_machine
-        menu: dict[str, list[str]] = {}
-        for name in ["acceptor", *(f"hopper:{h.coin_cents}" for h in hw.config.hoppers)]:
-            with contextlib.suppress(KeyError):
-                menu[name] = sorted(set(hw.device_named(name).FAULTS) - {"clear"})
-        menu["slot"] = [f for f in SPIRAL_FAULTS if f != "clear"]
-        return menu
-
-    async def inject_fault(self, device: str, fault: str) -> dict[str, Any]:
-        hw = self.simulated_machine
-        assert hw.gpio is not None
-        try:
-            if fault in ("hang", "clear") and self._line_hook(device, fault):
-                pass
-            elif device.startswith("slot:"):
-                hw.gpio.spirals.inject(device[5:], fault)
-            elif device == "acceptor" or device.startswith("hopper:"):
-                hw.device_named(device).inject(fault)  # every coin device takes "clear" too
-            else:
-                raise ValueError(f"unknown device {device!r}")
-        except (ValueError, KeyError) as exc:
-            message = str(exc.args[0]) if exc.args else str(exc)
-            field = "fault" if "fault" in message else "device"
-            raise ValidationError(message, fields={field: message}) from None
-        assert hw.world is not None
-        hw.world.note_fault(device, fault)  # part of the world: kept until cleared
-        return {"device": device, "fault": fault}
-
-    def _line_hook(self, device: str, fault: str) -> bool:
-        """The watchdog test hook (simulators/cctalk/hang.py): True when it took ``fault``."""
-        cfg, link = self.simulated_machine.config, self.simulated_machine.link
-        addresses = {f"hopper:{h.coin_cents}": h.address for h in cfg.hoppers
-                     if h.kind == "cctalk"}
-        if cfg.acceptor.kind == "cctalk":
-            addresses["acceptor"] = cfg.acceptor.address
-        address = addresses.get(device)
-        if link is None or address is None:
-            if fault == "hang":
-                raise ValueError(f"fault 'hang' needs a ccTalk device, not {device!r}")
-            return False
-        if fault == "hang":
-            link.hang(address)
-            return True
-        link.release(address)
-        return False  # "clear" also clears the device's own faults

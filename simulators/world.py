@@ -49,6 +49,10 @@ class SimWorld:
         if self.on_change is not None:
             self.on_change()
 
+    def changed(self) -> None:
+        """A simulated device moved coins itself (an MDB changer's tubes): save and tell."""
+        self._changed()
+
     # --- persistence -------------------------------------------------------
 
     def save(self) -> None:

@@ -234,12 +234,23 @@ import { showDevices } from "./console-devices.js";
     $("fact-change").textContent = m.exactChangeOnly ? "exact change only" : "can give change";
     $("fact-ledger").textContent = m.ledgerBalanced ? "balanced" : "NOT balanced";
     $("panel-link").hidden = !m.simulated;
+    showReader(m.reader);
     showFaults(m.faults);
     $("service").textContent = m.state === "service" ? "Leave service mode" : "Enter service mode";
     showSlots(m.slots);
     coins.show(m.coins);
     tell("machine", m);
     showDevices($("devices"), m);
+  }
+
+  // A card reader, when the machine has one: its state, card sales, refunds owed to cards.
+  function showReader(reader) {
+    for (const fact of document.querySelectorAll(".card-fact")) fact.hidden = !reader;
+    if (!reader) return;
+    $("fact-reader").textContent = reader.device === "ready" ? reader.state : reader.device;
+    const sales = reader.sales;
+    $("fact-card-sales").textContent = `${sales.count} for ${money(sales.value)}`;
+    $("fact-card-owed").textContent = money(sales.refunds);
   }
 
   // A new fault takes the message area: a success said before it no longer holds.

@@ -7,6 +7,7 @@ and the drivers' model tables; the names below are its public face.
 
 from controller.config.describe import describe
 from controller.config.load import load, parse
+from controller.config.mdb import BillsConfig, MdbConfig
 from controller.config.model import (
     AcceptorConfig,
     ApiConfig,
@@ -24,7 +25,8 @@ from controller.config.retention import RetentionConfig
 from controller.config.telemetry import TelemetryConfig, broker_address
 
 __all__ = [
-    "AcceptorConfig", "ApiConfig", "Config", "HopperConfig", "KeypadConfig", "LcdConfig",
-    "MachineConfig", "MetricsConfig", "MotorsConfig", "RetentionConfig", "SimConfig",
+    "AcceptorConfig", "ApiConfig", "BillsConfig", "Config", "HopperConfig", "KeypadConfig",
+    "LcdConfig", "MachineConfig", "MdbConfig", "MetricsConfig", "MotorsConfig",
+    "RetentionConfig", "SimConfig",
     "SlotsConfig", "TelemetryConfig", "broker_address", "describe", "load", "parse",
 ]

@@ -25,13 +25,32 @@ def describe(config: Config) -> list[str]:
         f"slots {config.slots.codes[0]}..{config.slots.codes[-1]} "
         f"({len(config.slots.codes)} spirals, capacity {config.slots.capacity})",
     ]
-    if a.kind == "cctalk":
+    if a.kind == "mdb":
+        lines.append(f"MDB bus: {config.mdb.interface} on {config.mdb.port}, each device "
+                     f"polled every {config.mdb.poll_interval_s:g} s")
+        lines.append(f"coin acceptor: MDB coin changer at 08, its tubes pay change "
+                     f"({config.mdb.tube_capacity} coins each)")
+    elif a.kind == "cctalk":
         lines.append(f"coin acceptor: ccTalk ({a.model}) at address {a.address} on {a.port} "
                      f"(echo {a.echo}, {a.checksum} checksum, poll every {a.poll_interval_s:g} s)")
     else:
         lines.append(f"coin acceptor: pulse on GPIO{a.pulse_pin}, "
                      f"inhibit GPIO{a.inhibit_pin}")
+    c = config.cashless
+    if c.enabled:
+        if a.kind != "mdb":
+            lines.append(f"MDB bus: {config.mdb.interface} on {config.mdb.port}")
+        lines.append("card reader: MDB cashless at 10, "
+                     + ("always idle when it offers it, " if c.always_idle else "")
+                     + f"a vend request cancelled after {c.vend_timeout_s:g} s"
+                     + (f", prices up to {c.max_price_cents} cents" if c.max_price_cents
+                        else ""))
+    if config.bills is not None:
+        lines.append("bill validator: MDB at 30, through escrow, taking "
+                     + ", ".join(str(v) for v in config.bills.accept_cents) + " cents")
     for h in config.hoppers:
+        if h.kind == "mdb":
+            continue
         where = (f"ccTalk address {h.address} ({h.model}, {h.security} security)"
                  if h.kind == "cctalk"
                  else f"pulse motor GPIO{h.motor_pin}, sensor GPIO{h.sensor_pin}")

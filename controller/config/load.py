@@ -12,6 +12,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from controller.config.mdb import (
+    bills_section,
+    cashless_section,
+    check_mdb,
+    mdb_section,
+    tube_hoppers_capacity,
+)
 from controller.config.model import (
     AcceptorConfig,
     ApiConfig,
@@ -149,7 +156,7 @@ def _slots(s: Section) -> SlotsConfig:
 def _acceptor(s: Section) -> AcceptorConfig:
     d = AcceptorConfig()
     return AcceptorConfig(
-        kind=s.get_str("kind", d.kind, choices=("cctalk", "pulse")),
+        kind=s.get_str("kind", d.kind, choices=("cctalk", "pulse", "mdb")),
         port=s.get_str("port", d.port),
         address=s.get_int("address", d.address, minval=1, maxval=255),
         poll_interval_s=s.get_float("poll_interval_s", d.poll_interval_s, minval=0.02,
@@ -239,16 +246,25 @@ def parse(data: dict[str, Any], source: str) -> Config:
     machine = _machine(top.section("machine"))
     slots = _slots(top.section("slots"))
     hopper_sections = top.sections("hoppers")
+    acceptor = _acceptor(top.section("acceptor"))
+    check_mdb("hoppers" in data, acceptor.kind, "bills" in data or "cashless" in data,
+              "mdb" in data, source)
+    mdb = mdb_section(top.section("mdb"))
     hoppers = (tuple(_hopper(h, i) for i, h in enumerate(hopper_sections))
                if "hoppers" in data else Config().hoppers)
+    if acceptor.kind == "mdb":  # the changer's tubes pay change
+        hoppers = tuple(HopperConfig(coin_cents=c, kind="mdb", address=0, capacity=n)
+                        for c, n in tube_hoppers_capacity(mdb).items())
     if len({h.coin_cents for h in hoppers}) != len(hoppers):
         raise ConfigError(f"{source}: [hoppers] two hoppers for the same coin")
     config = Config(
         machine=machine,
         api=_api(top.section("api")),
         slots=slots,
-        acceptor=_acceptor(top.section("acceptor")),
+        acceptor=acceptor,
         hoppers=hoppers,
+        mdb=mdb,
+        bills=bills_section(top.section("bills")) if "bills" in data else None,
         motors=_motors(top.section("motors"), slots),
         keypad=_keypad(top.section("keypad")),
         lcd=_lcd(top.section("lcd")),
@@ -256,6 +272,7 @@ def parse(data: dict[str, Any], source: str) -> Config:
         metrics=MetricsConfig(public=top.section("metrics").get_bool("public", False)),
         telemetry=telemetry_section(top.section("telemetry")) if "telemetry" in data else None,
         retention=retention_section(top.section("retention")),
+        cashless=cashless_section(top.section("cashless")),
         source=source,
     )
     top.check_unknown()

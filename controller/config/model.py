@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from controller.config.mdb import BillsConfig, CashlessConfig, MdbConfig
 from controller.config.retention import RetentionConfig
 from controller.config.telemetry import TelemetryConfig
 from controller.money import COINS_CENTS
@@ -151,6 +152,9 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     telemetry: TelemetryConfig | None = None
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    mdb: MdbConfig = field(default_factory=MdbConfig)
+    bills: BillsConfig | None = None
+    cashless: CashlessConfig = field(default_factory=CashlessConfig)
     source: str = "(built-in simulated machine)"
 
     @property

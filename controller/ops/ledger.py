@@ -1,7 +1,7 @@
 """The ledger and its two identities.
 
 1. ``cash_in + adjustments - change_paid - cash_collected`` equals the value of
-   the coins in the machine (hoppers and cashbox).
+   the cash in the machine (coins in hoppers and cashbox, bills in the stacker).
 2. ``cash_in - change_paid`` equals ``sales + outstanding credit``, where
    outstanding credit is every buyer deposit, the panel credit, the price of
    every vend in flight, the unpaid part of every payout in flight, and the
@@ -86,7 +86,8 @@ def read_ledger(db: sqlite_utils.Database) -> Ledger:
         adjustments=counters.get("adjustments", 0),
         change_paid=counters.get("change_paid", 0),
         cash_collected=counters.get("cash_collected", 0),
-        coins_value=_scalar(db, "SELECT SUM(coin * (payout + cashbox)) FROM coins"),
+        coins_value=_scalar(db, "SELECT SUM(coin * (payout + cashbox)) FROM coins")
+        + _scalar(db, "SELECT interim FROM counters WHERE name = 'bills_in'"),
         sales=counters.get("sales_value", 0),
         deposits=_scalar(db, "SELECT SUM(deposit) FROM users"),
         panel_credit=_scalar(db, "SELECT credit FROM panel WHERE id = 1"),

@@ -8,13 +8,14 @@ mode clears every fault and every slot flagged for a check.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlite_utils
 
 from controller import money
 from controller.config import Config
-from controller.errors import NotFound, ValidationError
+from controller.errors import CountedByChanger, NotFound, ValidationError
 from controller.events import EventStream
 from controller.faults import FaultRegistry
 from controller.fsm import MachineModel, State
@@ -53,6 +54,8 @@ class Maintenance:
         self._coin_gate = coin_gate
         self._sales = sales
         self._hardware = hardware
+        # the MDB payment devices' identities for the report (set by the machine)
+        self.device_audit: Callable[[], dict[str, tuple[str, str, str]]] | None = None
 
     async def state_json(self) -> dict[str, Any]:
         def read(db: sqlite_utils.Database) -> dict[str, Any]:
@@ -68,6 +71,9 @@ class Maintenance:
 
     async def set_hopper(self, coin: int, payout: int) -> dict[str, Any]:
         money.validate_coin(coin)
+        if self._config.acceptor.kind == "mdb":
+            raise CountedByChanger(f"the {coin}c tube is counted by the coin changer: fill it "
+                                   "by inserting coins in service mode")
         capacity = self._config.hopper_capacity.get(coin)
         if capacity is None:
             raise NotFound(f"there is no {coin}c hopper")
@@ -125,8 +131,10 @@ class Maintenance:
     async def audit_text(self) -> str:
         """The EVA-DTS report; every call is a read (counted, ``EA309``)."""
         now, in_service = time.time(), self._model.state is State.SERVICE
+        devices = self.device_audit() if self.device_audit is not None else None
         return await self._store.tx(lambda db: audit.read_report(
-            db, self._config, now=now, software_version=VERSION, in_service=in_service))
+            db, self._config, now=now, software_version=VERSION, in_service=in_service,
+            devices=devices))
 
     def health(self) -> dict[str, Any]:
         state = self._model.state

@@ -29,8 +29,10 @@ from controller.fsm import READY, MachineModel
 from controller.panel import text
 from controller.panel.lcd import Panel
 from controller.panel.text import Lines, PanelSnapshot
+from controller.payment.card_desk import CardDesk
 from controller.payment.coin_gate import CoinGate
 from controller.sale.mechanism import NOT_SERVING
+from controller.sale.medium import CardDeclined, CardUnavailable
 from controller.sale.sales import PANEL, Sales
 from controller.tasks import Supervisor
 from drivers.base import CoinEvent, CoinEventKind, Display, Keypad
@@ -51,6 +53,7 @@ class FrontPanel:
         self._sales = sales
         self._panel: Panel | None = None
         self._vending_slot: str | None = None
+        self.card: CardDesk | None = None  # a card reader, when the machine has one
 
     async def start(self, display: Display, keypad: Keypad,
                     closers: list[Callable[[], Awaitable[Any]]]) -> None:
@@ -77,12 +80,15 @@ class FrontPanel:
         self._stream.publish("display", lines=[line1, line2])
 
     def snapshot(self) -> PanelSnapshot:
+        session = self.card.session if self.card is not None else None
         return PanelSnapshot(self._model.state, self._model.panel_credit_cents,
                              self._coin_gate.exact_change_only, self._vending_slot,
                              self._faults.first_reason(),
                              coin_return_ok=self._faults.payback_possible(),
                              claim_cents=self._coin_gate.claim_cents,
-                             coins_out=self._faults.get("acceptor") is not None)
+                             coins_out=self._faults.get("acceptor") is not None,
+                             card=session is not None,
+                             card_funds=None if session is None else session.funds_cents)
 
     # --- keys -----------------------------------------------------------------
 
@@ -94,6 +100,8 @@ class FrontPanel:
         if self._coin_gate.cancel_claim():
             self._flash(text.DEPOSIT_CANCELLED)
             return
+        if self.card is not None and self.card.session is not None:
+            self._tasks.spawn(self.card.end_session(), "panel-card-end")
         self._held(self._tasks.spawn(self._coin_return(), "panel-coin-return",
                                       action=True))
 
@@ -116,6 +124,11 @@ class FrontPanel:
         if product is None:
             self._flash(text.sold_out(slot))
             return
+        card = self.card
+        if card is not None and card.can_vend \
+                and self._model.panel_credit_cents < int(product["cost"]):
+            await self._card_sale(card, slot, product)
+            return
         self._vending_slot = slot
         try:
             result = await self._sales.sell(PANEL, int(product["id"]), 1)
@@ -130,6 +143,31 @@ class FrontPanel:
             self._flash(text.thank_you_owed(result.unpaid))
         else:
             self._flash(text.THANK_YOU)
+
+    async def _card_sale(self, card: CardDesk, slot: str, product: dict[str, Any]) -> None:
+        """Paid by the card: the spiral turns only after the reader approved; one
+        vend per session (it ends after a delivery)."""
+        self._vending_slot = slot
+        if card.session is None:  # an always-idle reader waits for the card
+            self._flash(text.present_card(slot, int(product["cost"])))
+        try:
+            result = await self._sales.sell_with(card.reader, int(product["id"]))
+        except CardDeclined:
+            self._flash(text.CARD_DECLINED)
+            return
+        except CardUnavailable:
+            self._flash(text.CARD_UNAVAILABLE)
+            return
+        except VendingError as exc:
+            self._flash(self._refusal(exc, slot, int(product["cost"])))
+            return
+        finally:
+            self._vending_slot = None
+        if not result.delivered:
+            self._flash(text.VEND_FAILED)
+            return
+        self._flash(text.THANK_YOU)
+        await card.end_session()
 
     def _refusal(self, exc: VendingError, slot: str, price_cents: int) -> Lines:
         if isinstance(exc, InsufficientFunds):

@@ -25,6 +25,8 @@ class PanelSnapshot:
     coin_return_ok: bool = False  # out of service, but the hoppers can pay the credit back
     claim_cents: int | None = None  # a remote deposit waits for a coin of this value
     coins_out: bool = False  # the acceptor is at fault: no coin is taken
+    card: bool = False  # a card session is open at the reader
+    card_funds: int | None = None  # its funds, when the reader tells them
 
 
 def status_lines(s: PanelSnapshot) -> Lines:
@@ -41,6 +43,8 @@ def status_lines(s: PanelSnapshot) -> Lines:
         return f"VENDING {s.vending_slot or ''}".strip(), "PLEASE WAIT"
     if s.state is State.PAYING:
         return "PAYING CHANGE", "PLEASE WAIT"
+    if s.card and s.credit_cents == 0:
+        return card_lines(s.card_funds)
     if s.claim_cents is not None and s.credit_cents == 0:
         return f"DEPOSIT {format_cents(s.claim_cents)}", "* CANCELS"
     if s.credit_cents > 0:
@@ -70,6 +74,19 @@ COIN_UNKNOWN: Lines = ("COIN REFUSED", "TRY ANOTHER COIN")
 COIN_NOT_NOW: Lines = ("COIN REFUSED", "PLEASE WAIT")
 COIN_NO_CHANGE: Lines = ("COIN REFUSED", "USE EXACT CHANGE")
 DEPOSIT_CANCELLED: Lines = ("DEPOSIT", "CANCELLED")
+CARD_DECLINED: Lines = ("CARD DECLINED", "")
+CARD_UNAVAILABLE: Lines = ("CARD READER", "OUT OF ORDER")
+
+
+def present_card(slot: str, price_cents: int) -> Lines:
+    """A selection waits for a card at an always-idle reader."""
+    return "PRESENT CARD", f"{slot} {format_cents(price_cents)}"
+
+
+def card_lines(funds_cents: int | None) -> Lines:
+    """A card at the reader: its funds (``CARD`` alone when the reader cannot tell)."""
+    return ("CARD" if funds_cents is None else f"CARD {format_cents(funds_cents)}",
+            "SELECT ITEM")
 
 
 def invalid_code(slot: str) -> Lines:

@@ -16,7 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from controller.errors import RetryLater
+import sqlite_utils
+
+from controller import money
+from controller.errors import CreditLimit, MachineBusy, RetryLater
+from controller.store.credit import PANEL, get_credit
+from controller.store.inventory import hopper_capacity, payout_inventory
 
 
 @dataclass
@@ -25,6 +30,8 @@ class DepositClaim:
 
     user_id: int
     coin: int
+    credited: bool = False
+    """Set by the transaction that credits its coin (on the store's thread)."""
     done: asyncio.Future[int] = field(default_factory=lambda: asyncio.get_running_loop()
                                       .create_future())
 
@@ -69,3 +76,18 @@ class ClaimCooldown:
             while len(self._until) >= MAX_ACCOUNTS:
                 del self._until[next(iter(self._until))]
         self._until[user_id] = now + self.cooldown_s
+
+
+def check_claim(db: sqlite_utils.Database, holder: str, coin: int, max_credit: int) -> None:
+    """Refuse a claim the panel's credit or the credit limit rules out (store thread)."""
+    if get_credit(db, PANEL) > 0:
+        raise MachineBusy("a customer at the front panel holds credit")
+    credit = get_credit(db, holder)
+    if money.coin_acceptable(coin, credit, max_credit=max_credit,
+                             payout=payout_inventory(db), capacity=hopper_capacity(db)):
+        return
+    if credit + coin > max_credit:
+        raise CreditLimit(f"a {coin} coin would take the credit past the limit of "
+                          f"{money.format_cents(max_credit)}")
+    raise CreditLimit(f"a {coin} coin cannot be accepted: the credit could not be paid "
+                      "back from the coins held")

@@ -27,11 +27,13 @@ import sqlite_utils
 
 from controller import money
 from controller.config import Config
-from controller.errors import CreditLimit, DepositCancelled, DepositTimeout, MachineBusy
+from controller.errors import DepositCancelled, DepositTimeout, MachineBusy
 from controller.events import EventStream
 from controller.faults import FaultRegistry
-from controller.fsm import READY, MachineModel
-from controller.payment.claims import ClaimCooldown, ClaimCustomer, DepositClaim
+from controller.fsm import READY, MachineModel, State
+from controller.payment import acceptor_status
+from controller.payment.claims import ClaimCooldown, ClaimCustomer, DepositClaim, check_claim
+from controller.payment.tubes import book_tube_event
 from controller.sale.mechanism import Mechanism
 from controller.store import Store
 from controller.store.credit import PANEL, find_credit, get_credit, user_holder
@@ -78,6 +80,7 @@ class CoinGate:
         self._wake = asyncio.Event()
         self._synced = asyncio.Event()
         self._hold_coins = False
+        self._tubes_moved = False
         self.exact_change_only = False
         self.customer: ClaimCustomer | None = None
         self.on_credit: Callable[[], Awaitable[None]] | None = None  # the panel credit moved
@@ -153,8 +156,16 @@ class CoinGate:
         if self._acceptor is not None:
             await self._acceptor.set_accepting(False)
 
+    def _refilling(self) -> bool:
+        """Service mode with a changer: coins inserted fill its tubes (not credit)."""
+        return (self._model.state is State.SERVICE and self._acceptor is not None
+                and self._acceptor.fills_tubes_in_service)
+
     async def _wanted(self) -> set[int]:
         """The coins to accept now: the acceptance rule for whoever gets the next coin."""
+        if self._refilling() and not self._hold_coins:
+            assert self._acceptor is not None
+            return set(self._acceptor.known_coins_cents)
         if self._model.state not in READY or self._hold_coins:
             return set()
         claims = list(self._claims)
@@ -229,12 +240,19 @@ class CoinGate:
 
     async def on_coins(self, batch: CoinBatch) -> None:
         """The acceptor's handler: credit every coin once, with its counter."""
+        self._tubes_moved = False
+        claimed: list[DepositClaim] = []  # the claims whose coin this batch credits
         try:
-            credited, claimed = await self._store.tx(lambda db: self._credit_batch(db, batch))
+            credited = await self._store.tx(lambda db: self._credit_batch(db, batch, claimed))
         except BaseException as exc:  # nothing credited: whoever waits learns it now
+            for claim in claimed:
+                claim.credited = False  # rolled back
             self._wake_credited_waiters(exc)
             raise
         await self._announce(credited)
+        if self._tubes_moved:
+            self._stream.publish("inventory")
+            self.dirty()
         for claim in claimed:
             deposit = await self._store.run(
                 lambda db, c=claim: get_credit(db, user_holder(c.user_id)))  # type: ignore[misc]
@@ -243,13 +261,18 @@ class CoinGate:
         if any(c.holder == PANEL for c in credited):
             self._end_claims(MachineBusy("a customer at the machine put a coin in first"))
         self._wake_credited_waiters(None)
-        await self._status_events(batch)
+        await acceptor_status.report(batch, stream=self._stream, faults=self._faults,
+                                     store=self._store, on_refused=self.on_refused,
+                                     claims_open=bool(self._claims), dirty=self.dirty)
 
-    def _credit_batch(self, db: sqlite_utils.Database,
-                      batch: CoinBatch) -> tuple[list[Credited], list[DepositClaim]]:
+    def _credit_batch(self, db: sqlite_utils.Database, batch: CoinBatch,
+                      claimed: list[DepositClaim]) -> list[Credited]:
         credited: list[Credited] = []
-        claims, claimed = list(self._claims), []
+        claims = list(self._claims)
+        refilling = self._refilling()
         for event in batch.events:
+            if self._book_tubes(db, event, refilling):
+                continue
             if event.kind is not CoinEventKind.CREDIT:
                 append_event(db, f"acceptor_{event.kind.value}", code=event.code,
                              position=event.position)
@@ -259,13 +282,20 @@ class CoinGate:
                           and get_credit(db, PANEL) == 0), None)
             holder = user_holder(claim.user_id) if claim else PANEL
             if claim is not None:
+                claim.credited = True
                 claims.remove(claim)
                 claimed.append(claim)
-            route = credit_coin(db, event.value_cents, holder)
+            route = credit_coin(db, event.value_cents, holder, event.route)
             credited.append(Credited(event.value_cents, holder, route))
         if batch.counter is not None:
             set_device_counter(db, self._acceptor_name, batch.counter)
-        return credited, claimed
+        return credited
+
+    def _book_tubes(self, db: sqlite_utils.Database, event: CoinEvent, refilling: bool) -> bool:
+        if book_tube_event(db, event, refilling=refilling):
+            self._tubes_moved = True
+            return True
+        return False
 
     async def _announce(self, credited: list[Credited]) -> None:
         for c in credited:
@@ -296,39 +326,6 @@ class CoinGate:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._credited_waiters.append(waiter)
         return waiter
-
-    async def _status_events(self, batch: CoinBatch) -> None:
-        for event in batch.events:
-            if event.kind in (CoinEventKind.INHIBITED, CoinEventKind.REJECTED) \
-                    and self.on_refused is not None:
-                self.on_refused(event, bool(self._claims))
-            if event.kind is CoinEventKind.DEVICE_BACK:
-                self._stream.publish("device", device="acceptor", ok=True, error=None)
-                await self._faults.heal("acceptor", "coin acceptor answers again: events "
-                                        "resynchronised, inhibits re-sent")
-                self.dirty()
-            elif event.kind is CoinEventKind.DEVICE_LOST:
-                self._stream.publish("device", device="acceptor", ok=False,
-                                     error="not answering")
-                await self._faults.report("coin acceptor not answering (or refusing every "
-                                          "poll): check its cable and power", device="acceptor",
-                                          latched=False)
-            elif event.alert:
-                await self._acceptor_alert(event)
-            elif event.kind is CoinEventKind.EVENTS_LOST:
-                # Coins may have been taken and not credited: someone must count.
-                await self._faults.report(
-                    f"coin acceptor lost {event.code} event(s) (more than 5 between polls): "
-                    "coins may not have been credited; count the cash, check the acceptor, "
-                    "then leave service mode", device="acceptor")
-
-    async def _acceptor_alert(self, event: CoinEvent) -> None:
-        """What an operator must know of (fraud, a swallowed coin, a sensor fault)."""
-        log.warning("acceptor alert: event %d (%s): %s", event.code, event.kind.value,
-                    event.meaning)
-        await self._store.tx(lambda db: append_event(
-            db, "acceptor_alert", event=event.kind.value, code=event.code,
-            meaning=event.meaning))
 
     # --- deposit claims -------------------------------------------------------
 
@@ -363,14 +360,21 @@ class CoinGate:
         claim = DepositClaim(user_id, coin)
         self._claims.append(claim)
         try:
-            await self._store.run(lambda db: self._check_claim(db, user_holder(user_id), coin))
+            max_credit = self._config.machine.max_credit_cents
+            await self._store.run(lambda db: check_claim(db, user_holder(user_id), coin,
+                                                         max_credit))
             self._claim_changed()
             if self.customer is not None:
                 self._tasks.spawn(self.customer.bring_coin(coin, claim.done), "sim-deposit")
             return await asyncio.wait_for(asyncio.shield(claim.done),
                                           self._config.machine.deposit_claim_s)
-        except (TimeoutError, DepositCancelled) as ended:  # no coin: the account pauses
-            self.cooldown.ended_without_coin(user_id)
+        except (TimeoutError, DepositCancelled) as ended:
+            # a coin being credited as the claim ended is its own (the store is serial)
+            deposit = await self._store.run(lambda db: get_credit(db, user_holder(user_id))
+                                            if claim.credited else None)
+            if deposit is not None:
+                return deposit
+            self.cooldown.ended_without_coin(user_id)  # no coin: the account pauses
             if isinstance(ended, DepositCancelled):
                 raise
             raise DepositTimeout(f"no {coin} coin was inserted within "
@@ -387,17 +391,3 @@ class CoinGate:
         self.dirty()
         if self.on_claim is not None:
             self.on_claim()
-
-    def _check_claim(self, db: sqlite_utils.Database, holder: str, coin: int) -> None:
-        if get_credit(db, PANEL) > 0:
-            raise MachineBusy("a customer at the front panel holds credit")
-        credit = get_credit(db, holder)
-        max_credit = self._config.machine.max_credit_cents
-        if money.coin_acceptable(coin, credit, max_credit=max_credit,
-                                 payout=payout_inventory(db), capacity=hopper_capacity(db)):
-            return
-        if credit + coin > max_credit:
-            raise CreditLimit(f"a {coin} coin would take the credit past the limit of "
-                              f"{money.format_cents(max_credit)}")
-        raise CreditLimit(f"a {coin} coin cannot be accepted: the credit could not be paid "
-                          "back from the coins held")

@@ -6,13 +6,28 @@ medium such as a cashless card reader (MDB, see the reference notes) holds
 the money itself: the machine asks it to approve the price before the motor
 turns, and tells it afterwards whether the product was delivered.
 ``Sales.sell_with`` runs that sale with the same journal, stock and vend
-rules as a coin sale; a new reader implements ``PaymentMedium`` and touches
-none of them.
+rules as a coin sale (``controller.sale.card`` journals the card's side); a
+new reader implements ``PaymentMedium`` and touches none of them.
+
+A medium that stops answering raises ``drivers.errors.HardwareError``: the
+journal then keeps the vend open, and the reader is told its outcome as soon
+as it answers again, before anything else.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
+
+from controller.errors import InsufficientFunds, OutOfService
+
+
+class CardDeclined(InsufficientFunds):
+    """The reader denied the vend (or did not approve it in time): nothing moved."""
+
+
+class CardUnavailable(OutOfService):
+    """The reader stopped answering during the request: nothing vended; the reader
+    is told FAILURE when it answers again."""
 
 
 class PaymentMedium(Protocol):
@@ -20,12 +35,17 @@ class PaymentMedium(Protocol):
 
     name: str  # its holder in the journal is ``medium:<name>``
 
-    async def request_vend(self, price_cents: int, slot: str) -> bool:
-        """Ask for ``price_cents``: True when approved (MDB VEND APPROVED), False when
-        denied.  Nothing has moved yet."""
+    async def request_vend(self, price_cents: int, item: int) -> int | None:
+        """Ask for ``price_cents`` for item number ``item``: the amount approved (MDB
+        VEND APPROVED; the sale checks it against the price), or None when denied,
+        cancelled or not answered in time.  Nothing has moved yet."""
 
-    async def vend_succeeded(self, slot: str) -> None:
-        """The product was delivered: the approved amount is taken (MDB VEND SUCCESS)."""
+    async def vend_succeeded(self, item: int) -> bool:
+        """The product was delivered (MDB VEND SUCCESS).  True when the reader took
+        it; False when it had lost the vend (it reset: an approved vend counts as
+        paid)."""
 
-    async def vend_failed(self, slot: str) -> None:
-        """Nothing was delivered: the approval is released (MDB VEND FAILURE)."""
+    async def vend_failed(self, item: int) -> bool:
+        """Nothing was delivered, or the vend was withdrawn (MDB VEND FAILURE): True
+        when the reader released the approval; False when it had no such vend (it
+        never approved it, or it lost the session and counted it as paid)."""

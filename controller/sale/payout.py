@@ -36,6 +36,7 @@ class ChangePayer:
         self._faults = faults
         self._changed = changed
         self.hoppers: dict[int, Hopper] = {}
+        self._owed: tuple[int, int] | None = None  # (coin, count) a tube may have paid
 
     async def pay(self, holder: str, reason: str) -> tuple[list[int], int]:
         """Pay the holder's whole credit (journaled): the coins paid and what is unpaid."""
@@ -46,7 +47,12 @@ class ChangePayer:
         if self._model.state is not State.PAYING:
             await self._model.fire("start_payout")
         self._changed()
+        self._owed = None
         failures = await self._dispense_plan(ticket)
+        owed = self._owed
+        if owed is not None:  # a changer that cannot say what it paid: held, never repaid
+            await self._store.tx(lambda db: journal.hold_payout_owed(
+                db, ticket.payout_id, owed[0], owed[1]))
         coins, unpaid = await self._store.tx(
             lambda db: journal.settle_payout(db, ticket.payout_id))
         self._stream.publish("payout", holder=holder, coins=coins, unpaid=unpaid)
@@ -130,6 +136,8 @@ class ChangePayer:
         reason = f"hopper {coin}c {result.fault or 'short pay'}: paid {result.paid} of {count}"
         if not result.certain:
             reason += " or more"
+            if hopper.counter_is_coin_count:
+                self._owed = (coin, count - result.paid)
         await self._store.tx(lambda db: fault_rows.set_hopper_fault(db, coin, reason))
         return (reason + "; refill or clear it, then leave service mode", result.certain,
                 True)

@@ -21,15 +21,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from controller.errors import InsufficientFunds, OutOfStock, ValidationError, VendingError
+from controller.errors import OutOfStock, ValidationError, VendingError
 from controller.events import EventStream
 from controller.fsm import READY, MachineModel, State
+from controller.sale.card import CardVends
 from controller.sale.mechanism import Mechanism
 from controller.sale.medium import PaymentMedium
 from controller.sale.payout import ChangePayer
 from controller.store import Store, journal
 from controller.store.credit import PANEL as PANEL
-from controller.store.credit import find_credit, get_credit, medium_holder, user_holder
+from controller.store.credit import find_credit, get_credit, user_holder
 from controller.store.products import product_in_slot, product_json, product_row
 from drivers.base import SpiralMatrix, VendOutcome, VendResult
 from drivers.errors import HardwareError
@@ -61,6 +62,7 @@ class Sales:
         self._changed = changed  # the acceptor and the panel follow the machine
         self.spirals: SpiralMatrix | None = None
         self.on_slot_fault: Callable[[str, str], Awaitable[object]] | None = None  # (slot, why)
+        self.card_vends = CardVends(store, stream)  # the card's side of a card sale
 
     # --- entry points ---------------------------------------------------------
 
@@ -101,10 +103,10 @@ class Sales:
         return coins
 
     async def sell_with(self, medium: PaymentMedium, product_id: int) -> SaleResult:
-        """One unit paid by a medium that holds the money (a card reader)."""
+        """One unit paid by a medium that holds the money (a card reader at the panel,
+        beside any coin credit, which it leaves alone)."""
         return await self._mechanism.exclusive(
-            lambda: self._sell_with_locked(medium, product_id), f"sell:{medium.name}",
-            idle_only=True)
+            lambda: self._sell_with_locked(medium, product_id), f"sell:{medium.name}")
 
     # --- panel credit ---------------------------------------------------------
 
@@ -162,32 +164,23 @@ class Sales:
         return SaleResult(product_json(after), delivered, failure, change, unpaid, credit, spent)
 
     async def _sell_with_locked(self, medium: PaymentMedium, product_id: int) -> SaleResult:
-        product = await self._store.run(lambda db: journal.check_stock(db, product_id, 1))
-        slot, price = str(product["slot"]), int(product["cost"])
-        if not await medium.request_vend(price, slot):
-            raise InsufficientFunds(f"{medium.name} did not approve {price} cents")
-        holder = medium_holder(medium.name)
         try:
-            ticket = await self._store.tx(lambda db: journal.reserve_vend(db, holder, product_id))
-        except BaseException:
-            await medium.vend_failed(slot)
-            raise
-        try:
-            result = await self._vend_one(ticket)
+            spent, result = await self.card_vends.sell(medium, product_id, self._vend_one)
         finally:
             await self.end_action()
-        await (medium.vend_succeeded(slot) if result.delivered else medium.vend_failed(slot))
         after = await self._store.run(lambda db: product_row(db, product_id))
-        return SaleResult(product_json(after), int(result.delivered),
-                          None if result.delivered else result, [], 0, 0,
-                          price if result.delivered else 0)
+        delivered = result is not None and result.delivered
+        return SaleResult(product_json(after), int(delivered),
+                          None if delivered else result, [], 0, 0, spent)
 
-    async def _vend_one(self, ticket: journal.VendTicket) -> VendResult:
+    async def _vend_one(self, ticket: journal.VendTicket,
+                        also: Callable[[Any, bool], None] | None = None) -> VendResult:
         """Turn the spiral for a journaled vend and settle it, whatever happens.
 
         A hardware error is a failed vend; any other error is settled as one too
         (nothing charged, slot out of order) and then raised, so no vend stays
-        pending until the next boot.
+        pending until the next boot.  ``also(db, delivered)`` runs in the
+        settling transaction (a card vend records its outcome there).
         """
         if self._model.state is not State.VENDING:
             await self._model.fire("start_vend")
@@ -201,8 +194,13 @@ class Sales:
                 error = exc
             result = VendResult(ticket.slot, VendOutcome.JAM_TURN, detail=repr(exc))
         sold_at = self._clock()
-        await self._store.tx(lambda db: journal.settle_vend(db, ticket, result.outcome.value,
-                                                            result.delivered, sold_at))
+
+        def settle(db: Any) -> None:
+            journal.settle_vend(db, ticket, result.outcome.value, result.delivered, sold_at)
+            if also is not None:
+                also(db, result.delivered)
+
+        await self._store.tx(settle)
         self._publish_vend(ticket, result)
         if not result.delivered:
             log.warning("vend of %s failed: %s", ticket.slot, result.outcome.value)

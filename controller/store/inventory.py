@@ -13,7 +13,7 @@ import sqlite_utils
 
 from controller import money
 from controller.store.counters import bump, reset_interim
-from controller.store.credit import add_credit
+from controller.store.credit import add_credit, find_credit
 from controller.store.event_log import append_event
 from controller.store.faults import clear_hopper_fault, hopper_faults
 
@@ -30,11 +30,13 @@ def hopper_capacity(db: sqlite_utils.Database) -> dict[int, int]:
             for r in db.conn.execute("SELECT coin, capacity FROM coins WHERE capacity > 0")}
 
 
-def credit_coin(db: sqlite_utils.Database, coin: int, holder: str) -> str:
+def credit_coin(db: sqlite_utils.Database, coin: int, holder: str, route: str = "") -> str:
     """An accepted coin: route it, count it, credit its holder.  Returns the route
-    (``hopper`` or ``cashbox``)."""
+    (``hopper`` or ``cashbox``).  ``route`` is where the device put it when it
+    says so (an MDB changer: ``tube`` or ``cashbox``), else the books decide."""
     payout = {int(r[0]): int(r[1]) for r in db.conn.execute("SELECT coin, payout FROM coins")}
-    to_hopper = money.routes_to_hopper(coin, payout, hopper_capacity(db))
+    to_hopper = (route == "tube" if route else
+                 money.routes_to_hopper(coin, payout, hopper_capacity(db)))
     column = "payout" if to_hopper else "cashbox"
     db.conn.execute(f"UPDATE coins SET {column} = {column} + 1 WHERE coin = ?", (coin,))
     bump(db, "cash_in", coin)
@@ -50,6 +52,42 @@ def pay_coins(db: sqlite_utils.Database, coin: int, count: int) -> None:
     bump(db, "change_paid", coin * count)
 
 
+def refill_tube(db: sqlite_utils.Database, coin: int, route: str) -> None:
+    """A coin an operator put into an MDB changer in service mode: a refill of its
+    tube (or, tube full, of the cashbox), never credit."""
+    column = "payout" if route == "tube" else "cashbox"
+    db.conn.execute(f"UPDATE coins SET {column} = {column} + 1 WHERE coin = ?", (coin,))
+    bump(db, "adjustments", coin)
+    bump(db, "refills", coin)
+    append_event(db, "tube_refilled", coin=coin, route=column)
+
+
+def manual_payout(db: sqlite_utils.Database, coin: int, count: int) -> None:
+    """Coins an operator paid out by hand at an MDB changer: they left the tube."""
+    row = db.conn.execute("SELECT payout FROM coins WHERE coin = ?", (coin,)).fetchone()
+    taken = min(count, int(row[0])) if row else 0
+    db.conn.execute("UPDATE coins SET payout = payout - ? WHERE coin = ?", (taken, coin))
+    bump(db, "adjustments", -coin * taken)
+    bump(db, "manual_paid", coin * taken)
+    append_event(db, "manual_payout", coin=coin, count=count)
+
+
+def sync_tube(db: sqlite_utils.Database, coin: int, count: int) -> bool:
+    """The changer's TUBE STATUS count of a tube becomes the books' count (booked as
+    an adjustment); not while a payout is open, whose coins are still being booked.
+    Returns whether the count moved."""
+    if db.conn.execute("SELECT 1 FROM payouts WHERE status = 'pending'").fetchone():
+        return False
+    row = db.conn.execute("SELECT payout FROM coins WHERE coin = ?", (coin,)).fetchone()
+    if row is None or int(row[0]) == count:
+        return False
+    before = int(row[0])
+    db.conn.execute("UPDATE coins SET payout = ? WHERE coin = ?", (count, coin))
+    bump(db, "adjustments", coin * (count - before))
+    append_event(db, "tube_counted", coin=coin, before=before, after=count)
+    return True
+
+
 def adjust_hopper(db: sqlite_utils.Database, coin: int, payout: int) -> None:
     """An operator sets the count of a hopper after a refill or removal."""
     row = db.table("coins").get(coin)
@@ -63,9 +101,28 @@ def adjust_hopper(db: sqlite_utils.Database, coin: int, payout: int) -> None:
     append_event(db, "hopper_adjusted", coin=coin, before=before, after=payout)
 
 
+def credit_bill(db: sqlite_utils.Database, bill: int, holder: str) -> int:
+    """A bill stacked by the bill validator: cash in, in the stacker, credit of its
+    holder.  Returns the holder's new credit."""
+    bump(db, "cash_in", bill)
+    bump(db, "bills_in", bill)
+    bump(db, "bills_count", 1)
+    add_credit(db, holder, bill)
+    append_event(db, "bill_stacked", bill=bill, holder=holder)
+    return find_credit(db, holder) or 0
+
+
+def stacker_value(db: sqlite_utils.Database) -> int:
+    """Value of the bills in the stacker: those stacked since the last collection."""
+    row = db.conn.execute("SELECT interim FROM counters WHERE name = 'bills_in'").fetchone()
+    return int(row[0]) if row else 0
+
+
 def collect_cashbox(db: sqlite_utils.Database) -> int:
-    """An audited cashbox collection: empties the cashbox, resets interim counters."""
+    """An audited cashbox collection (and bill stacker): empties both, resets interim
+    counters."""
     value = int(db.conn.execute("SELECT SUM(coin * cashbox) FROM coins").fetchone()[0] or 0)
+    value += stacker_value(db)
     db.conn.execute("UPDATE coins SET cashbox = 0")
     bump(db, "cash_collected", value)
     reset_interim(db)

@@ -70,11 +70,15 @@ def check_stock(db: sqlite_utils.Database, product_id: int, amount: int) -> dict
     return product
 
 
-def reserve_vend(db: sqlite_utils.Database, holder: str, product_id: int) -> VendTicket:
+def reserve_vend(db: sqlite_utils.Database, holder: str, product_id: int,
+                 price: int | None = None) -> VendTicket:
     """Journal a vend: one unit out of stock and, unless the holder's medium holds the
-    money itself (a card reader approved it), the price out of the holder's credit."""
+    money itself (a card reader approved ``price``), the price out of the holder's
+    credit."""
     if is_external(holder):
-        product = check_stock(db, product_id, 1)
+        product = dict(check_stock(db, product_id, 1))
+        if price is not None:
+            product["cost"] = price
     else:
         product = check_purchase(db, holder, product_id, 1)
         add_credit(db, holder, -product["cost"])

@@ -174,7 +174,8 @@ MIGRATIONS: list[Migration] = [
     # 7: what the EVA-DTS report needs beyond the counters (store/counters.py):
     # sales per slot and payment device (``CA`` cash, ``DA`` card) with the last sale,
     # occurrences per event code, and the reads and resets of the report.  Sales so far
-    # were all cash; resets so far are the audited collections in the event log.
+    # split by the journal's holders; resets so far are the audited collections in the
+    # event log.
     [
         """CREATE TABLE slot_sales (
             slot TEXT NOT NULL,
@@ -186,12 +187,32 @@ MIGRATIONS: list[Migration] = [
             last_sale_at REAL,
             PRIMARY KEY (slot, device)
         )""",
+        # card sales (a ``medium:`` holder, in the journal that is never pruned) are
+        # ``DA``; interim since the last audited collection still in the event log
         """INSERT INTO slot_sales (slot, device, vends, value, interim_vends, interim_value,
                                    last_sale_at)
-           SELECT sc.slot, 'CA', sc.vends, sc.value, sc.interim_vends, sc.interim_value,
+           SELECT c.slot, 'DA', MIN(c.n, sc.vends), MIN(c.v, sc.value),
+                  MIN(c.interim_n, sc.interim_vends), MIN(c.interim_v, sc.interim_value),
+                  c.last_at
+           FROM (SELECT slot, COUNT(*) AS n, SUM(price) AS v, MAX(settled_at) AS last_at,
+                        SUM(settled_at > r.at) AS interim_n,
+                        SUM(CASE WHEN settled_at > r.at THEN price ELSE 0 END) AS interim_v
+                 FROM vends, (SELECT COALESCE(MAX(ts), -1) AS at FROM events
+                              WHERE kind = 'cashbox_collected') AS r
+                 WHERE status = 'delivered' AND holder LIKE 'medium:%' GROUP BY slot) AS c
+           JOIN slot_counters sc ON sc.slot = c.slot WHERE sc.vends > 0""",
+        # the rest of each slot's sales were cash
+        """INSERT INTO slot_sales (slot, device, vends, value, interim_vends, interim_value,
+                                   last_sale_at)
+           SELECT sc.slot, 'CA', sc.vends - COALESCE(d.vends, 0),
+                  sc.value - COALESCE(d.value, 0),
+                  sc.interim_vends - COALESCE(d.interim_vends, 0),
+                  sc.interim_value - COALESCE(d.interim_value, 0),
                   (SELECT MAX(v.settled_at) FROM vends v
-                   WHERE v.slot = sc.slot AND v.status = 'delivered')
-           FROM slot_counters sc WHERE sc.vends > 0""",
+                   WHERE v.slot = sc.slot AND v.status = 'delivered'
+                   AND v.holder NOT LIKE 'medium:%')
+           FROM slot_counters sc LEFT JOIN slot_sales d ON d.slot = sc.slot AND d.device = 'DA'
+           WHERE sc.vends - COALESCE(d.vends, 0) > 0""",
         """CREATE TABLE event_counts (
             code TEXT PRIMARY KEY,
             lifetime INTEGER NOT NULL DEFAULT 0,
@@ -209,6 +230,32 @@ MIGRATIONS: list[Migration] = [
     # 8: a product's minimum level (the stock at which its slot counts as low) and
     # whether that was already reported; sales summed per local hour (``sales_book``)
     sales_book.add_min_level_and_sales_hours,
+    # 9: card vends (store/card_journal.py): journaled before the reader is asked,
+    # again on approval with the stock (``vend_id``), settled once the reader took
+    # the outcome; ``refund_owed`` is what a reader that lost the session charged
+    # for nothing (an operator pays it back)
+    [
+        """CREATE TABLE card_vends (
+            id INTEGER PRIMARY KEY,
+            reader TEXT NOT NULL,
+            product_id INTEGER NOT NULL,
+            slot TEXT NOT NULL,
+            item INTEGER NOT NULL,
+            price INTEGER NOT NULL CHECK (price > 0),
+            status TEXT NOT NULL CHECK (status IN
+                ('requested', 'approved', 'vended', 'settled', 'declined')),
+            approved INTEGER,
+            vend_id INTEGER REFERENCES vends(id),
+            outcome TEXT CHECK (outcome IN ('delivered', 'failed', 'unknown')),
+            told TEXT CHECK (told IN ('success', 'failure', 'lost', 'cancelled')),
+            charged INTEGER NOT NULL DEFAULT 0,
+            refund_owed INTEGER NOT NULL DEFAULT 0 CHECK (refund_owed >= 0),
+            created_at REAL NOT NULL,
+            settled_at REAL
+        )""",
+        "CREATE INDEX card_vends_open ON card_vends(status) "
+        "WHERE status IN ('requested', 'approved', 'vended')",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -227,4 +274,8 @@ COUNTER_NAMES: tuple[str, ...] = (
     "overpaid",  # value a hopper paid beyond the change owed (a late coin): a loss
     "cashless_value",  # value of paid vends paid by a card reader (not cash)
     "cashless_count",  # number of those vends
+    "cashless_refunds",  # value a card reader charged for nothing: owed back to the card
+    "bills_in",  # value of bills stacked (cash in); its interim is the stacker's contents
+    "bills_count",  # number of bills stacked
+    "manual_paid",  # value of coins an operator paid out by hand at an MDB changer
 )

@@ -58,6 +58,7 @@
       }
     });
     $("take").addEventListener("click", () => act("POST", "/sim/tray/take"));
+    $("card").addEventListener("click", () => act("POST", "/sim/card", { funds: 500 }));
   }
 
   function buildFaultMenu() {
@@ -117,6 +118,7 @@
     showState(sim.state);
     fillList("tray", sim.tray, (name) => name);
     fillList("cup", sim.returned, (coin) => money(coin));
+    $("card").hidden = !sim.card;  // a machine with a card reader
   }
 
   function showSlot(el, entry) {

@@ -9,6 +9,7 @@ of other values are refused.  A claim that ended without a coin (timeout or
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -126,3 +127,30 @@ def test_the_pause_ends_and_is_per_account() -> None:
     now[0] += 0.5
     cooldown.check(7)
     ClaimCooldown(0).ended_without_coin(7)  # 0: no pause at all
+
+
+@pytest.mark.asyncio
+@pytest.mark.machine_config(deposit_claim_s=1.0, deposit_claim_cooldown_s=30)
+async def test_a_coin_credited_as_the_claim_ends_is_the_claims(
+        client: TestClient[Any, Any], buyer: Account, tmp_path: Path) -> None:
+    """The coin goes in just before the claim's deadline and its credit is still being
+    written when the deadline passes: the buyer is told the deposit (the coin is on the
+    account), not that no coin came, and is not made to wait."""
+    claim = asyncio.ensure_future(_deposit(client, buyer))
+    await _display_shows(client, ["DEPOSIT 0.20", "* CANCELS"])
+    # Another writer holds the database, as a slow card would: the coin's credit waits.
+    other = sqlite3.connect(tmp_path / "vending.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        coin = asyncio.ensure_future(client.post("/sim/coin", json={"coin": 20}))
+        await asyncio.sleep(2.0)  # the claim's 1 s deadline passes while the credit waits
+        other.execute("COMMIT")
+    finally:
+        other.close()
+    await coin
+    r = await claim
+    assert r.status == 200, await r.text()
+    assert (await r.json())["deposit"] == 20
+    me = await (await client.get("/user", headers=buyer.auth)).json()
+    assert me["deposit"] == 20
+    assert (await _deposit(client, buyer, 50)).status != 429

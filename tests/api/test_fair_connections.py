@@ -224,3 +224,33 @@ def test_a_full_table_closes_an_idle_connection_of_the_address_holding_the_most(
         guard.busy(conn, "10.0.0.3")
     assert guard.admit(Conn("next"), "10.0.0.9") is None
     assert closed == ["big1", "small0"]  # only the small address had idle ones left
+
+
+@pytest.mark.asyncio
+async def test_a_pipelined_request_is_busy_not_idle(served: Served) -> None:
+    """A second request sent behind the first (HTTP pipelining) is being served once the
+    first is answered: its connection is not closed to make room, even while its body is
+    still on the way."""
+    waiting_body = (b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n")
+    reader, writer = await served.connect(ATTACKERS[0])
+    writer.write(HEALTH + waiting_body)
+    assert (await _answer(reader)).startswith(b"HTTP/1.1 200")
+    others = []
+    for i, address in enumerate(ATTACKERS):  # the rest of the table, each in a request
+        for _ in range(PER_ADDRESS - (i == 0)):
+            others.append(await served.connect(address))
+            others[-1][1].write(waiting_body)
+    deadline = time.monotonic() + 5
+    while served.guard.total < TABLE or served.guard.idle_by_address:
+        assert time.monotonic() < deadline, "a connection in a request stayed idle"
+        await asyncio.sleep(0.01)
+    newcomer, door = await served.connect(OPERATOR_DESK)
+    assert (await asyncio.wait_for(newcomer.read(), 5)).startswith(b"HTTP/1.1 503")
+    door.close()
+    assert served.guard.evicted == 0
+    writer.write(b"{}")  # the pipelined request's body: it is answered
+    assert (await asyncio.wait_for(_answer(reader), 5)).startswith(b"HTTP/1.1 ")
+    writer.close()
+    for _, w in others:
+        w.close()

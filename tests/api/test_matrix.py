@@ -67,6 +67,8 @@ CASES: list[tuple[str, str, Body, dict[str, int]]] = [
     ("GET", "/openapi.json", None, everyone(200)),
     ("GET", "/metrics", None, only({"operator": 200})),
     ("POST", "/sim/coin", {"coin": 10}, everyone(200)),
+    ("POST", "/sim/bill", {"bill": 500}, everyone(404)),  # the built-in machine has none
+    ("POST", "/sim/card", {"funds": 500}, everyone(404)),  # ... and no card reader
     ("POST", "/sim/press", {"keys": "*"}, everyone(200)),
     ("GET", "/sim/state", None, everyone(200)),
     ("POST", "/sim/tray/take", {}, everyone(200)),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,28 @@ def test_pins_of_a_real_machine_that_fit(tmp_path: Path) -> None:
     sim = config.load(write(tmp_path, FREE_KEYPAD + "[[hoppers]]\ncoin_cents = 50\n"
                                       "kind = \"pulse\"\nmotor_pin = 0\nsensor_pin = 1\n"))
     assert (sim.hoppers[0].motor_pin, sim.hoppers[0].sensor_pin) == (0, 1)
+
+
+def test_a_card_reader_config(tmp_path: Path) -> None:
+    text = ('[mdb]\nport = "/dev/ttyAMA0"\n'
+            '[cashless]\nkind = "mdb"\nalways_idle = true\nvend_timeout_s = 20\n'
+            'max_price_cents = 500\n')
+    cfg = config.load(write(tmp_path, text))
+    assert cfg.cashless.enabled and cfg.cashless.always_idle
+    assert cfg.cashless.vend_timeout_s == 20 and cfg.cashless.max_price_cents == 500
+    lines = "\n".join(config.describe(cfg))
+    assert "card reader: MDB cashless at 10, always idle" in lines
+    assert "MDB bus: qibixx on /dev/ttyAMA0" in lines
+    assert not config.Config().cashless.enabled  # the built-in machine has no reader
+
+
+@pytest.mark.parametrize(("text", "what"), [
+    ('[cashless]\nkind = "mdb"\n', "need an [mdb] section"),
+    ('[mdb]\n[cashless]\nkind = "nfc"\n', "kind"),
+    ('[mdb]\n[cashless]\nkind = "mdb"\nvend_timeout_s = 0\n', "vend_timeout_s"),
+    ('[mdb]\n[cashless]\nkind = "mdb"\nmax_price_cents = 123\n', "multiple of 5"),
+    ('[mdb]\n[cashless]\nkind = "mdb"\ntimeout = 3\n', "timeout"),
+])
+def test_bad_card_reader_configs_are_refused(tmp_path: Path, text: str, what: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(what)):
+        config.load(write(tmp_path, text))

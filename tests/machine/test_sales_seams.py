@@ -24,15 +24,17 @@ class FakeReader:
         self.approve = approve
         self.calls: list[tuple[str, Any]] = []
 
-    async def request_vend(self, price_cents: int, slot: str) -> bool:
-        self.calls.append(("request", (price_cents, slot)))
-        return self.approve
+    async def request_vend(self, price_cents: int, item: int) -> int | None:
+        self.calls.append(("request", (price_cents, item)))
+        return price_cents if self.approve else None
 
-    async def vend_succeeded(self, slot: str) -> None:
-        self.calls.append(("success", slot))
+    async def vend_succeeded(self, item: int) -> bool:
+        self.calls.append(("success", item))
+        return True
 
-    async def vend_failed(self, slot: str) -> None:
-        self.calls.append(("failure", slot))
+    async def vend_failed(self, item: int) -> bool:
+        self.calls.append(("failure", item))
+        return True
 
 
 async def pending_vends(machine: Any) -> int:
@@ -47,7 +49,7 @@ async def test_a_card_sale_moves_no_cash_and_keeps_the_ledger(tmp_path: Path) ->
         reader = FakeReader()
         result = await machine.sales.sell_with(reader, product_id)
         assert result.delivered == 1 and result.spent == 65 and result.change == []
-        assert reader.calls == [("request", (65, "A1")), ("success", "A1")]
+        assert reader.calls == [("request", (65, 1)), ("success", 1)]
         assert machine.sim.state()["tray"] == ["Cola"]
         assert await machine.panel_credit() == 0
         assert (await machine.products.get(product_id))["amountAvailable"] == 1
@@ -67,7 +69,7 @@ async def test_a_denied_or_failed_card_sale_charges_nothing(tmp_path: Path) -> N
         reader = FakeReader()
         result = await machine.sales.sell_with(reader, product_id)
         assert result.delivered == 0 and result.spent == 0
-        assert reader.calls[-1] == ("failure", "A1")
+        assert reader.calls[-1] == ("failure", 1)
         assert (await machine.products.get(product_id))["amountAvailable"] == 2
         assert await pending_vends(machine) == 0
         assert (await machine.store.run(read_ledger)).balanced

@@ -125,20 +125,32 @@ def test_segments_come_in_the_order_of_the_standards_table() -> None:
                     "PA7", "PA7", "EA2", "EA2", "EA3", "G85", "SE", "DXE"]
 
 
-def test_a_device_slots_its_elements_in() -> None:
-    def da2(a: audit.AuditData) -> Iterable[str]:
-        yield dex.segment("DA2", *elements.lifetime_first(a.counter("cashless_value"),
-                                                          a.counter("cashless_count")))
-
-    counters = {"cashless_value": Pair(70, 70), "cashless_count": Pair(1, 1)}
-    elements.DEVICES.append(da2)
-    try:
-        report = read_dex(audit.render(data(counters=counters)))
-    finally:
-        elements.DEVICES.remove(da2)
+def test_a_card_reader_slots_its_elements_in() -> None:
+    counters = {"cashless_value": Pair(70, 70), "cashless_count": Pair(1, 1),
+                "cashless_refunds": Pair(20, 0)}
+    reader = {"serial": "000000000001", "model": "SIMREADER", "softwareVersion": "0100"}
+    report = read_dex(audit.render(data(counters=counters, card_reader=reader)))
     tags = [seg.tag for seg in report.segments]
-    assert tags.index("CA17") < tags.index("DA2") < tags.index("PA1")
+    assert tags.index("CA17") < tags.index("DA1") < tags.index("DA2") < tags.index("DA4") \
+        < tags.index("PA1")
+    assert "*".join(report.singles["DA1"].values()) == "000000000001*SIMREADER*0100"
     assert "*".join(report.singles["DA2"].values()) == "70*1*70*1"
+    assert "*".join(report.singles["DA4"].values()) == "20*0"
+    without = read_dex(audit.render(data()))  # a machine that never had a reader
+    assert not {"DA1", "DA2", "DA4"} & set(without.singles)
+
+
+def test_a_device_slots_its_elements_in() -> None:
+    def ha1(a: audit.AuditData) -> Iterable[str]:
+        yield dex.segment("HA1", "H1", "HOPPER")
+
+    elements.DEVICES.append(ha1)
+    try:
+        report = read_dex(audit.render(data()))
+    finally:
+        elements.DEVICES.remove(ha1)
+    tags = [seg.tag for seg in report.segments]
+    assert tags.index("CA17") < tags.index("HA1") < tags.index("PA1")
 
 
 def test_a_selection_never_sold_and_never_stocked() -> None:

@@ -160,3 +160,14 @@ def test_a_fault_shows_while_an_action_holds_the_screen(rig: Rig) -> None:
     rig.panel.release()
     rig.snapshot = PanelSnapshot(State.CREDIT, 65, False)
     assert rig.screen() == ("CREDIT 0.65", "SELECT ITEM")
+
+
+def test_a_card_session_shows_its_funds_or_card() -> None:
+    card = PanelSnapshot(State.IDLE, 0, False, card=True, card_funds=500)
+    assert status_lines(card) == ("CARD 5.00", "SELECT ITEM")
+    unknown = PanelSnapshot(State.IDLE, 0, False, card=True)
+    assert status_lines(unknown) == ("CARD", "SELECT ITEM")
+    with_coins = PanelSnapshot(State.CREDIT, 50, False, card=True, card_funds=500)
+    assert status_lines(with_coins) == ("CREDIT 0.50", "SELECT ITEM")  # coins shown first
+    busy = PanelSnapshot(State.VENDING, 0, False, vending_slot="A1", card=True)
+    assert status_lines(busy) == ("VENDING A1", "PLEASE WAIT")

@@ -96,3 +96,13 @@ def test_sales_benchmark() -> None:
         f = r[case]
         assert 0 < f["min_ms"] <= f["median_ms"] <= f["p95_ms"] <= f["max_ms"]
         assert f["cpu_median_ms"] >= 0
+
+
+@pytest.mark.timeout(120)
+def test_card_benchmark() -> None:
+    r = run_short("bench_card.py")
+    assert r["benchmark"] == "card" and r["budget_p99_ms"] == 50
+    for case in ("selection_key_to_vend_request", "selection_to_vend_request"):
+        assert r[case]["n"] == 4 and 0 < r[case]["p50_ms"] <= r[case]["p99_ms"]
+    assert positive(r["cpu_per_card_vend_ms"]["raw_median"])
+    assert positive(r["cpu_per_coin_vend_ms"]["raw_median"])

@@ -76,3 +76,33 @@ def test_a_database_that_sold_before_keeps_its_figures(tmp_path: Path) -> None:
                     "last_sale_at FROM slot_sales") == [("A1", "CA", 3, 195, 1, 65, 30.0)]
     mark = transaction(db, lambda d: count_read(d, 99.0))
     assert (mark.reads, mark.resets) == (1, 2)  # the collections so far were resets
+
+
+def test_card_sales_before_the_upgrade_stay_card_sales(tmp_path: Path) -> None:
+    """Card sales (a ``medium:`` holder) were counted in ``slot_counters`` before the
+    audit store: the migration books them to ``DA``, not to cash."""
+    path = tmp_path / "v.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for number, step in enumerate(MIGRATIONS[:6], start=1):
+        if callable(step):
+            step(sqlite_utils.Database(conn))
+        else:
+            for statement in step:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number}")
+    # A1 sold twice for cash (65) and twice by card (70), one card sale after the
+    # last collection (at 50), so 1 cash and 1 card sale are interim.
+    conn.execute("INSERT INTO slot_counters (slot, vends, value, interim_vends, interim_value)"
+                 " VALUES ('A1', 4, 270, 2, 135)")
+    for holder, price, settled in (("panel", 65, 10.0), ("medium:card", 70, 20.0),
+                                   ("medium:card", 70, 60.0), ("panel", 65, 70.0)):
+        conn.execute("INSERT INTO vends (holder, product_name, slot, price, status, "
+                     "created_at, settled_at) VALUES (?, 'Cola', 'A1', ?, 'delivered', 0, ?)",
+                     (holder, price, settled))
+    conn.execute("INSERT INTO events (ts, kind) VALUES (50, 'cashbox_collected')")
+    conn.close()
+    db = open_db(path)
+    migrate(db.conn)
+    assert rows(db, "SELECT slot, device, vends, value, interim_vends, interim_value, "
+                    "last_sale_at FROM slot_sales ORDER BY device") == [
+        ("A1", "CA", 2, 130, 1, 65, 70.0), ("A1", "DA", 2, 140, 1, 70, 60.0)]

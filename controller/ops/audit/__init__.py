@@ -12,6 +12,8 @@ report's reset (``EA310``).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import replace
 
 import sqlite_utils
 
@@ -49,13 +51,15 @@ def in_service_logged(db: sqlite_utils.Database) -> bool:
 
 
 def read_report(db: sqlite_utils.Database, config: Config, *, now: float,
-                software_version: str, in_service: bool | None = None) -> str:
+                software_version: str, in_service: bool | None = None,
+                devices: Mapping[str, tuple[str, str, str]] | None = None) -> str:
     """Count this read and build the report (call inside one write transaction).
-    ``in_service`` None: as the event log says."""
+    ``in_service`` None: as the event log says.  ``devices``: the payment devices'
+    identities (``AuditData.devices``)."""
     mark = count_read(db, now)
     read = ReadAudit(reads=mark.reads, resets=mark.resets, at=now,
                      previous_at=mark.previous_read_at)
     data = collect(db, identity(config, software_version), read, rows=config.slots.rows,
                    slot_codes=config.slots.codes,
                    in_service=in_service_logged(db) if in_service is None else in_service)
-    return render(data)
+    return render(replace(data, devices=dict(devices or {})))

@@ -30,6 +30,7 @@ from controller.ops.audit.model import (
     ReadAudit,
     SelectionAudit,
 )
+from controller.store.card_journal import reader_identity
 from controller.store.device_info import identities
 from controller.store.event_codes import DELIVERY_FAILURE, DOOR_OPEN, fault_event_code
 
@@ -67,6 +68,7 @@ def collect(db: sqlite_utils.Database, identity: Identity, read: ReadAudit, *,
         **_device_ids(db),
         selections=_selections(db, rows, set(slot_codes)), tubes=_tubes(db),
         events=_events(db, pair("failed_vends"), in_service), counters=c,
+        card_reader=reader_identity(db),
     )
 
 

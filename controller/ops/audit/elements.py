@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
+from controller.ops.audit.cashless import CARD_READER
 from controller.ops.audit.dex import segment, text
 from controller.ops.audit.model import AuditData, Pair, SelectionAudit
 from controller.store.counters import CASH
@@ -86,12 +87,17 @@ def va3(a: AuditData) -> Iterable[str]:
 
 
 def ca1(a: AuditData) -> Iterable[str]:
-    """The coin mechanism: serial, model, software revision (as it identified itself)."""
-    if a.acceptor is None:
-        yield segment("CA1", 0, text(a.acceptor_model), 1)
+    """The coin mechanism: serial, model, software revision (an MDB changer's own, or
+    a ccTalk acceptor's as it identified itself)."""
+    changer = a.devices.get("changer")
+    if changer is not None:
+        yield segment("CA1", *(text(f) for f in changer))
         return
-    d = a.acceptor
-    yield segment("CA1", text(d.serial), text(d.model), text(d.revision))
+    if a.acceptor is not None:
+        d = a.acceptor
+        yield segment("CA1", text(d.serial), text(d.model), text(d.revision))
+        return
+    yield segment("CA1", 0, text(a.acceptor_model), 1)
 
 
 def ca2(a: AuditData) -> Iterable[str]:
@@ -100,14 +106,14 @@ def ca2(a: AuditData) -> Iterable[str]:
 
 
 def ca3(a: AuditData) -> Iterable[str]:
-    """Cash in, to the cashbox, to the hoppers (tubes), bills (none)."""
+    """Cash in, to the cashbox, to the hoppers (tubes), bills stacked."""
     yield segment("CA3", *reset_first(a.cash_in, a.cash_to_cashbox, a.cash_to_hoppers,
-                                      Pair(0, 0)))
+                                      a.counter("bills_in")))
 
 
 def ca4(a: AuditData) -> Iterable[str]:
-    """Change paid by the hoppers, paid by hand (never)."""
-    yield segment("CA4", *reset_first(a.change_paid, Pair(0, 0)))
+    """Change paid by the hoppers (tubes), coins paid by hand at an MDB changer."""
+    yield segment("CA4", *reset_first(a.change_paid, a.counter("manual_paid")))
 
 
 def ca10(a: AuditData) -> Iterable[str]:
@@ -197,7 +203,14 @@ def ea3(a: AuditData) -> Iterable[str]:
 IDENTIFICATION: list[Builder] = [id1, id4, id5, id6, cb1]
 SALES: list[Builder] = [va1, va3]
 CASH_BLOCK: list[Builder] = [ca1, ca2, ca3, ca4, ca10, ca15, ca17]
-DEVICES: list[Builder] = [ha1]  # BA1, DA1/DA2/DA4, HA1: what other devices report
+def ba1(a: AuditData) -> Iterable[str]:
+    """The bill validator: serial, model, software revision."""
+    bills = a.devices.get("bills")
+    if bills is not None:
+        yield segment("BA1", *(text(f) for f in bills))
+
+
+DEVICES: list[Builder] = [ba1, *CARD_READER, ha1]  # BA1, DA1/DA2/DA4, HA1: what devices report
 EVENTS: list[Builder] = [ea2, ea3]
 PRODUCTS: list[Builder] = [products]
 REPORT: list[list[Builder]] = [IDENTIFICATION, SALES, CASH_BLOCK, DEVICES, PRODUCTS, EVENTS]

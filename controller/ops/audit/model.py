@@ -120,6 +120,10 @@ class AuditData:
     tubes: Sequence[CoinTube] = field(default_factory=list)
     events: Sequence[EventAudit] = field(default_factory=list)
     counters: Mapping[str, Pair] = field(default_factory=dict)  # every audit counter
+    card_reader: Mapping[str, str] | None = None  # its identity, when the machine has one
+    devices: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
+    """Payment devices that tell who they are (serial, model, software): ``changer``
+    (an MDB coin changer: ``CA1``), ``bills`` (an MDB bill validator: ``BA1``)."""
 
     def counter(self, name: str) -> Pair:
         """An audit counter by name (``schema.COUNTER_NAMES``; 0 when absent), for a
