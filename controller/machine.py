@@ -149,10 +149,10 @@ class Machine:
         await self._start_card_reader(d.card_reader)  # told its open vends first
         self._closers.append(d.acceptor.close)
         await self.coin_gate.start(d.acceptor)
+        await device_identity.record(self.store, d.acceptor, d.hoppers)
         if d.bills is not None:
             self._closers.append(d.bills.close)
             await self.bill_gate.start(d.bills)
-        await device_identity.record(self.store, d.acceptor, d.hoppers)
         self.model.panel_credit_cents = await self.sales.credit_of(PANEL)
         await self.coin_gate.refresh_exact_change()
         await self.model.fire("fault" if self.faults.stops_machine() else "booted")
@@ -311,13 +311,12 @@ class Machine:
 
     async def state_json(self) -> dict[str, Any]:
         d = self.devices
-        state = device_identity.with_identities(await self.maintenance.state_json(),
-                                                d.acceptor if d else None,
-                                                d.hoppers if d else {})
+        state = await self.maintenance.state_json()
         state = {**state, **await mdb_state(d, self.bill_gate)}
         if self.card_desk is not None:
             state["reader"] = await self.card_desk.state_json()
-        return state
+        return device_identity.with_identities(state, d.acceptor if d else None,
+                                               d.hoppers if d else {})
 
     async def set_hopper(self, coin: int, payout: int) -> dict[str, Any]:
         return await self.maintenance.set_hopper(coin, payout)

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from drivers.mdb.bills import MdbBillValidator
     from drivers.mdb.cashless import MdbCashlessReader
 
-
 # --- identity ---------------------------------------------------------------
 
 
@@ -118,8 +117,8 @@ class CoinAcceptor(ABC):
 
     name: str
     heartbeat: Heartbeat | None = None  # set by drivers that run a poll or delivery loop
-    fills_tubes_in_service = False  # an MDB changer: coins in service mode refill its tubes
     identity: DeviceIdentity | None = None  # what the device said at start-up (None: nothing)
+    fills_tubes_in_service = False  # an MDB changer: coins in service mode refill its tubes
 
     @abstractmethod
     def set_handler(self, handler: CoinHandler) -> None: ...
@@ -219,11 +218,11 @@ class Hopper(ABC):
 
     name: str
     coin_cents: int
+    identity: DeviceIdentity | None = None  # what the device said at start-up (None: nothing)
+    counter_moves_on_refusal: bool = True
     counter_is_coin_count = False
     """True for a changer's tube: ``status().counter`` is the coins it holds, so the
     coins a cut payout paid are the drop in that count (``controller.recovery``)."""
-    identity: DeviceIdentity | None = None  # what the device said at start-up (None: nothing)
-    counter_moves_on_refusal: bool = True
 
     @abstractmethod
     async def start(self) -> None: ...

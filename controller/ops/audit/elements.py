@@ -88,16 +88,16 @@ def va3(a: AuditData) -> Iterable[str]:
 
 def ca1(a: AuditData) -> Iterable[str]:
     """The coin mechanism: serial, model, software revision (an MDB changer's own, or
-    the acceptor's as it identified itself)."""
+    a ccTalk acceptor's as it identified itself)."""
     changer = a.devices.get("changer")
     if changer is not None:
         yield segment("CA1", *(text(f) for f in changer))
         return
-    if a.acceptor is None:
-        yield segment("CA1", 0, text(a.acceptor_model), 1)
+    if a.acceptor is not None:
+        d = a.acceptor
+        yield segment("CA1", text(d.serial), text(d.model), text(d.revision))
         return
-    d = a.acceptor
-    yield segment("CA1", text(d.serial), text(d.model), text(d.revision))
+    yield segment("CA1", 0, text(a.acceptor_model), 1)
 
 
 def ca2(a: AuditData) -> Iterable[str]:
