@@ -15,8 +15,7 @@ and its coin, 171), learns whether it answers 168, and resets it (header 1)
 when its test flags say power-up or an opto fault; ``prepare_payout`` does
 the same before each payout.
 
-Not modelled: the encrypted dispense variants (vendor cipher; refused at
-config time), payout by value (multi-coin hoppers), motor reverse commands.
+Not modelled: encrypted dispenses (refused at config time), payout by value, motor reverse.
 """
 from __future__ import annotations
 
