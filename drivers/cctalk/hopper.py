@@ -1,26 +1,21 @@
 """The ccTalk payout hopper driver.
 
 ``CctalkHopper`` pays coins of one value: enable (164 A5), dispense (167, sent
-once, never blindly repeated, its security bytes as ``hopper_models.py``
-says), then poll the status (166) every 100 ms until nothing remains,
-reporting coins as they are counted.  A short pay is explained with test
-hopper (163), whose first byte is read whatever its length.
-
-A NAK or BUSY to a dispense is a refusal and nothing was paid, whatever the
-event counter does; an accepted one is answered with the event counter or a
-plain ACK.  Only a missing or corrupt reply is ambiguous: the status read
-before decides, and a hopper that keeps a lifetime dispense count (168, read
-before each dispense) settles exactly what left, also after a hopper lost or
-reset mid-payout.  Without that count, a case the status cannot tell is
-reported as uncertain rather than guessed.
+once, never blindly repeated, security bytes as ``hopper_models.py`` says),
+then poll the status (166) every 100 ms until nothing remains, reporting coins
+as they are counted; a short pay is explained with test hopper (163).  A NAK or
+BUSY to a dispense is a refusal (nothing paid, whatever the event counter
+does).  Only a missing or corrupt reply is ambiguous: the status read before
+decides, and a lifetime dispense count (168, read before each dispense)
+settles exactly what left, also across a hopper lost or reset mid-payout;
+without it, what the status cannot tell is reported uncertain, never guessed.
 
 At start-up the driver identifies the hopper as hosts do (``identity.py``
 and its coin, 171), learns whether it answers 168, and resets it (header 1)
 when its test flags say power-up or an opto fault; ``prepare_payout`` does
 the same before each payout.
 
-Not modelled: the encrypted dispense variants (vendor cipher; refused at
-config time), payout by value (multi-coin hoppers), motor reverse commands.
+Not modelled: encrypted dispenses (refused at config time), payout by value, motor reverse.
 """
 from __future__ import annotations
 
