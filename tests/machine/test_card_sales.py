@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
+from controller.machine import Machine
 from tests.machine.card_harness import check_card_charges, start_card_machine, until
 from tests.machine.harness import Tally, check_conservation, settle, start_machine, stock
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
+
+
+
+async def shows(machine: Machine, lines: list[str]) -> None:
+    """Until the LCD shows ``lines``: the machine writes it a character at a time, a
+    moment after what it shows happened."""
+    assert machine.sim is not None
+    deadline = asyncio.get_running_loop().time() + 3
+    while machine.sim.state()["display"] != lines:
+        assert asyncio.get_running_loop().time() < deadline, machine.sim.state()["display"]
+        await asyncio.sleep(0.01)
 
 
 async def test_a_card_pays_at_the_panel(tmp_path: Path) -> None:
@@ -17,8 +30,8 @@ async def test_a_card_pays_at_the_panel(tmp_path: Path) -> None:
     try:
         await stock(machine, "A1", "Cola", 150, 3)
         assert machine.sim is not None
-        state = await machine.sim.present_card(500)
-        assert state["display"] == ["CARD 5.00", "SELECT ITEM"]
+        await machine.sim.present_card(500)
+        await shows(machine, ["CARD 5.00", "SELECT ITEM"])
         await machine.sim.press("A1")
         await settle(machine)
         state = machine.sim.state()
@@ -50,7 +63,7 @@ async def test_a_declined_card_vends_nothing(tmp_path: Path) -> None:
         await machine.sim.present_card(100)  # not enough on the card
         await machine.sim.press("A1")
         await settle(machine)
-        assert machine.sim.state()["display"] == ["CARD DECLINED", ""]
+        await shows(machine, ["CARD DECLINED", ""])
         await machine.sim.inject_fault("reader", "deny")
         await machine.sim.press("A1")
         await settle(machine)
@@ -184,7 +197,7 @@ async def test_a_changer_and_a_reader_share_one_bus(tmp_path: Path) -> None:
         await machine.sim.insert_coin(100)  # coins through the changer
         await machine.sim.press("A1")  # 1.00 does not cover 1.50, no card: the price shows
         await settle(machine)
-        assert machine.sim.state()["display"] == ["A1 PRICE 1.50", "CREDIT 1.00"]
+        await shows(machine, ["A1 PRICE 1.50", "CREDIT 1.00"])
         await machine.sim.present_card(500)
         await machine.sim.press("A1")  # the card pays; the coin credit stays
         await settle(machine)
@@ -211,7 +224,7 @@ async def test_an_always_idle_reader_takes_the_selection_first(tmp_path: Path) -
         keypad = machine.sim.simulated_machine.gpio.keypad
         await keypad.press("A1")  # no card yet: the request waits at the reader
         await until(lambda: reader.reg["state"] == "waiting")
-        assert machine.sim.state()["display"] == ["PRESENT CARD", "A1 1.50"]
+        await shows(machine, ["PRESENT CARD", "A1 1.50"])
         reader.present_card(500)
         await settle(machine)
         await until(lambda: not machine.sim.state()["card"]["present"])
