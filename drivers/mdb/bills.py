@@ -44,7 +44,7 @@ from drivers.mdb.bill_bytes import (
     parse_stacker,
 )
 from drivers.mdb.block import ReplyKind
-from drivers.mdb.device import DeviceState, MdbDevice, MdbIdentity
+from drivers.mdb.device import DeviceState, MdbDevice, MdbIdentity, offer_events
 from drivers.mdb.link import MdbLink
 
 log = logging.getLogger(__name__)
@@ -278,12 +278,7 @@ class MdbBillValidator(MdbDevice):
         if not self._pending or self._sink is None:
             return
         batch, self._pending = self._pending, []
-        try:
-            await self._sink(batch)
-        except NotStarted:
-            self._pending = batch + self._pending
-        except Exception:
-            log.exception("MDB bills: events not taken, offered again")
+        if not await offer_events(self._sink, batch, "MDB bills: events"):
             self._pending = batch + self._pending
 
     async def close(self) -> None:

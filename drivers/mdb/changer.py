@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
 from drivers.base import CoinEvent, CoinEventKind, CoinPaidHook, PayoutResult
-from drivers.errors import DeviceLost, DeviceNak, NotStarted
+from drivers.errors import DeviceLost, DeviceNak
 from drivers.mdb.block import ReplyKind
 from drivers.mdb.changer_bytes import (
     CHANGER,
@@ -54,7 +54,7 @@ from drivers.mdb.changer_bytes import (
     parse_setup,
     parse_tube_status,
 )
-from drivers.mdb.device import DeviceState, MdbDevice, MdbIdentity
+from drivers.mdb.device import DeviceState, MdbDevice, MdbIdentity, offer_events
 from drivers.mdb.link import MdbLink
 
 log = logging.getLogger(__name__)
@@ -164,12 +164,7 @@ class MdbCoinChanger(MdbDevice):
         if not self._pending or self._sink is None:
             return
         batch, self._pending = self._pending, []
-        try:
-            await self._sink(batch)
-        except NotStarted:
-            self._pending = batch + self._pending
-        except Exception:
-            log.exception("MDB changer: coin events not taken, offered again at the next poll")
+        if not await offer_events(self._sink, batch, "MDB changer: coin events"):
             self._pending = batch + self._pending
 
     def _decode(self, items: list[ChangerItem], payout: _Payout | None

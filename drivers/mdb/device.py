@@ -32,6 +32,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from drivers.errors import DeviceLost, NotStarted
 from drivers.heartbeat import Heartbeat
@@ -304,3 +305,18 @@ class MdbDevice(ABC):
                 await listener(self, state, why)
             except Exception:
                 log.exception("MDB %s state listener failed", self.name)
+
+
+async def offer_events(sink: Callable[[list[Any]], Awaitable[None]], batch: list[Any],
+                       what: str) -> bool:
+    """Hand ``batch`` to the controller's ``sink``: True when it was taken.  Called with
+    the device not held (the sink may call back); a sink not started yet, or one that
+    raised, leaves the batch to be offered again at the next poll."""
+    try:
+        await sink(batch)
+    except NotStarted:
+        return False
+    except Exception:
+        log.exception("%s not taken, offered again at the next poll", what)
+        return False
+    return True
